@@ -1,0 +1,33 @@
+# make run  -- start the all-in-one cluster (creates everything it needs)
+# make test -- set up the venv and run the whole suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test venv apt unit functional probe clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# xfsprogs for the real-XFS tests, iproute2 for network-namespace probes; best effort when not root.
+apt:
+	@if [ "$$(id -u)" = 0 ] && ! command -v mkfs.xfs >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xfsprogs iproute2) \
+	  || echo "apt: could not install xfsprogs; XFS tests will be skipped"; fi
+
+run: venv
+	$(VENV)/bin/swiftlike-aio $(AIO_ARGS)
+
+test: venv apt
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests
+
+unit: venv
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,41 @@
+"""The only module that imports webob: requests, responses and status helpers."""
+from webob import Request, Response  # noqa: F401  (re-exported)
+from webob.byterange import Range  # noqa: F401
+from webob.exc import status_map
+
+STATUS_REASONS = {code: cls.title for code, cls in status_map.items()}
+STATUS_REASONS.setdefault(499, 'Client Disconnect')
+
+
+def status_line(code):
+    return '%d %s' % (code, STATUS_REASONS.get(code, 'Unknown'))
+
+
+def make_response(status, body=b'', headers=None, content_type=None, request=None):
+    """A Response with a plain-text reason body (never a traceback)."""
+    if isinstance(body, str):
+        body = body.encode('utf-8')
+    resp = Response(status=status_line(status), body=body, request=request)
+    if headers:
+        for k, v in headers.items():
+            resp.headers[k] = str(v)
+    if content_type:
+        resp.content_type = content_type
+    elif body:
+        resp.content_type = 'text/plain'
+        resp.charset = 'utf-8'
+    else:
+        resp.headers.pop('Content-Type', None)
+    return resp
+
+
+def is_success(status):
+    return 200 <= status < 300
+
+
+def is_client_error(status):
+    return 400 <= status < 500
+
+
+def is_server_error(status):
+    return 500 <= status < 600

@@ -1,0 +1,115 @@
+"""Timestamps: the newest write wins everywhere, so ordering must be exact.
+
+A Timestamp is seconds since the epoch with 10 microsecond precision
+(`normal` form `1700000000.12345`) plus an optional integer offset that orders
+internal writes made at the same instant (`internal` form
+`1700000000.12345_000000000000000a`).
+"""
+import email.utils
+import functools
+import math
+import time
+
+PRECISION = 1e-5
+OFFSET_DIGITS = 16
+MAX_RAW = 10 ** 15  # in units of PRECISION: up to year 2286
+
+
+@functools.total_ordering
+class Timestamp:
+    __slots__ = ('raw', 'offset')
+
+    def __init__(self, value, offset=0):
+        if isinstance(value, Timestamp):
+            raw, base_offset = value.raw, value.offset
+        elif isinstance(value, (int, float)):
+            raw, base_offset = int(round(float(value) / PRECISION)), 0
+        else:
+            raw, base_offset = _parse(value)
+        if raw < 0 or raw >= MAX_RAW:
+            raise ValueError('timestamp out of range: %r' % (value,))
+        if offset < 0 or base_offset + offset >= 16 ** OFFSET_DIGITS:
+            raise ValueError('timestamp offset out of range')
+        self.raw = raw
+        self.offset = base_offset + offset
+
+    @classmethod
+    def now(cls, offset=0):
+        return cls(time.time(), offset)
+
+    @property
+    def seconds(self):
+        return self.raw * PRECISION
+
+    def __float__(self):
+        return self.seconds
+
+    @property
+    def normal(self):
+        return '%010d.%05d' % divmod(self.raw, 100000)
+
+    @property
+    def internal(self):
+        if self.offset:
+            return '%s_%016x' % (self.normal, self.offset)
+        return self.normal
+
+    @property
+    def last_modified(self):
+        """HTTP date, rounded up to a whole second as clients compare them."""
+        return email.utils.formatdate(math.ceil(self.seconds), usegmt=True)
+
+    @property
+    def isoformat(self):
+        t = time.gmtime(self.raw // 100000)
+        return time.strftime('%Y-%m-%dT%H:%M:%S', t) + '.%06d' % ((self.raw % 100000) * 10)
+
+    def __str__(self):
+        return self.internal
+
+    def __repr__(self):
+        return 'Timestamp(%r)' % self.internal
+
+    def _key(self):
+        return (self.raw, self.offset)
+
+    def __eq__(self, other):
+        if not isinstance(other, Timestamp):
+            try:
+                other = Timestamp(other)
+            except (ValueError, TypeError):
+                return NotImplemented
+        return self._key() == other._key()
+
+    def __lt__(self, other):
+        if not isinstance(other, Timestamp):
+            other = Timestamp(other)
+        return self._key() < other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+
+def _parse(text):
+    if isinstance(text, bytes):
+        text = text.decode('ascii', 'strict')
+    if not isinstance(text, str):
+        raise TypeError('cannot make a timestamp from %r' % (text,))
+    text = text.strip()
+    offset = 0
+    if '_' in text:
+        text, off = text.split('_', 1)
+        if not off or len(off) > OFFSET_DIGITS or not all(c in '0123456789abcdefABCDEF' for c in off):
+            raise ValueError('bad timestamp offset: %r' % off)
+        offset = int(off, 16)
+    if not text or not all(c in '0123456789.' for c in text) or text.count('.') > 1:
+        raise ValueError('bad timestamp: %r' % text)
+    whole, _, frac = text.partition('.')
+    if len(whole) > 10 or len(frac) > 5 and frac[5:].strip('0'):
+        raise ValueError('bad timestamp: %r' % text)
+    raw = int(whole or '0') * 100000 + int((frac[:5] + '00000')[:5] or '0')
+    return raw, offset
+
+
+def normalize(value):
+    return Timestamp(value).internal
