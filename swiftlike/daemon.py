@@ -1,0 +1,268 @@
+"""Daemon base: run_once / run_forever, an interval, I/O rate limits, recon stats.
+
+A concrete daemon subclasses Daemon, sets `name` (its config section, e.g.
+'object-replicator') and `recon_kind` ('object', 'container' or 'account'),
+and implements `sweep()`, which does one pass and returns a dict of counters.
+The base times the pass, logs one summary line, and merges the counters into
+the recon cache file `<recon_cache_path>/<recon_kind>.recon` (JSON, written
+atomically under a lock so several daemons can share one file).
+"""
+import dataclasses
+import fcntl
+import json
+import os
+import signal
+import socket
+import tempfile
+import time
+
+from swiftlike.logs import get_logger, new_txn_id, set_txn_id
+
+# Keys a daemon takes from its server's section when its own section and
+# [DEFAULT] do not set them: where the devices are and who the server is.
+INHERITED_KEYS = ('devices', 'mount_check', 'swift_dir', 'bind_ip', 'bind_port',
+                  'log_level', 'conn_timeout', 'node_timeout')
+
+
+@dataclasses.dataclass
+class DaemonConf:
+    devices: str = '/srv/node'
+    mount_check: bool = True
+    swift_dir: str = '/etc/swiftlike'
+    # The server this daemon runs beside: how it finds its own devices in the ring.
+    bind_ip: str = '0.0.0.0'
+    bind_port: int = 0
+    log_level: str = 'INFO'
+    log_file: str = ''
+    # Seconds between the starts of two passes in run_forever.
+    interval: float = 30.0
+    # Where the recon cache lives; empty means <devices>/../recon.
+    recon_cache_path: str = ''
+    conn_timeout: float = 0.5
+    node_timeout: float = 10.0
+    concurrency: int = 1
+    # 0 means unlimited.
+    files_per_second: float = 0.0
+    bytes_per_second: float = 0.0
+
+    def validate(self):
+        if self.interval < 0:
+            raise ValueError('interval must be >= 0')
+        if self.concurrency < 1:
+            raise ValueError('concurrency must be >= 1')
+        if self.files_per_second < 0 or self.bytes_per_second < 0:
+            raise ValueError('rate limits must be >= 0')
+
+
+class RateLimiter:
+    """Keeps a long-run average of at most `rate` units per second.
+
+    consume(n) sleeps as long as needed so the units consumed so far do not
+    run ahead of rate * elapsed by more than one second's worth (the burst that
+    lets small items through without a sleep each). Idle time is not banked.
+    """
+
+    def __init__(self, rate, clock=time.monotonic, sleep=time.sleep):
+        self.rate = float(rate or 0)
+        self.clock = clock
+        self.sleep = sleep
+        self._allowance_end = None  # the instant when everything consumed is "paid"
+
+    def consume(self, units=1):
+        if self.rate <= 0 or units <= 0:
+            return 0.0
+        now = self.clock()
+        start = max(self._allowance_end or now, now)
+        self._allowance_end = start + units / self.rate
+        delay = self._allowance_end - now - 1.0
+        if delay > 0:
+            self.sleep(delay)
+            return delay
+        return 0.0
+
+
+def default_recon_path(conf):
+    if conf.recon_cache_path:
+        return conf.recon_cache_path
+    return os.path.normpath(os.path.join(conf.devices, '..', 'recon'))
+
+
+def dump_recon(path, key, value):
+    """Merge {key: value} into the JSON file at path, atomically and under a lock."""
+    directory = os.path.dirname(path) or '.'
+    os.makedirs(directory, exist_ok=True)
+    with open(path + '.lock', 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = read_recon(path)
+        data[key] = value
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.recon-')
+        try:
+            with os.fdopen(fd, 'w') as f:
+                json.dump(data, f, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+
+def read_recon(path):
+    """The recon cache as a dict; {} when absent or unreadable."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def local_ips():
+    """Addresses this host answers on (best effort, no external calls)."""
+    ips = {'127.0.0.1', '::1', 'localhost'}
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None):
+            ips.add(info[4][0])
+    except OSError:
+        pass
+    try:
+        import subprocess
+        out = subprocess.run(['ip', '-o', 'addr'], capture_output=True, text=True,
+                             timeout=5).stdout
+        for line in out.splitlines():
+            fields = line.split()
+            if len(fields) > 3 and fields[2] in ('inet', 'inet6'):
+                ips.add(fields[3].split('/')[0])
+    except (OSError, ValueError, Exception):
+        pass
+    return ips
+
+
+class Daemon:
+    name = 'daemon'
+    recon_kind = 'object'
+
+    def __init__(self, conf, logger=None):
+        self.conf = conf
+        self.logger = logger or get_logger(self.name, conf.log_level, conf.log_file or None)
+        self.files_limiter = RateLimiter(conf.files_per_second)
+        self.bytes_limiter = RateLimiter(conf.bytes_per_second)
+        self.recon_file = os.path.join(default_recon_path(conf), '%s.recon' % self.recon_kind)
+        self._stopping = False
+        self.only_devices = None   # a set of names limits the pass to them
+        self.last_pass_ok = True
+
+    # -- what subclasses implement ---------------------------------------
+    def sweep(self):
+        """One pass over the local devices; returns {counter: number}."""
+        raise NotImplementedError
+
+    # -- helpers -----------------------------------------------------------
+    @property
+    def recon_key(self):
+        return self.name.replace('-', '_')
+
+    def local_devices(self):
+        """Names of the device directories under `devices` that may be used."""
+        try:
+            names = sorted(os.listdir(self.conf.devices))
+        except OSError:
+            return []
+        result = []
+        for name in names:
+            path = os.path.join(self.conf.devices, name)
+            if not os.path.isdir(path) or name.startswith('.'):
+                continue
+            if self.only_devices is not None and name not in self.only_devices:
+                continue
+            if self.conf.mount_check and not os.path.ismount(path):
+                self.logger.warning('skipping %s: not mounted', path)
+                continue
+            result.append(name)
+        return result
+
+    def is_local(self, node, ips=None):
+        """True when a ring node is one of this server's devices."""
+        if node is None:
+            return False
+        if self.conf.bind_port and self.conf.bind_port not in (
+                node.get('port'), node.get('replication_port')):
+            return False
+        if self.conf.bind_ip not in ('0.0.0.0', '::', ''):
+            if self.conf.bind_ip not in (node.get('ip'), node.get('replication_ip')):
+                return False
+        elif ips is not None and node.get('ip') not in ips and \
+                node.get('replication_ip') not in ips:
+            return False
+        return os.path.isdir(os.path.join(self.conf.devices, node['device']))
+
+    def limit(self, files=0, nbytes=0):
+        """Pace I/O: call once per file with its size."""
+        if files:
+            self.files_limiter.consume(files)
+        if nbytes:
+            self.bytes_limiter.consume(nbytes)
+
+    def stop(self):
+        self._stopping = True
+
+    # -- running -----------------------------------------------------------
+    def run_once(self):
+        """One pass: sweep, then a summary log line and the recon cache entry."""
+        set_txn_id(new_txn_id('-' + self.name))
+        start = time.time()
+        try:
+            stats = self.sweep() or {}
+            ok = True
+        except Exception:
+            self.logger.exception('%s pass failed', self.name)
+            stats, ok = {'errors': 1}, False
+        elapsed = time.time() - start
+        self.last_pass_ok = ok
+        summary = ' '.join('%s=%s' % (k, stats[k]) for k in sorted(stats))
+        self.logger.info('%s pass %s in %.2fs: %s', self.name,
+                         'done' if ok else 'FAILED', elapsed, summary or '-')
+        entry = {'last_pass': start, 'pass_time': round(elapsed, 4), 'ok': ok}
+        entry.update(stats)
+        try:
+            dump_recon(self.recon_file, self.recon_key, entry)
+        except OSError as err:
+            self.logger.warning('cannot write recon cache %s: %s', self.recon_file, err)
+        return stats
+
+    def run_forever(self, max_passes=None):
+        """Pass after pass, starting one every `interval` seconds, until SIGTERM."""
+        def on_signal(signum, frame):
+            self.stop()
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        passes = 0
+        while not self._stopping:
+            start = time.time()
+            self.run_once()
+            passes += 1
+            if max_passes is not None and passes >= max_passes:
+                break
+            deadline = start + self.conf.interval
+            while not self._stopping and time.time() < deadline:
+                time.sleep(min(0.5, max(0.0, deadline - time.time())))
+        return passes
+
+
+def load_daemon_conf(path, section, conf_class, server_section=None):
+    """Read a daemon's section; missing keys come from [DEFAULT], then (for
+    INHERITED_KEYS only) from the server's own section in the same file."""
+    from swiftlike.config import build, read_ini
+    from swiftlike.exceptions import ConfigError
+    sections = read_ini(path)
+    if section not in sections and server_section not in sections:
+        raise ConfigError('%s: neither [%s] nor [%s] found' % (path, section, server_section))
+    defaults = dict(sections.get('DEFAULT', {}))
+    known = {f.name for f in dataclasses.fields(conf_class)}
+    for key, value in sections.get(server_section or '', {}).items():
+        if key in INHERITED_KEYS and key in known:
+            defaults.setdefault(key, value)
+    return build(conf_class, sections.get(section, {}), path, section, defaults)
