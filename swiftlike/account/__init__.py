@@ -1,0 +1,1 @@
+"""Account server: one SQLite database per account."""

@@ -1,0 +1,1 @@
+"""Container server: one SQLite database per container."""

@@ -1,0 +1,1 @@
+"""What container and account databases share: broker, listing, server base."""
