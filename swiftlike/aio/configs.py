@@ -1,0 +1,163 @@
+"""Writes the aio's config files from its layout.
+
+The hash secrets are made once and never rewritten (changing them would make
+every stored object unreachable); the other files are rewritten on each start
+so flags like --port or --workers take effect.
+"""
+import dataclasses
+import os
+import secrets
+
+from swiftlike.config import read_ini
+from swiftlike.exceptions import ConfigError
+
+RESELLER_PREFIX = 'AUTH_'
+
+
+@dataclasses.dataclass(frozen=True)
+class User:
+    """A tempauth user: `account:user` with its key and groups."""
+    account: str
+    user: str
+    key: str
+    groups: tuple = ()
+
+    @property
+    def name(self):
+        return '%s:%s' % (self.account, self.user)
+
+    @property
+    def is_admin(self):
+        return '.admin' in self.groups
+
+    @property
+    def storage_account(self):
+        return RESELLER_PREFIX + self.account
+
+    def conf_line(self):
+        key = 'user_%s_%s' % (self.account, self.user)
+        return '%s = %s' % (key, ' '.join((self.key,) + tuple(self.groups)))
+
+
+# The users of Swift's SAIO, so existing scripts and test configs work unchanged.
+DEFAULT_USERS = (
+    User('admin', 'admin', 'admin', ('.admin', '.reseller_admin')),
+    User('test', 'tester', 'testing', ('.admin',)),
+    User('test2', 'tester2', 'testing2', ('.admin',)),
+    User('test', 'tester3', 'testing3', ()),
+    User('test5', 'tester5', 'testing5', ('service',)),
+)
+
+_NAME_CHARS = set('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-')
+
+
+def parse_user(spec):
+    """ACCOUNT:USER:KEY[:GROUP,GROUP...] -> User; ValueError with the reason."""
+    parts = spec.split(':')
+    if len(parts) not in (3, 4):
+        raise ValueError('expected ACCOUNT:USER:KEY[:GROUPS], got %r' % spec)
+    account, user, key = parts[:3]
+    groups = tuple(g for g in (parts[3].split(',') if len(parts) == 4 else []) if g)
+    for label, value in (('account', account), ('user', user)):
+        # They become an INI key (user_<account>_<user>): keep them plain.
+        if not value or not set(value) <= _NAME_CHARS:
+            raise ValueError('%s name %r: use letters, digits and dashes' % (label, value))
+    if not key or any(c.isspace() for c in key):
+        raise ValueError('key for %s:%s must be non-empty without spaces' % (account, user))
+    for group in groups:
+        if any(c.isspace() for c in group):
+            raise ValueError('group %r has spaces' % group)
+    return User(account, user, key, groups)
+
+
+def merge_users(defaults, extra):
+    """Defaults, with users of the same account:user replaced by `extra`."""
+    merged = {u.name: u for u in defaults}
+    for user in extra:
+        merged[user.name] = user
+    return list(merged.values())
+
+
+def _write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _ini(sections):
+    """[(section, {key: value})] -> INI text, in the given order."""
+    out = []
+    for name, values in sections:
+        out.append('[%s]' % name)
+        out.extend('%s = %s' % (k, v) for k, v in values.items())
+        out.append('')
+    return '\n'.join(out)
+
+
+def ensure_cluster_conf(layout):
+    """swiftlike.conf with random hash secrets, made once; returns (prefix, suffix)."""
+    path = layout.cluster_conf
+    if os.path.exists(path):
+        section = read_ini(path).get('hash', {})
+        prefix, suffix = section.get('path_prefix', ''), section.get('path_suffix', '')
+        if not prefix and not suffix:
+            raise ConfigError('%s [hash]: no path_prefix/path_suffix; refusing to invent new '
+                              'ones for an existing cluster' % path)
+        return prefix, suffix
+    prefix, suffix = secrets.token_hex(16), secrets.token_hex(16)
+    _write(path, '# Made by swiftlike-aio. Never change these once data is stored.\n'
+           + _ini([('hash', {'path_prefix': prefix, 'path_suffix': suffix})]))
+    return prefix, suffix
+
+
+def storage_conf_text(layout, kind, node, workers=0, log_level='INFO'):
+    """A node's <kind>-server conf. Shared keys go in [DEFAULT] so the daemons'
+    sections in the same file (added once they exist) read them too."""
+    defaults = {
+        'devices': node.devices_root,
+        'mount_check': 'true' if layout.xfs else 'false',
+        'swift_dir': layout.etc_dir,
+        'bind_ip': layout.bind_ip,
+        'log_level': log_level,
+    }
+    server = {'bind_port': str(node.ports[kind]), 'workers': str(workers)}
+    sections = [('DEFAULT', defaults), ('%s-server' % kind, server)]
+    return '# Made by swiftlike-aio for node %d; rewritten on every start.\n' % node.index \
+        + _ini(sections)
+
+
+def write_storage_confs(layout, workers=0, log_level='INFO', daemon_sections=None):
+    """Every node's object/container/account server conf; returns their paths.
+
+    daemon_sections maps a kind to the [section] names of its daemons, which get
+    an empty section (their defaults, plus [DEFAULT]).
+    """
+    paths = []
+    for node in layout.nodes:
+        for kind in ('object', 'container', 'account'):
+            text = storage_conf_text(layout, kind, node, workers, log_level)
+            for section in (daemon_sections or {}).get(kind, ()):
+                text += '[%s]\n\n' % section
+            path = layout.server_conf(kind, node.index)
+            _write(path, text)
+            paths.append(path)
+    return paths
+
+
+def proxy_conf_text(layout, port, users, workers=1, log_level='INFO'):
+    defaults = {'swift_dir': layout.etc_dir, 'log_level': log_level}
+    proxy = {'bind_ip': layout.bind_ip, 'bind_port': str(port), 'workers': str(workers)}
+    tempauth = {'reseller_prefix': RESELLER_PREFIX.rstrip('_')}
+    for user in users:
+        key, _, value = user.conf_line().partition(' = ')
+        tempauth[key] = value
+    return ('# Made by swiftlike-aio; rewritten on every start.\n'
+            + _ini([('DEFAULT', defaults), ('proxy-server', proxy),
+                    ('filter:tempauth', tempauth)]))
+
+
+def write_proxy_conf(layout, port, users, workers=1, log_level='INFO'):
+    _write(layout.proxy_conf, proxy_conf_text(layout, port, users, workers, log_level))
+    return layout.proxy_conf

@@ -1,0 +1,60 @@
+"""Builds the aio's three rings with the ring-builder command.
+
+The command (not its internals) is the contract: the same lines an operator
+would type, so the aio also exercises the admin tool.
+"""
+import os
+import subprocess
+import sys
+
+from swiftlike.exceptions import ConfigError
+from swiftlike.aio.layout import STORAGE_KINDS
+
+# Runs swiftlike.cli.ring_builder:main with the given argv, like the console script.
+_RUNNER = ('import sys; from swiftlike.cli.ring_builder import main; '
+           'sys.argv[0] = "swiftlike-ring-builder"; sys.exit(main())')
+
+
+def ring_builder(args, cwd=None):
+    """Run `swiftlike-ring-builder ARGS...`; returns (exit status, output)."""
+    done = subprocess.run([sys.executable, '-c', _RUNNER] + [str(a) for a in args],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd)
+    return done.returncode, done.stdout
+
+
+def _check(args, allowed=(0,)):
+    status, output = ring_builder(args)
+    if status not in allowed:
+        raise ConfigError('swiftlike-ring-builder %s failed (exit %d): %s'
+                          % (' '.join(str(a) for a in args), status, output.strip()[-800:]))
+    return output
+
+
+def ring_paths(layout, kind):
+    base = os.path.join(layout.etc_dir, kind)
+    return base + '.builder', base + '.ring.gz'
+
+
+def ensure_rings(layout):
+    """Build any ring that is missing; existing rings (and their data) are kept."""
+    built = []
+    for kind in STORAGE_KINDS:
+        builder, ring = ring_paths(layout, kind)
+        if os.path.exists(ring):
+            continue
+        if os.path.exists(builder):
+            os.unlink(builder)  # a half-made builder from an interrupted first start
+        _check([builder, 'create', layout.part_power, layout.replicas, 0])
+        for node in layout.nodes:
+            _check([builder, 'add', 'r1z%d-%s:%d/%s' % (node.zone, _host(layout.bind_ip),
+                                                        node.ports[kind], node.device), 100])
+        # Exit 1 is a warning (e.g. balance not perfect), not a failure.
+        _check([builder, 'rebalance'], allowed=(0, 1))
+        if not os.path.exists(ring):
+            raise ConfigError('swiftlike-ring-builder %s rebalance wrote no %s' % (builder, ring))
+        built.append(kind)
+    return built
+
+
+def _host(ip):
+    return '[%s]' % ip if ':' in ip else ip
