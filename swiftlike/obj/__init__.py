@@ -1,0 +1,1 @@
+"""Object storage: the DiskFile contract, its backends and the object server."""

@@ -1,0 +1,233 @@
+"""The XFS/xattr backend: one directory per object, metadata in xattrs.
+
+Layout: <device>/objects/<part>/<suffix>/<hash>/<timestamp>.{data,ts,meta},
+suffix = the last 3 hex chars of hash_path(account, container, obj). A new
+file is written in <device>/tmp, fsynced, renamed into place, and the
+directory fsynced; older files are then removed. Object names are only ever
+hashed, so no name can reach the filesystem as a path.
+"""
+import contextlib
+import errno
+import os
+import tempfile
+import uuid
+
+from swiftlike.hashing import hash_path
+from swiftlike.obj import metadata as xattr_meta
+from swiftlike.obj.backend import (DATA, META, TOMBSTONE, DiskFile, DiskFileDeleted,
+                                   DiskFileError, DiskFileExpired, DiskFileManager,
+                                   DiskFileNotExist, DiskFileQuarantined, DiskFileWriter,
+                                   is_expired, merge_metadata, resolve_files)
+from swiftlike.obj.suffix_hashes import cleanup_hash_dir, get_suffix_hashes, invalidate_suffix
+from swiftlike.timestamp import Timestamp
+
+OBJECTS_DIR = 'objects'
+TMP_DIR = 'tmp'
+QUARANTINE_DIR = os.path.join('quarantined', 'objects')
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def makedirs_durable(path):
+    """makedirs, fsyncing each new directory's parent so the new entry survives a crash."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    makedirs_durable(parent)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        return
+    fsync_dir(parent)
+
+
+class FsDiskFileManager(DiskFileManager):
+    def __init__(self, fallocate=True):
+        self.fallocate = fallocate
+
+    def get_diskfile(self, device_path, partition, account, container, obj):
+        return FsDiskFile(self, device_path, partition, hash_path(account, container, obj),
+                          '/%s/%s/%s' % (account, container, obj))
+
+    def get_suffix_hashes(self, device_path, partition, recalculate=()):
+        return get_suffix_hashes(os.path.join(device_path, OBJECTS_DIR, str(partition)),
+                                 recalculate)
+
+
+class FsDiskFile(DiskFile):
+    def __init__(self, manager, device_path, partition, name_hash, name):
+        self.manager = manager
+        self.device_path = device_path
+        self.name_hash = name_hash
+        self.name = name
+        self.part_path = os.path.join(device_path, OBJECTS_DIR, str(partition))
+        self.suffix = name_hash[-3:]
+        self.hash_path = os.path.join(self.part_path, self.suffix, name_hash)
+        self._fd = None
+        self.metadata = None
+
+    # -- reading ---------------------------------------------------------
+    def _listdir(self):
+        try:
+            return os.listdir(self.hash_path)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def open(self, check_expiry=True, with_data=True, read_ahead=0, now=None):
+        # A concurrent write may remove the file we just listed; list again.
+        for _attempt in range(3):
+            try:
+                return self._open(check_expiry, with_data, read_ahead, now)
+            except FileNotFoundError:
+                self.close()
+        raise DiskFileNotExist('object files keep changing under us')
+
+    def _open(self, check_expiry, with_data, read_ahead, now):
+        fileset = resolve_files(self._listdir())
+        if fileset.ts:
+            raise DiskFileDeleted('deleted', timestamp=fileset.ts_timestamp)
+        if not fileset.data:
+            raise DiskFileNotExist('not found')
+        fd = os.open(os.path.join(self.hash_path, fileset.data), os.O_RDONLY)
+        self._fd = fd
+        try:
+            data_meta = xattr_meta.read_metadata(fd)
+            meta_meta = None
+            if fileset.meta:
+                meta_fd = os.open(os.path.join(self.hash_path, fileset.meta), os.O_RDONLY)
+                try:
+                    meta_meta = xattr_meta.read_metadata(meta_fd)
+                finally:
+                    os.close(meta_fd)
+            size = os.fstat(fd).st_size
+            expected = data_meta.get('Content-Length')
+            if expected is None or not expected.isdigit() or int(expected) != size:
+                raise xattr_meta.MetadataError('size %d does not match Content-Length %r'
+                                               % (size, expected))
+        except xattr_meta.MetadataError as err:
+            self.close()
+            self.quarantine(str(err))
+            raise DiskFileQuarantined('quarantined: %s' % err)
+        self.data_timestamp = fileset.data_timestamp
+        self.timestamp = fileset.meta_timestamp or fileset.data_timestamp
+        self.metadata = merge_metadata(data_meta, meta_meta)
+        self.content_length = size
+        if check_expiry and is_expired(self.metadata, now):
+            self.close()
+            raise DiskFileExpired('expired', timestamp=self.data_timestamp,
+                                  metadata=self.metadata)
+        if read_ahead and size:
+            self.prefetched = os.pread(fd, min(read_ahead, size), 0)
+        if not with_data:
+            self.close()
+        return self
+
+    def read(self, offset, length):
+        if self._fd is None:
+            raise DiskFileError('not open')
+        return os.pread(self._fd, length, offset)
+
+    def close(self):
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def quarantine(self, reason):
+        target_dir = os.path.join(self.device_path, QUARANTINE_DIR)
+        os.makedirs(target_dir, exist_ok=True)
+        target = os.path.join(target_dir, self.name_hash)
+        if os.path.exists(target):
+            target += '-' + uuid.uuid4().hex
+        try:
+            os.rename(self.hash_path, target)
+        except FileNotFoundError:
+            return None
+        invalidate_suffix(self.part_path, self.suffix)
+        return target
+
+    # -- writing ---------------------------------------------------------
+    def create(self, size=None):
+        return FsDiskFileWriter(self, size)
+
+    def _put_file(self, metadata, ext, fd=None, tmp_path=None):
+        """Name the (fsynced) temp file <X-Timestamp><ext>, make it durable,
+        drop older files, mark the suffix dirty."""
+        timestamp = Timestamp(metadata['X-Timestamp'])
+        if fd is None:
+            fd, tmp_path = self._tmp_file()
+        try:
+            xattr_meta.write_metadata(fd, metadata)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            makedirs_durable(self.hash_path)
+            os.rename(tmp_path, os.path.join(self.hash_path, timestamp.internal + ext))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_path)
+            raise
+        fsync_dir(self.hash_path)
+        cleanup_hash_dir(self.hash_path)
+        invalidate_suffix(self.part_path, self.suffix)
+
+    def _tmp_file(self):
+        tmp_dir = os.path.join(self.device_path, TMP_DIR)
+        try:
+            return tempfile.mkstemp(dir=tmp_dir, prefix='.obj-')
+        except FileNotFoundError:
+            os.makedirs(tmp_dir, exist_ok=True)
+            return tempfile.mkstemp(dir=tmp_dir, prefix='.obj-')
+
+    def write_metadata(self, metadata):
+        self._put_file(metadata, META)
+
+    def delete(self, timestamp):
+        self._put_file({'X-Timestamp': Timestamp(timestamp).internal}, TOMBSTONE)
+
+
+class FsDiskFileWriter(DiskFileWriter):
+    def __init__(self, diskfile, size=None):
+        self.diskfile = diskfile
+        self.fd, self.tmp_path = diskfile._tmp_file()
+        self.done = False
+        if size and diskfile.manager.fallocate:
+            try:
+                os.posix_fallocate(self.fd, 0, size)
+            except OSError as err:
+                if err.errno == errno.ENOSPC:
+                    self.abort()
+                    raise
+                # EOPNOTSUPP and friends: the filesystem cannot preallocate.
+
+    def write(self, chunk):
+        view = memoryview(chunk)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+
+    def commit(self, metadata):
+        fd, self.fd = self.fd, None
+        self.done = True
+        os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR))  # drop any over-allocation
+        self.diskfile._put_file(metadata, DATA, fd, self.tmp_path)
+
+    def abort(self):
+        if self.done:
+            return
+        self.done = True
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp_path)
+
+
+__all__ = ['FsDiskFileManager', 'FsDiskFile', 'FsDiskFileWriter', 'DiskFileNotExist',
+           'DiskFileDeleted', 'DiskFileExpired', 'DiskFileQuarantined', 'OBJECTS_DIR']

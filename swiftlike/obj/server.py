@@ -1,0 +1,424 @@
+"""The object server: PUT/GET/HEAD/POST/DELETE/REPLICATE of object replicas
+on local devices, through the DiskFile contract (backend.py)."""
+import dataclasses
+import hashlib
+import json
+import time
+
+from swiftlike import conditional, constraints, ranges
+from swiftlike.concurrency import Timeout
+from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, NotFound,
+                                  PreconditionFailed, RequestEntityTooLarge, RequestTimeout,
+                                  UnprocessableEntity)
+from swiftlike.http import Response, make_response
+from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNotExist,
+                                   delete_at_of, is_mutable_key)
+from swiftlike.obj.diskfile import FsDiskFileManager
+from swiftlike.obj.stream import ObjectStream
+from swiftlike.obj.suffix_hashes import is_suffix
+from swiftlike.obj.updates import (EMPTY_ETAG, UpdateSender, expiring_container,
+                                   expiring_object_name, parse_update_targets)
+from swiftlike.paths import split_path, split_storage_path, validate_device, validate_partition
+from swiftlike.server_base import StorageConf, StorageServer, require_timestamp
+
+CONF_SECTION = 'object-server'
+
+
+@dataclasses.dataclass
+class Conf(StorageConf):
+    bind_port: int = 6200
+    # Bytes per read from the client and per read from disk.
+    network_chunk_size: int = 65536
+    disk_chunk_size: int = 65536
+    # Preallocate the object's size before writing (when the size is known).
+    fallocate: bool = True
+    # How long a PUT/DELETE waits for its container updates before answering;
+    # slower updates go on in the background (async_pending on failure).
+    container_update_timeout: float = 1.0
+    expiring_objects_account: str = '.expiring_objects'
+    expiring_objects_container_divisor: int = 86400
+    # Largest number of ranges honoured in one Range header (more: whole body).
+    max_ranges: int = ranges.MAX_RANGES
+
+    def validate(self):
+        if self.network_chunk_size < 1 or self.disk_chunk_size < 1:
+            raise ValueError('chunk sizes must be positive')
+        if self.expiring_objects_container_divisor < 1:
+            raise ValueError('expiring_objects_container_divisor must be positive')
+
+
+def _header_items(headers, prefixes):
+    return {k: v for k, v in headers.items() if k.lower().startswith(prefixes)}
+
+
+def parse_delete_at(req, now=None):
+    """The request's X-Delete-At as an int (None when absent); 400 when bad or past."""
+    value = req.headers.get('X-Delete-At')
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isdigit():
+        raise BadRequest('Non-integer X-Delete-At: %r' % value[:32])
+    delete_at = int(value)
+    if delete_at <= (time.time() if now is None else now):
+        raise BadRequest('X-Delete-At in past')
+    if delete_at >= 10 ** 10:
+        raise BadRequest('X-Delete-At too far in the future')
+    return delete_at
+
+
+class App(StorageServer):
+    server_type = 'object'
+
+    def __init__(self, conf, logger=None, backend=None):
+        super().__init__(conf, logger)
+        self.backend = backend or FsDiskFileManager(fallocate=conf.fallocate)
+        self.updates = UpdateSender(self.disk, self.logger, conf.conn_timeout,
+                                    conf.node_timeout)
+        self.chunk = conf.network_chunk_size
+
+    # -- helpers ---------------------------------------------------------
+    def _diskfile(self, req, for_write=False, size=0):
+        device, part, account, container, obj = split_storage_path(req.path_info, 3, 3)
+        dev_path = self.device_path(device, for_write, size)
+        return device, dev_path, part, (account, container, obj), \
+            self.backend.get_diskfile(dev_path, part, account, container, obj)
+
+    def _current(self, device, df, check_expiry=False):
+        """(durable timestamp or None, metadata or {}, exists) of what is stored now."""
+        try:
+            self.disk.run(device, df.open, check_expiry, False)
+            return df.data_timestamp, df.metadata, True
+        except DiskFileExpired as err:
+            return err.timestamp, err.metadata, False
+        except DiskFileNotExist as err:
+            return err.timestamp, {}, False
+
+    def _object_headers(self, df):
+        meta = df.metadata
+        headers = {k: v for k, v in meta.items()
+                   if k.lower().startswith(('x-object-meta-', 'x-object-sysmeta-'))
+                   or is_mutable_key(k)}
+        headers.update({
+            'Content-Type': meta.get('Content-Type', 'application/octet-stream'),
+            'ETag': meta.get('ETag', ''),
+            'Last-Modified': df.timestamp.last_modified,
+            'X-Timestamp': df.timestamp.normal,
+            'X-Backend-Timestamp': df.data_timestamp.internal,
+            'X-Backend-Data-Timestamp': df.data_timestamp.internal,
+            'X-Backend-Meta-Timestamp': df.timestamp.internal,
+        })
+        return headers
+
+    def _wait_updates(self, threads):
+        if not threads:
+            return
+        try:
+            with Timeout(self.conf.container_update_timeout):
+                for thread in threads:
+                    thread.wait()
+        except Timeout:
+            pass  # they go on in the background and leave async_pending on failure
+
+    def _container_update(self, req, device, dev_path, op, names, headers):
+        targets = parse_update_targets(req.headers, 'X-Container')
+        if targets is None:
+            return []
+        partition, nodes = targets
+        return [self.updates.start(device, dev_path, op, *names, partition, nodes, headers)]
+
+    def _expirer_update(self, req, device, dev_path, op, names, delete_at, timestamp):
+        """Add (PUT) or remove (DELETE) the object's entry in the expirer queue."""
+        if delete_at is None:
+            return []
+        divisor = self.conf.expiring_objects_container_divisor
+        headers = {'X-Timestamp': timestamp.internal,
+                   'X-Trans-Id': req.headers.get('X-Trans-Id', '-')}
+        nodes, partition = [], None
+        container = expiring_container(delete_at, divisor)
+        if op == 'PUT':
+            targets = parse_update_targets(req.headers, 'X-Delete-At')
+            if targets is None:
+                return []
+            partition, nodes = targets
+            container = req.headers.get('X-Delete-At-Container') or container
+            headers.update({'X-Size': '0', 'X-Content-Type': 'text/plain',
+                            'X-Etag': EMPTY_ETAG})
+        queue_names = (self.conf.expiring_objects_account, container,
+                       expiring_object_name(delete_at, *names))
+        return [self.updates.start(device, dev_path, op, *queue_names, partition, nodes,
+                                   headers)]
+
+    def _check_write_headers(self, req):
+        constraints.check_metadata(req.headers, 'object')
+        # Bad update targets must fail the request before anything is written.
+        parse_update_targets(req.headers, 'X-Container')
+        parse_update_targets(req.headers, 'X-Delete-At')
+        container = req.headers.get('X-Delete-At-Container')
+        if container is not None and not container.isdigit():
+            raise BadRequest('Invalid X-Delete-At-Container: %r' % container[:32])
+
+    # -- PUT -------------------------------------------------------------
+    def _read_body(self, req, length):
+        """Yield the request body in chunks; 499 if it ends early, 408 if the
+        client stalls, 413 past the size limit."""
+        stream = req.environ['wsgi.input']
+        remaining = length
+        total = 0
+        while remaining is None or remaining > 0:
+            want = self.chunk if remaining is None else min(self.chunk, remaining)
+            try:
+                with Timeout(self.conf.client_timeout, RequestTimeout('Timeout reading body')):
+                    chunk = stream.read(want)
+            except (OSError, ValueError) as err:
+                raise ClientDisconnect('Client disconnected: %s' % err)
+            if not chunk:
+                if remaining is not None:
+                    raise ClientDisconnect('Body ended after %d of %d bytes' % (total, length))
+                return
+            total += len(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
+            elif total > constraints.MAX_FILE_SIZE:
+                raise RequestEntityTooLarge('Your request is too large.')
+            yield chunk
+
+    def _put_metadata(self, req, names, timestamp, delete_at, size, md5, expected_etag):
+        etag = md5.hexdigest()
+        if expected_etag and expected_etag != etag:
+            raise UnprocessableEntity('ETag %s does not match the body (%s)'
+                                      % (expected_etag[:64], etag))
+        metadata = _header_items(req.headers, ('x-object-meta-', 'x-object-sysmeta-'))
+        metadata.update({k: v for k, v in req.headers.items() if is_mutable_key(k)})
+        metadata.pop('X-Delete-At', None)
+        if delete_at is not None:
+            metadata['X-Delete-At'] = str(delete_at)
+        metadata.update({'name': '/%s/%s/%s' % names, 'X-Timestamp': timestamp.internal,
+                         'Content-Type': req.headers['Content-Type'],
+                         'Content-Length': str(size), 'ETag': etag})
+        return metadata
+
+    def PUT(self, req):
+        timestamp = require_timestamp(req)
+        length = constraints.check_content_length(req.headers)
+        if 'Content-Type' not in req.headers:
+            raise BadRequest('No content type')
+        self._check_write_headers(req)
+        delete_at = parse_delete_at(req)
+        expected_etag = req.headers.get('ETag', '').strip().strip('"').lower() or None
+        device, dev_path, part, names, df = self._diskfile(req, True, length or 0)
+        orig_ts, orig_meta, _exists = self._current(device, df)
+        if orig_ts is not None and orig_ts >= timestamp:
+            raise Conflict('An equal or newer version exists',
+                           {'X-Backend-Timestamp': orig_ts.internal})
+        md5 = hashlib.md5(usedforsecurity=False)
+        body = self._read_body(req, length)
+        first = []
+        size = 0
+        # Small bodies (the common case) are read whole, then created, written
+        # and committed in one disk call.
+        for chunk in body:
+            md5.update(chunk)
+            size += len(chunk)
+            first.append(chunk)
+            if size >= self.chunk:
+                break
+        if size < self.chunk:
+            metadata = self._put_metadata(req, names, timestamp, delete_at, size, md5,
+                                          expected_etag)
+            self.disk.run(device, _write_whole, df, b''.join(first), metadata)
+        else:
+            writer = self.disk.run(device, df.create, length)
+            try:
+                self.disk.run(device, writer.write, b''.join(first))
+                for chunk in body:
+                    md5.update(chunk)
+                    size += len(chunk)
+                    self.disk.run(device, writer.write, chunk)
+                metadata = self._put_metadata(req, names, timestamp, delete_at, size, md5,
+                                              expected_etag)
+                self.disk.run(device, writer.commit, metadata)
+            finally:
+                writer.abort()
+        etag = metadata['ETag']
+        threads = self._container_update(req, device, dev_path, 'PUT', names, {
+            'X-Timestamp': timestamp.internal, 'X-Size': str(size),
+            'X-Content-Type': metadata['Content-Type'], 'X-Etag': etag,
+            'X-Trans-Id': req.headers.get('X-Trans-Id', '-')})
+        old_delete_at = delete_at_of(orig_meta)
+        if delete_at != old_delete_at:
+            threads += self._expirer_update(req, device, dev_path, 'PUT', names, delete_at,
+                                            timestamp)
+            threads += self._expirer_update(req, device, dev_path, 'DELETE', names,
+                                            old_delete_at, timestamp)
+        self._wait_updates(threads)
+        return make_response(201, headers={'ETag': etag})
+
+    # -- GET / HEAD ------------------------------------------------------
+    def _open_for_read(self, req, with_data):
+        device, _dev_path, _part, _names, df = self._diskfile(req)
+        read_ahead = self.conf.disk_chunk_size if with_data else 0
+        try:
+            self.disk.run(device, df.open, True, with_data, read_ahead)
+        except DiskFileDeleted as err:
+            raise NotFound('Object deleted', {'X-Backend-Timestamp': err.timestamp.internal,
+                                              'X-Timestamp': err.timestamp.normal})
+        except DiskFileExpired as err:
+            raise NotFound('Object expired', {'X-Backend-Timestamp': err.timestamp.internal})
+        except DiskFileNotExist:
+            raise NotFound('Object not found')
+        return device, df
+
+    def _conditional(self, req, df, headers):
+        last_modified = _ceil_seconds(df.timestamp)
+        status = conditional.evaluate(req.headers, df.metadata.get('ETag'), last_modified,
+                                      req.method)
+        if status is not None:
+            df.close()
+            keep = ('ETag', 'Last-Modified', 'X-Timestamp', 'X-Backend-Timestamp',
+                    'X-Backend-Data-Timestamp')
+            return make_response(status, headers={k: headers[k] for k in keep})
+        return None
+
+    def HEAD(self, req):
+        _device, df = self._open_for_read(req, with_data=False)
+        headers = self._object_headers(df)
+        early = self._conditional(req, df, headers)
+        if early is not None:
+            return early
+        resp = Response(status=200)
+        resp.headers.update(headers)
+        resp.content_length = df.content_length
+        return resp
+
+    def GET(self, req):
+        device, df = self._open_for_read(req, with_data=True)
+        try:
+            headers = self._object_headers(df)
+            early = self._conditional(req, df, headers)
+            if early is not None:
+                return early
+            return self._body_response(req, device, df, headers)
+        except BaseException:
+            df.close()
+            raise
+
+    def _body_response(self, req, device, df, headers):
+        length = df.content_length
+        spans = None
+        range_header = req.headers.get('Range')
+        if range_header and conditional.if_range_allows(
+                req.headers.get('If-Range'), df.metadata.get('ETag'), _ceil_seconds(df.timestamp)):
+            spans = ranges.resolve_ranges(range_header, length, self.conf.max_ranges)
+        resp = Response(status=200)
+        resp.headers.update(headers)
+        resp.headers['Accept-Ranges'] = 'bytes'
+        chunk = self.conf.disk_chunk_size
+        if spans is None:
+            resp.app_iter = ObjectStream(self.disk, device, df, chunk, self.logger)
+            resp.content_length = length
+        elif len(spans) == 1:
+            start, stop = spans[0]
+            resp.status = '206 Partial Content'
+            resp.headers['Content-Range'] = ranges.content_range(start, stop, length)
+            resp.app_iter = ObjectStream(self.disk, device, df, chunk, self.logger, spans)
+            resp.content_length = stop - start
+        else:
+            boundary = ranges.new_boundary()
+            ctype = headers['Content-Type']
+            resp.status = '206 Partial Content'
+            resp.app_iter = ObjectStream(self.disk, device, df, chunk, self.logger, spans,
+                                         boundary, ctype)
+            resp.headers['Content-Type'] = ranges.multipart_content_type(boundary)
+            resp.content_length = ranges.multipart_length(spans, boundary, ctype, length)
+        return resp
+
+    # -- POST ------------------------------------------------------------
+    def POST(self, req):
+        timestamp = require_timestamp(req)
+        self._check_write_headers(req)
+        delete_at = parse_delete_at(req)
+        device, dev_path, _part, names, df = self._diskfile(req, True)
+        try:
+            self.disk.run(device, df.open, True, False)
+        except DiskFileDeleted as err:
+            raise NotFound('Object deleted', {'X-Backend-Timestamp': err.timestamp.internal})
+        except DiskFileNotExist:
+            raise NotFound('Object not found')
+        if df.timestamp >= timestamp:
+            raise Conflict('An equal or newer version exists',
+                           {'X-Backend-Timestamp': df.timestamp.internal})
+        metadata = {k: v for k, v in req.headers.items()
+                    if is_mutable_key(k) and k.lower() != 'x-delete-at'}
+        if delete_at is not None:
+            metadata['X-Delete-At'] = str(delete_at)
+        metadata['X-Timestamp'] = timestamp.internal
+        self.disk.run(device, df.write_metadata, metadata)
+        old_delete_at = delete_at_of(df.metadata)
+        threads = []
+        if delete_at != old_delete_at:
+            threads += self._expirer_update(req, device, dev_path, 'PUT', names, delete_at,
+                                            timestamp)
+            threads += self._expirer_update(req, device, dev_path, 'DELETE', names,
+                                            old_delete_at, timestamp)
+        self._wait_updates(threads)
+        return make_response(202)
+
+    # -- DELETE ----------------------------------------------------------
+    def DELETE(self, req):
+        timestamp = require_timestamp(req)
+        if_delete_at = req.headers.get('X-If-Delete-At')
+        if if_delete_at is not None and not if_delete_at.strip().isdigit():
+            raise BadRequest('Bad X-If-Delete-At header value')
+        parse_update_targets(req.headers, 'X-Container')
+        device, dev_path, _part, names, df = self._diskfile(req, True)
+        orig_ts, orig_meta, exists = self._current(device, df, check_expiry=True)
+        orig_delete_at = delete_at_of(orig_meta)
+        if if_delete_at is not None:
+            if not orig_meta:
+                raise PreconditionFailed('X-If-Delete-At given but the object does not exist')
+            if orig_delete_at != int(if_delete_at):
+                raise PreconditionFailed('X-If-Delete-At does not match X-Delete-At')
+        if orig_ts is not None and orig_ts >= timestamp:
+            raise Conflict('An equal or newer version exists',
+                           {'X-Backend-Timestamp': orig_ts.internal})
+        self.disk.run(device, df.delete, timestamp)
+        threads = self._container_update(req, device, dev_path, 'DELETE', names, {
+            'X-Timestamp': timestamp.internal,
+            'X-Trans-Id': req.headers.get('X-Trans-Id', '-')})
+        threads += self._expirer_update(req, device, dev_path, 'DELETE', names,
+                                        orig_delete_at, timestamp)
+        self._wait_updates(threads)
+        headers = {'X-Backend-Timestamp': timestamp.internal}
+        return make_response(204 if exists else 404, headers=headers)
+
+    # -- REPLICATE -------------------------------------------------------
+    def REPLICATE(self, req):
+        device, part, suffixes = split_path(req.path_info, 2, 3)
+        validate_device(device)
+        partition = validate_partition(part)
+        recalculate = suffixes.split('-') if suffixes else []
+        for suffix in recalculate:
+            if not is_suffix(suffix):
+                raise BadRequest('Invalid suffix: %r' % suffix[:16])
+        dev_path = self.device_path(device)
+        hashes = self.disk.run(device, self.backend.get_suffix_hashes, dev_path, partition,
+                               recalculate)
+        return make_response(200, json.dumps(hashes, sort_keys=True),
+                             content_type='application/json')
+
+
+def _ceil_seconds(timestamp):
+    whole, frac = divmod(timestamp.raw, 100000)
+    return whole + (1 if frac else 0)
+
+
+def _write_whole(diskfile, data, metadata):
+    """Create, write and commit a small object in one go (one disk call)."""
+    writer = diskfile.create(len(data))
+    try:
+        if data:
+            writer.write(data)
+        writer.commit(metadata)
+    finally:
+        writer.abort()

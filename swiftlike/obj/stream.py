@@ -1,0 +1,90 @@
+"""Response bodies of object GETs: whole, one range, or multipart/byteranges.
+
+A whole-object read checks the bytes against the stored ETag as it goes and
+holds back the last chunk until the check passes: on a mismatch the object
+is quarantined and the stream aborts, so the client sees a short body and a
+cut connection instead of bad bytes served silently.
+"""
+import hashlib
+
+from swiftlike import ranges
+from swiftlike.obj.backend import DiskFileQuarantined
+
+
+class ObjectStream:
+    """WSGI app_iter over an opened DiskFile; close() releases it."""
+
+    def __init__(self, disk, device, diskfile, chunk_size, logger, spans=None,
+                 boundary=None, content_type=None):
+        self.disk = disk
+        self.device = device
+        self.diskfile = diskfile
+        self.chunk_size = chunk_size
+        self.logger = logger
+        self.spans = spans
+        self.boundary = boundary
+        self.content_type = content_type
+        self.closed = False
+
+    def __iter__(self):
+        try:
+            if self.spans is None:
+                yield from self._verified_whole()
+            elif self.boundary is None:
+                start, stop = self.spans[0]
+                yield from self._span(start, stop)
+            else:
+                length = self.diskfile.content_length
+                for start, stop in self.spans:
+                    yield ranges.multipart_part_header(self.boundary, self.content_type,
+                                                       start, stop, length)
+                    yield from self._span(start, stop)
+                    yield ranges.PART_END
+                yield ranges.multipart_trailer(self.boundary)
+        finally:
+            self.close()
+
+    def _read(self, offset, length):
+        prefetched = self.diskfile.prefetched
+        if offset + length <= len(prefetched):
+            return prefetched[offset:offset + length]
+        return self.disk.run(self.device, self.diskfile.read, offset, length)
+
+    def _span(self, start, stop):
+        offset = start
+        while offset < stop:
+            chunk = self._read(offset, min(self.chunk_size, stop - offset))
+            if not chunk:
+                return  # file shrank under us; the connection will be cut short
+            offset += len(chunk)
+            yield chunk
+
+    def _verified_whole(self):
+        length = self.diskfile.content_length
+        md5 = hashlib.md5(usedforsecurity=False)
+        held = None
+        offset = 0
+        while offset < length:
+            chunk = self._read(offset, min(self.chunk_size, length - offset))
+            if not chunk:
+                break
+            offset += len(chunk)
+            md5.update(chunk)
+            if held is not None:
+                yield held
+            held = chunk
+        expected = self.diskfile.metadata.get('ETag', '')
+        if offset != length or md5.hexdigest() != expected:
+            reason = 'ETag %s != stored %s (%d of %d bytes)' % (md5.hexdigest(), expected,
+                                                               offset, length)
+            self.logger.error('Quarantining %s: %s', self.diskfile.metadata.get('name'), reason)
+            self.close()
+            self.disk.run(self.device, self.diskfile.quarantine, reason)
+            raise DiskFileQuarantined(reason)
+        if held is not None:
+            yield held
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            self.diskfile.close()
