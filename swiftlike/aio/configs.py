@@ -67,6 +67,9 @@ def parse_user(spec):
     for group in groups:
         if any(c.isspace() for c in group):
             raise ValueError('group %r has spaces' % group)
+        if group.startswith('.') and group not in ('.admin', '.reseller_admin'):
+            raise ValueError('group %r: the dotted groups are .admin and .reseller_admin'
+                             % group)
     return User(account, user, key, groups)
 
 
@@ -146,16 +149,53 @@ def write_storage_confs(layout, workers=0, log_level='INFO', daemon_sections=Non
     return paths
 
 
-def proxy_conf_text(layout, port, users, workers=1, log_level='INFO'):
+# The proxy pipeline, outermost first: (filter name, module). Optional ones are
+# included only when their module exists, so middlewares that land later join
+# the aio without changes here.
+PIPELINE = (
+    ('catch_errors', 'swiftlike.middleware.catch_errors', True),
+    ('gatekeeper', 'swiftlike.middleware.gatekeeper', True),
+    ('healthcheck', 'swiftlike.middleware.healthcheck', True),
+    ('proxy_logging', 'swiftlike.middleware.proxy_logging', True),
+    ('info', 'swiftlike.middleware.info', False),
+    ('ratelimit', 'swiftlike.middleware.ratelimit', False),
+    ('tempauth', 'swiftlike.middleware.tempauth', True),
+)
+
+
+def _module_exists(name):
+    import importlib.util
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def pipeline(module_exists=_module_exists):
+    return [(name, module) for name, module, required in PIPELINE
+            if required or module_exists(module)]
+
+
+def proxy_conf_text(layout, port, users, workers=1, log_level='INFO', filters=None):
+    filters = pipeline() if filters is None else filters
     defaults = {'swift_dir': layout.etc_dir, 'log_level': log_level}
-    proxy = {'bind_ip': layout.bind_ip, 'bind_port': str(port), 'workers': str(workers)}
-    tempauth = {'reseller_prefix': RESELLER_PREFIX.rstrip('_')}
-    for user in users:
-        key, _, value = user.conf_line().partition(' = ')
-        tempauth[key] = value
-    return ('# Made by swiftlike-aio; rewritten on every start.\n'
-            + _ini([('DEFAULT', defaults), ('proxy-server', proxy),
-                    ('filter:tempauth', tempauth)]))
+    # As in Swift's SAIO: accounts appear on first use, and a reseller admin
+    # may create/delete accounts (the functional tests of both rely on it).
+    proxy = {'bind_ip': layout.bind_ip, 'bind_port': str(port), 'workers': str(workers),
+             'account_autocreate': 'true', 'allow_account_management': 'true'}
+    sections = [('DEFAULT', defaults),
+                ('pipeline:main', {'pipeline': ' '.join([n for n, _ in filters]
+                                                        + ['proxy-server'])}),
+                ('proxy-server', proxy)]
+    for name, module in filters:
+        values = {'use': module}
+        if name == 'tempauth':
+            values['reseller_prefix'] = RESELLER_PREFIX.rstrip('_')
+            for user in users:
+                key, _, value = user.conf_line().partition(' = ')
+                values[key] = value
+        sections.append(('filter:%s' % name, values))
+    return '# Made by swiftlike-aio; rewritten on every start.\n' + _ini(sections)
 
 
 def write_proxy_conf(layout, port, users, workers=1, log_level='INFO'):

@@ -141,3 +141,24 @@ def test_merge_users_replaces_same_name():
     names = [u.name for u in merged]
     assert len(names) == len(set(names)) == len(configs.DEFAULT_USERS) + 1
     assert [u.key for u in merged if u.name == 'test:tester'] == ['other']
+
+
+def test_proxy_conf_pipeline_and_users(tmp_path):
+    layout = new_layout(str(tmp_path))
+    filters = configs.pipeline(module_exists=lambda name: False)
+    assert [n for n, _ in filters] == ['catch_errors', 'gatekeeper', 'healthcheck',
+                                       'proxy_logging', 'tempauth']
+    configs.write_proxy_conf(layout, 8123, configs.DEFAULT_USERS, workers=3)
+    ini = read_ini(layout.proxy_conf)
+    names = ini['pipeline:main']['pipeline'].split()
+    assert names[0] == 'catch_errors' and names[-2:] == ['tempauth', 'proxy-server']
+    assert ini['proxy-server']['bind_port'] == '8123'
+    assert ini['proxy-server']['workers'] == '3'
+    assert ini['filter:tempauth']['user_test_tester'] == 'testing .admin'
+    for name in names[:-1]:
+        assert ini['filter:%s' % name]['use'].startswith('swiftlike.middleware.')
+
+
+def test_dotted_groups_limited():
+    with pytest.raises(ValueError, match='dotted'):
+        configs.parse_user('a:b:c:.wheel')
