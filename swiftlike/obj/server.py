@@ -407,6 +407,13 @@ class App(StorageServer):
         return make_response(200, json.dumps(hashes, sort_keys=True),
                              content_type='application/json')
 
+    # -- REPLICATION: the replicator's push receiver (daemons work) -------
+    verbs = StorageServer.verbs + ('REPLICATION',)
+
+    def REPLICATION(self, req):
+        from swiftlike.obj import replication_receiver
+        return replication_receiver.handle(self, req)
+
 
 def _ceil_seconds(timestamp):
     whole, frac = divmod(timestamp.raw, 100000)
