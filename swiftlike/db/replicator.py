@@ -1,0 +1,241 @@
+"""DB replicator base: keeps container/account database replicas in sync.
+
+For every local database: ask each other primary (REPLICATE sync) how far it
+has merged our rows; ship the rows after that point in batches (merge_items),
+or the whole database when the peer has none or is more than
+per_diff * max_diffs rows behind (complete). Rows merge by timestamp on the
+receiver, so the order of passes never matters. A database on a handoff
+device is pushed to every primary and removed once all of them took it (and
+no new row arrived meanwhile). Deleted rows and deleted, empty databases are
+reclaimed after reclaim_age.
+"""
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from urllib.parse import quote
+
+from swiftlike import backend_http, concurrency
+from swiftlike.daemon import Daemon, DaemonConf, local_ips
+from swiftlike.db import replication as repl
+from swiftlike.exceptions import SwiftlikeError
+
+
+@dataclasses.dataclass
+class DbReplicatorConf(DaemonConf):
+    interval: float = 30.0
+    concurrency: int = 2
+    per_diff: int = 1000
+    max_diffs: int = 100
+    reclaim_age: float = 604800.0
+
+    def validate(self):
+        DaemonConf.validate(self)
+        if self.per_diff < 1 or self.max_diffs < 1:
+            raise ValueError('per_diff and max_diffs must be >= 1')
+
+
+class PeerError(Exception):
+    pass
+
+
+class DbReplicator(Daemon):
+    """Subclasses set `name`, `recon_kind`, `kind` (a DbKind) and `ring_name`."""
+    conf_class = DbReplicatorConf
+    kind = None
+    ring_name = None
+
+    def __init__(self, conf, logger=None, ring=None):
+        super().__init__(conf, logger)
+        self._ring = ring
+        self._ips = None
+
+    @property
+    def ring(self):
+        if self._ring is None:
+            from swiftlike.ring import Ring
+            self._ring = Ring(self.conf.swift_dir, ring_name=self.ring_name)
+        return self._ring
+
+    def iter_dbs(self, device):
+        """(partition, db hash, path) of every database on the device."""
+        root = os.path.join(self.conf.devices, device, self.kind.datadir)
+        for part in _listdir(root):
+            if not part.isdigit():
+                continue
+            for suffix in _listdir(os.path.join(root, part)):
+                for db_hash in _listdir(os.path.join(root, part, suffix)):
+                    path = os.path.join(root, part, suffix, db_hash, db_hash + '.db')
+                    if os.path.exists(path):
+                        yield int(part), db_hash, path
+
+    def sweep(self):
+        if self._ips is None:
+            self._ips = local_ips()
+        stats = dict.fromkeys(('dbs', 'no_change', 'rows_shipped', 'diffs', 'complete_ships',
+                               'failures', 'handoffs_removed', 'reclaimed_dbs',
+                               'reclaimed_rows'), 0)
+        pool = concurrency.GreenPool(self.conf.concurrency)
+        for device in self.local_devices():
+            for part, db_hash, path in self.iter_dbs(device):
+                if self._stopping:
+                    break
+                pool.spawn_n(self._replicate_safely, device, part, db_hash, path, stats)
+        pool.waitall()
+        return stats
+
+    def _replicate_safely(self, device, part, db_hash, path, stats):
+        try:
+            self.replicate_db(device, part, db_hash, path, stats)
+        except Exception:
+            stats['failures'] += 1
+            self.logger.exception('replicating %s', path)
+
+    def replicate_db(self, device, part, db_hash, path, stats):
+        stats['dbs'] += 1
+        self.limit(files=1)
+        broker = self.kind.broker_class(path, logger=self.logger)
+        broker.merge_pending()
+        cutoff = time.time() - self.conf.reclaim_age
+        stats['reclaimed_rows'] += broker.reclaim(cutoff) or 0
+        info = broker.get_info(merge=False)
+        top = repl.max_row(broker)
+        nodes = self.ring.get_part_nodes(part)
+        me = [n for n in nodes if n['device'] == device and self.is_local(n, self._ips)]
+        peers = [n for n in nodes if n not in me]
+        ok = 0
+        for node in peers:
+            try:
+                self.sync_with(node, part, db_hash, broker, info, top, stats)
+                ok += 1
+            except PeerError as err:
+                stats['failures'] += 1
+                self.logger.info('%s with %s:%s/%s: %s', path, node['ip'], node['port'],
+                                 node['device'], err)
+        all_ok = ok == len(peers)
+        if not me and all_ok:
+            # A handoff copy every primary now holds; keep it if rows arrived meanwhile.
+            broker.merge_pending()
+            if repl.max_row(broker) == top and not broker.pending_size():
+                self.remove_db(path)
+                stats['handoffs_removed'] += 1
+        elif all_ok and self.reclaimable(broker, info, cutoff):
+            self.remove_db(path)
+            stats['reclaimed_dbs'] += 1
+
+    def reclaimable(self, broker, info, cutoff):
+        """Deleted long ago and empty: every replica has heard (all peers synced)."""
+        deleted = broker.is_deleted_info(info)
+        return deleted and float(info['delete_timestamp']) < cutoff and \
+            info.get('object_count', 0) == 0 and not info.get('container_count', 0)
+
+    def remove_db(self, path):
+        hash_dir = os.path.dirname(path)
+        shutil.rmtree(hash_dir, ignore_errors=True)
+        for parent in (os.path.dirname(hash_dir), os.path.dirname(os.path.dirname(hash_dir))):
+            with contextlib.suppress(OSError):
+                os.rmdir(parent)
+
+    # -- one peer --------------------------------------------------------------------
+    def sync_with(self, node, part, db_hash, broker, info, top, stats):
+        body = {'id': info['id'], 'max_row': top, 'info': repl.shareable_info(info)}
+        status, answer = self._call(node, part, db_hash, 'sync', body)
+        if status == 404:
+            self.ship_whole(node, part, db_hash, broker, info, top, stats)
+            return
+        point = answer.get('sync_point')
+        if not isinstance(point, int):
+            raise PeerError('sync answer has no sync_point')
+        if point >= top:
+            stats['no_change'] += 1
+            return
+        if top - point > self.conf.per_diff * self.conf.max_diffs:
+            self.ship_whole(node, part, db_hash, broker, info, top, stats)
+            return
+        while point < top:
+            rows = broker.get_items_since(point, self.conf.per_diff)
+            if not rows:
+                break
+            records = [self.kind.row_to_record(r) for r in rows]
+            point = rows[-1]['rowid']
+            self._call(node, part, db_hash, 'merge_items',
+                       {'id': info['id'], 'rows': records, 'point': point})
+            stats['diffs'] += 1
+            stats['rows_shipped'] += len(records)
+
+    def ship_whole(self, node, part, db_hash, broker, info, top, stats):
+        tmp_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.dirname(os.path.dirname(broker.db_file))))), 'tmp')
+        os.makedirs(tmp_dir, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix='.db-ship-')
+        os.close(fd)
+        try:
+            repl.snapshot(broker, tmp)
+            size = os.path.getsize(tmp)
+            path = quote('/%s/%d/%s' % (node['device'], part, db_hash))
+            headers = {'X-Replication-Op': 'complete', 'X-Replication-Id': info['id'],
+                       'X-Replication-Max-Row': str(top), 'Content-Length': str(size),
+                       'X-Trans-Id': 'tx-%s' % self.name}
+            ip = node.get('replication_ip') or node['ip']
+            port = node.get('replication_port') or node['port']
+            try:
+                conn = backend_http.http_connect(ip, port, 'REPLICATE', path, headers,
+                                                 conn_timeout=self.conf.conn_timeout,
+                                                 timeout=self.conf.node_timeout)
+            except SwiftlikeError as err:
+                raise PeerError(str(err))
+            try:
+                with open(tmp, 'rb') as f:
+                    while True:
+                        chunk = f.read(1 << 20)
+                        if not chunk:
+                            break
+                        conn.send(chunk)
+                        self.limit(nbytes=len(chunk))
+                resp = conn.getresponse()
+                data = resp.read()
+            except OSError as err:
+                raise PeerError('shipping the database failed: %s' % err)
+            finally:
+                conn.close()
+            if resp.status // 100 != 2:
+                raise PeerError('complete answered %s: %s' % (resp.status, data[:200]))
+            stats['complete_ships'] += 1
+        finally:
+            for leftover in (tmp, tmp + '-wal', tmp + '-shm', tmp + '-journal'):
+                with contextlib.suppress(OSError):
+                    os.unlink(leftover)
+
+    def _call(self, node, part, db_hash, op, body):
+        target = {'ip': node.get('replication_ip') or node['ip'],
+                  'port': node.get('replication_port') or node['port']}
+        path = quote('/%s/%d/%s' % (node['device'], part, db_hash))
+        headers = {'X-Replication-Op': op, 'Content-Type': 'application/json',
+                   'X-Trans-Id': 'tx-%s' % self.name}
+        try:
+            status, _h, data = backend_http.request(
+                target, 'REPLICATE', path, headers, json.dumps(body),
+                conn_timeout=self.conf.conn_timeout, timeout=self.conf.node_timeout)
+        except (SwiftlikeError, OSError) as err:
+            raise PeerError(str(err))
+        if status == 404 and op == 'sync':
+            return status, {}
+        if status // 100 != 2:
+            raise PeerError('%s answered %s: %s' % (op, status, data[:200]))
+        try:
+            answer = json.loads(data.decode('utf-8'))
+        except (ValueError, UnicodeDecodeError):
+            raise PeerError('%s answer is not JSON' % op)
+        if not isinstance(answer, dict):
+            raise PeerError('%s answer is not an object' % op)
+        return status, answer
+
+
+def _listdir(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []

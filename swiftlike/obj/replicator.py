@@ -1,0 +1,306 @@
+"""Object replicator: keeps every partition's replicas identical.
+
+For each local partition where this device is a primary, it asks the other
+primaries for their suffix hashes (REPLICATE) and, for the suffixes that
+differ, offers its winning files (REPLICATION check) and streams the ones the
+peer lacks (REPLICATION push, verified by the receiver before it commits).
+Each side pushes only what it has newer, so both directions converge once
+every node has run. A partition on a device that is not one of its primaries
+(a handoff) is offered whole to every primary and removed file by file once
+all of them hold it or something newer. Tombstones older than reclaim_age are
+removed by a periodic walk.
+"""
+import dataclasses
+import json
+import os
+import time
+
+from urllib.parse import quote
+
+from swiftlike import backend_http, concurrency
+from swiftlike.daemon import Daemon, DaemonConf, local_ips
+from swiftlike.exceptions import SwiftlikeError
+from swiftlike.obj.diskfile import OBJECTS_DIR, TMP_DIR
+from swiftlike.obj.object_files import (list_partition, quarantine_hash_dir, read_file_record,
+                                        reclaim_partition, remove_files)
+from swiftlike.obj.replication_protocol import END_RECORD, encode_header
+from swiftlike.obj.suffix_hashes import get_suffix_hashes
+
+RECLAIM_STAMP = '.reclaim-stamp'
+
+
+@dataclasses.dataclass
+class ReplicatorConf(DaemonConf):
+    interval: float = 30.0
+    concurrency: int = 2
+    # Tombstones older than this are removed (seconds; default 7 days).
+    reclaim_age: float = 604800.0
+    # How often the (full) walk that reclaims tombstones runs, in seconds.
+    reclaim_walk_interval: float = 3600.0
+    # Timeout for a whole push stream (large objects need more).
+    push_timeout: float = 300.0
+
+    def validate(self):
+        DaemonConf.validate(self)
+        if self.reclaim_age < 0 or self.reclaim_walk_interval < 0:
+            raise ValueError('reclaim_age and reclaim_walk_interval must be >= 0')
+
+
+class PeerError(Exception):
+    """A peer could not be reached or refused; the partition is retried next pass."""
+
+
+class ObjectReplicator(Daemon):
+    name = 'object-replicator'
+    recon_kind = 'object'
+    conf_class = ReplicatorConf
+
+    def __init__(self, conf, logger=None, ring=None):
+        super().__init__(conf, logger)
+        self._ring = ring
+        self._ips = None
+
+    @property
+    def ring(self):
+        if self._ring is None:
+            from swiftlike.ring import Ring
+            self._ring = Ring(self.conf.swift_dir, ring_name='object')
+        return self._ring
+
+    def sweep(self):
+        if self._ips is None:
+            self._ips = local_ips()
+        stats = dict.fromkeys(('partitions', 'in_sync', 'suffixes_differed', 'files_pushed',
+                               'bytes_pushed', 'failures', 'handoffs_reverted',
+                               'files_removed', 'reclaimed', 'quarantined'), 0)
+        jobs = []
+        for device in self.local_devices():
+            dev_path = os.path.join(self.conf.devices, device)
+            self.maybe_reclaim(dev_path, stats)
+            objects = os.path.join(dev_path, OBJECTS_DIR)
+            try:
+                parts = sorted(os.listdir(objects), key=lambda p: (len(p), p))
+            except OSError:
+                continue
+            for part in parts:
+                if part.isdigit():
+                    jobs.append((device, int(part)))
+        pool = concurrency.GreenPool(self.conf.concurrency)
+        for device, part in jobs:
+            if self._stopping:
+                break
+            pool.spawn_n(self._replicate_safely, device, part, stats)
+        pool.waitall()
+        return stats
+
+    def _replicate_safely(self, device, part, stats):
+        try:
+            self.replicate_partition(device, part, stats)
+        except Exception:
+            stats['failures'] += 1
+            self.logger.exception('replicating %s partition %s', device, part)
+
+    # -- one partition ------------------------------------------------------
+    def replicate_partition(self, device, part, stats):
+        stats['partitions'] += 1
+        self.limit(files=1)
+        dev_path = os.path.join(self.conf.devices, device)
+        part_path = os.path.join(dev_path, OBJECTS_DIR, str(part))
+        nodes = self.ring.get_part_nodes(part)
+        me = [n for n in nodes if n['device'] == device and self.is_local(n, self._ips)]
+        if me:
+            self.sync_primary(dev_path, part, part_path, [n for n in nodes if n not in me],
+                              stats)
+        else:
+            self.revert_handoff(dev_path, part, part_path, nodes, stats)
+
+    def sync_primary(self, dev_path, part, part_path, peers, stats):
+        local = get_suffix_hashes(part_path)
+        all_ok = True
+        for node in peers:
+            try:
+                remote = self.remote_hashes(node, part)
+                differ = sorted(s for s, h in local.items() if remote.get(s) != h)
+                if not differ:
+                    continue
+                stats['suffixes_differed'] += len(differ)
+                offers = list_partition(part_path, differ)
+                self.sync_offers(dev_path, part, part_path, node, offers, stats)
+                # Ask the peer to rehash now, so its next comparison is exact.
+                self.remote_hashes(node, part, differ)
+            except PeerError as err:
+                all_ok = False
+                stats['failures'] += 1
+                self.logger.info('partition %s with %s:%s/%s: %s', part, node['ip'],
+                                 node['port'], node['device'], err)
+        if all_ok:
+            stats['in_sync'] += 1
+
+    def revert_handoff(self, dev_path, part, part_path, primaries, stats):
+        offers = list_partition(part_path)
+        if offers:
+            for node in primaries:
+                try:
+                    self.sync_offers(dev_path, part, part_path, node, offers, stats)
+                except PeerError as err:
+                    stats['failures'] += 1
+                    self.logger.info('handoff partition %s to %s:%s/%s: %s', part, node['ip'],
+                                     node['port'], node['device'], err)
+                    return
+        # Every primary has each offered file or something newer: drop ours.
+        stats['files_removed'] += remove_files(part_path, offers)
+        stats['handoffs_reverted'] += 1
+
+    def sync_offers(self, dev_path, part, part_path, node, offers, stats):
+        """Make `node` hold everything in offers ({hash: [names]}) or newer."""
+        if not offers:
+            return
+        wanted = self.remote_check(node, part, offers)
+        if not wanted:
+            return
+        result = self.push(node, part, part_path, wanted, stats)
+        bad = result.get('rejected') or []
+        for item in bad:
+            reason = str(item.get('reason', ''))
+            self.logger.warning('%s:%s rejected %s/%s: %s', node['ip'], node['port'],
+                                item.get('hash'), item.get('name'), reason)
+            if reason.startswith(('MD5', 'size')) and item.get('hash') in wanted:
+                # Our copy is corrupt: move it aside so a good one comes back.
+                if quarantine_hash_dir(dev_path, part_path, item['hash']):
+                    stats['quarantined'] += 1
+        if bad:
+            raise PeerError('%d files rejected' % len(bad))
+
+    # -- talking to peers ---------------------------------------------------
+    def _request(self, node, method, path, headers=None, body=None):
+        headers = dict(headers or {})
+        headers.setdefault('X-Trans-Id', 'tx-object-replicator')
+        target = {'ip': node.get('replication_ip') or node['ip'],
+                  'port': node.get('replication_port') or node['port']}
+        try:
+            status, _h, data = backend_http.request(
+                target, method, path, headers, body, conn_timeout=self.conf.conn_timeout,
+                timeout=self.conf.node_timeout)
+        except (SwiftlikeError, OSError) as err:
+            raise PeerError(str(err))
+        if status // 100 != 2:
+            raise PeerError('%s answered %s: %s' % (method, status, data[:200]))
+        try:
+            return json.loads(data.decode('utf-8')) if data else {}
+        except (ValueError, UnicodeDecodeError):
+            raise PeerError('%s answered something that is not JSON' % method)
+
+    def remote_hashes(self, node, part, recalculate=()):
+        path = '/%s/%d' % (node['device'], part)
+        if recalculate:
+            path += '/' + '-'.join(recalculate)
+        answer = self._request(node, 'REPLICATE', quote(path, safe='/-'))
+        if not isinstance(answer, dict):
+            raise PeerError('REPLICATE answer is not an object')
+        return answer
+
+    def remote_check(self, node, part, offers):
+        body = json.dumps(offers).encode('utf-8')
+        answer = self._request(node, 'REPLICATION',
+                               quote('/%s/%d' % (node['device'], part)),
+                               {'X-Replication-Op': 'check',
+                                'Content-Type': 'application/json'}, body)
+        if not isinstance(answer, dict):
+            raise PeerError('check answer is not an object')
+        return {h: [n for n in names if n in offers.get(h, ())]
+                for h, names in answer.items() if h in offers and isinstance(names, list)}
+
+    def push(self, node, part, part_path, wanted, stats):
+        """Stream the wanted files (chunked) and return the receiver's verdict."""
+        ip = node.get('replication_ip') or node['ip']
+        port = node.get('replication_port') or node['port']
+        path = quote('/%s/%d' % (node['device'], part))
+        try:
+            conn = backend_http.http_connect(
+                ip, port, 'REPLICATION', path,
+                {'X-Replication-Op': 'push', 'Transfer-Encoding': 'chunked',
+                 'X-Trans-Id': 'tx-object-replicator'},
+                conn_timeout=self.conf.conn_timeout, timeout=self.conf.node_timeout)
+        except SwiftlikeError as err:
+            raise PeerError(str(err))
+        try:
+            with concurrency.Timeout(self.conf.push_timeout):
+                for name_hash in sorted(wanted):
+                    for name in wanted[name_hash]:
+                        self._send_file(conn, part_path, name_hash, name, stats)
+                conn.send(b'%x\r\n%s\r\n0\r\n\r\n' % (len(END_RECORD), END_RECORD))
+                resp = conn.getresponse()
+                data = resp.read()
+        except (OSError, concurrency.Timeout, Exception) as err:
+            if isinstance(err, PeerError):
+                raise
+            raise PeerError('push failed: %s' % err)
+        finally:
+            conn.close()
+        if resp.status // 100 != 2:
+            raise PeerError('push answered %s: %s' % (resp.status, data[:200]))
+        try:
+            return json.loads(data.decode('utf-8'))
+        except (ValueError, UnicodeDecodeError):
+            raise PeerError('push answer is not JSON')
+
+    def _send_file(self, conn, part_path, name_hash, name, stats):
+        record = read_file_record(part_path, name_hash, name)
+        if record is None:
+            return      # gone meanwhile (superseded or quarantined): nothing to send
+        metadata, fd, size = record
+        try:
+            head = encode_header(name_hash, name, size, metadata)
+            conn.send(b'%x\r\n%s\r\n' % (len(head), head))
+            offset = 0
+            while offset < size:
+                chunk = os.pread(fd, min(65536, size - offset), offset)
+                if not chunk:
+                    raise PeerError('%s shrank while being sent' % name)
+                conn.send(b'%x\r\n%s\r\n' % (len(chunk), chunk))
+                offset += len(chunk)
+                self.limit(nbytes=len(chunk))
+        finally:
+            os.close(fd)
+        stats['files_pushed'] += 1
+        stats['bytes_pushed'] += size
+
+    # -- reclaiming ---------------------------------------------------------
+    def maybe_reclaim(self, dev_path, stats):
+        stamp = os.path.join(dev_path, OBJECTS_DIR, RECLAIM_STAMP)
+        try:
+            last = os.stat(stamp).st_mtime
+        except OSError:
+            last = 0
+        if time.time() - last < self.conf.reclaim_walk_interval:
+            return
+        cutoff = time.time() - self.conf.reclaim_age
+        objects = os.path.join(dev_path, OBJECTS_DIR)
+        try:
+            parts = [p for p in os.listdir(objects) if p.isdigit()]
+        except OSError:
+            return
+        for part in parts:
+            stats['reclaimed'] += reclaim_partition(os.path.join(objects, part), cutoff)
+        _remove_old_temp_files(os.path.join(dev_path, TMP_DIR), cutoff)
+        try:
+            with open(stamp, 'w'):
+                pass
+            os.utime(stamp)
+        except OSError:
+            pass
+
+
+def _remove_old_temp_files(tmp_dir, cutoff):
+    """Temp files of writes that died (a kill -9 mid-upload) and are older than cutoff."""
+    try:
+        names = os.listdir(tmp_dir)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(tmp_dir, name)
+        try:
+            if os.stat(path).st_mtime < min(cutoff, time.time() - 86400):
+                os.unlink(path)
+        except OSError:
+            pass
