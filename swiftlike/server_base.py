@@ -53,11 +53,11 @@ class StorageServer:
         except SwiftlikeError as err:
             resp = make_response(err.http_status, err.reason, err.headers)
         except Exception:
-            self.logger.exception('ERROR handling %s %s', req.method, req.path_info[:256])
+            self.logger.exception('ERROR handling %s %s', req.method, req.environ.get('PATH_INFO', '')[:256])
             resp = make_response(500, 'Internal server error (txn %s)'
                                  % req.headers.get('X-Trans-Id', '-'))
         if self.conf.log_requests:
-            self.logger.debug('%s %s %s %.4f', req.method, req.path_info[:256],
+            self.logger.debug('%s %s %s %.4f', req.method, req.environ.get('PATH_INFO', '')[:256],
                               resp.status_int, time.time() - start)
         return resp(environ, start_response)
 
