@@ -1,0 +1,144 @@
+"""What the container and account servers share: paths to databases, metadata
+headers, HEAD/POST/GET-listing handling. SQLite work runs in the per-device
+disk threads so a slow database never stalls requests for other devices."""
+import dataclasses
+import os
+
+from swiftlike.constraints import check_metadata
+from swiftlike.db import listing
+from swiftlike.db.broker import DEFAULT_PENDING_MERGE_BYTES, DatabaseNotFound
+from swiftlike.exceptions import BadRequest, NotFound
+from swiftlike.hashing import hash_path
+from swiftlike.http import make_response
+from swiftlike.paths import split_storage_path, str_to_wsgi, wsgi_to_str
+from swiftlike.server_base import StorageConf, StorageServer, require_timestamp
+
+
+@dataclasses.dataclass
+class DBServerConf(StorageConf):
+    # fdatasync every queued row update before acknowledging it (see
+    # swiftlike/db/broker.py for the durability trade-off).
+    pending_fsync: bool = False
+    # Merge a database's pending file into SQLite once it reaches this size.
+    pending_merge_bytes: int = DEFAULT_PENDING_MERGE_BYTES
+    # Accounts whose names start with this are created on first use.
+    auto_create_account_prefix: str = '.'
+
+    def validate(self):
+        if self.pending_merge_bytes < 0:
+            raise ValueError('pending_merge_bytes must be >= 0')
+
+
+def header_text(req, name, default=None):
+    """A request header as real UTF-8 text; 400 when it is not UTF-8."""
+    value = req.headers.get(name)
+    if value is None:
+        return default
+    try:
+        return wsgi_to_str(value)
+    except (UnicodeError, ValueError):
+        raise BadRequest('%s header is not valid UTF-8' % name)
+
+
+def header_int(req, name, default=None):
+    value = req.headers.get(name)
+    if value is None:
+        if default is None:
+            raise BadRequest('Missing %s header' % name)
+        return default
+    value = value.strip()
+    if not value.isdigit() or not value.isascii() or len(value) > 20:
+        raise BadRequest('Invalid %s header: %r' % (name, value[:32]))
+    return int(value)
+
+
+class DBServer(StorageServer):
+    """Subclasses set datadir, broker_class, meta_target, meta_exact, and the
+    listing rendering (xml names, listing_item)."""
+    datadir = None
+    broker_class = None
+    meta_target = None
+    meta_exact = ()
+    max_listing = 10000
+
+    def db_path(self, device_dir, partition, account, container=None):
+        digest = hash_path(account, container)
+        return os.path.join(device_dir, self.datadir, str(partition), digest[-3:], digest,
+                            digest + '.db')
+
+    def broker(self, device_dir, partition, account, container=None):
+        return self.broker_class(self.db_path(device_dir, partition, account, container),
+                                 pending_fsync=self.conf.pending_fsync,
+                                 pending_merge_bytes=self.conf.pending_merge_bytes,
+                                 logger=self.logger)
+
+    def parse_path(self, req, min_names, max_names):
+        # The raw WSGI (latin-1) PATH_INFO: webob's req.path_info is already
+        # decoded as UTF-8, which would hide invalid bytes.
+        parts = split_storage_path(req.environ.get('PATH_INFO', ''), min_names, max_names)
+        # Only object names may hold '/': split_path leaves the rest of the
+        # path in the last segment allowed.
+        if max_names < 3 and parts[1 + max_names] and '/' in parts[1 + max_names]:
+            raise BadRequest('Invalid path: too many segments')
+        return parts
+
+    def run(self, device, func, *args, **kwargs):
+        """func in a disk thread; a database that vanished mid-way is a 404."""
+        try:
+            return self.disk.run(device, func, *args, **kwargs)
+        except DatabaseNotFound:
+            raise NotFound('Not found')
+
+    # -- metadata ------------------------------------------------------------------
+
+    def request_metadata(self, req, timestamp):
+        """{Header-Name: (value, ts)} of the metadata headers in req (checked)."""
+        check_metadata(req.headers, self.meta_target)
+        prefixes = ('x-%s-meta-' % self.meta_target, 'x-%s-sysmeta-' % self.meta_target)
+        out = {}
+        for key in req.headers.keys():
+            lkey = key.lower()
+            if lkey.startswith(prefixes) or lkey in self.meta_exact:
+                out[key.title()] = (header_text(req, key).strip(), timestamp.internal)
+        return out
+
+    @staticmethod
+    def metadata_headers(metadata):
+        return {key: str_to_wsgi(value) for key, (value, _ts) in metadata.items() if value != ''}
+
+    # -- shared verbs ------------------------------------------------------------------
+
+    def existing_info(self, broker, device):
+        """The stat row of a live database, or raise 404 (with headers)."""
+        if not broker.exists():
+            raise NotFound('Not found')
+        info = self.run(device, broker.get_info)
+        if broker.is_deleted_info(info):
+            raise NotFound('Not found', self.deleted_headers(info))
+        return info
+
+    def deleted_headers(self, info):
+        return {'X-Backend-Put-Timestamp': info['put_timestamp'],
+                'X-Backend-Delete-Timestamp': info['delete_timestamp'],
+                'X-Backend-Status-Changed-At': info['status_changed_at'],
+                'X-Backend-Timestamp': info['created_at']}
+
+    def post_metadata(self, req, device, part, account, container=None):
+        timestamp = require_timestamp(req)
+        metadata = self.request_metadata(req, timestamp)
+        device_dir = self.device_path(device, for_write=True)
+        broker = self.broker(device_dir, part, account, container)
+        self.existing_info(broker, device)
+        self.run(device, broker.update_metadata, metadata)
+        return make_response(204)
+
+    def listing_response(self, req, device, broker, info, headers, list_func, to_dict,
+                         xml_root, xml_item, root_name):
+        params = listing.parse_params(req.environ.get('QUERY_STRING', ''),
+                                      req.headers.get('Accept'), self.max_listing)
+        entries = self.run(device, list_func, params)
+        body, content_type = listing.render(entries, params.format, to_dict, xml_root,
+                                            xml_item, root_name)
+        if params.format == 'plain' and not entries:
+            return make_response(204, b'', headers)
+        return make_response(200, body, headers, content_type=content_type)
