@@ -1,0 +1,234 @@
+"""HTTP to storage nodes for the proxy: keep-alive pooled connections,
+bounded connect/response timeouts, and Expect: 100-continue for streamed PUTs.
+
+A pooled connection may have been closed by the server while idle; requests
+that fail that way before any response arrived are retried once on a fresh
+connection (every backend write carries an X-Timestamp, so a repeat is
+harmless).
+"""
+import http.client
+
+from swiftlike.concurrency import Timeout
+from swiftlike.exceptions import ConnectionTimeout
+
+MAX_IDLE_PER_NODE = 16
+
+
+class BackendResponse:
+    """Status, lower-cased headers and a body reader of one backend answer."""
+
+    def __init__(self, node, status, headers, resp=None, conn=None, pool=None):
+        self.node = node
+        self.status = status
+        self.headers = headers
+        self._resp = resp
+        self._conn = conn
+        self._pool = pool
+
+    def read(self, size=None):
+        if self._resp is None:
+            return b''
+        data = self._resp.read(size) if size else self._resp.read()
+        if not data or self._resp.isclosed():
+            self.release()
+        return data
+
+    def release(self):
+        """Give the connection back to the pool if fully read, else close it."""
+        resp, conn = self._resp, self._conn
+        self._resp = self._conn = None
+        if conn is None:
+            return
+        if resp is not None and resp.isclosed() and not resp.will_close and self._pool:
+            self._pool.put(self.node, conn)
+        else:
+            conn.close()
+
+    def close(self):
+        conn = self._conn
+        self._resp = self._conn = None
+        if conn is not None:
+            conn.close()
+
+
+class ConnectionPool:
+    """Idle keep-alive connections per (ip, port), most recently used first."""
+
+    def __init__(self, max_idle=MAX_IDLE_PER_NODE):
+        self.max_idle = max_idle
+        self._idle = {}
+
+    def get(self, node):
+        idle = self._idle.get((node['ip'], node['port']))
+        if idle:
+            return idle.pop()
+        return None
+
+    def put(self, node, conn):
+        idle = self._idle.setdefault((node['ip'], node['port']), [])
+        if len(idle) < self.max_idle:
+            idle.append(conn)
+        else:
+            conn.close()
+
+
+def _new_connection(node, conn_timeout, timeout):
+    ip = node['ip']
+    try:
+        with Timeout(conn_timeout, ConnectionTimeout('connect to %s:%s timed out'
+                                                     % (ip, node['port']))):
+            conn = http.client.HTTPConnection(ip.strip('[]'), node['port'], timeout=timeout)
+            conn.connect()
+    except OSError as err:
+        raise ConnectionTimeout('connect to %s:%s failed: %s' % (ip, node['port'], err))
+    return conn
+
+
+def _send_head(conn, method, path, headers):
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    conn.putheader('Host', '%s:%s' % (conn.host, conn.port))
+    for key, value in headers.items():
+        conn.putheader(key, value)
+    conn.endheaders()
+
+
+def _read_response(conn, node, timeout, method, pool):
+    with Timeout(timeout, ConnectionTimeout('response from %s:%s timed out'
+                                            % (node['ip'], node['port']))):
+        resp = conn.getresponse()
+    headers = {k.lower(): v for k, v in resp.getheaders()}
+    return BackendResponse(node, resp.status, headers, resp, conn, pool)
+
+
+def request(pool, node, method, path, headers, body=b'', query=None,
+            conn_timeout=0.5, timeout=10.0):
+    """Send a whole request (small body); the response body is left unread.
+
+    Raises ConnectionTimeout on any connection problem.
+    """
+    if query:
+        path = path + '?' + query
+    headers = dict(headers)
+    if body or method in ('PUT', 'POST'):
+        headers['Content-Length'] = str(len(body))
+    for attempt in (0, 1):
+        conn = pool.get(node) if attempt == 0 else None
+        reused = conn is not None
+        if conn is None:
+            conn = _new_connection(node, conn_timeout, timeout)
+        try:
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            _send_head(conn, method, path, headers)
+            if body:
+                conn.send(body)
+            return _read_response(conn, node, timeout, method, pool)
+        except (OSError, http.client.HTTPException, ConnectionTimeout) as err:
+            conn.close()
+            if reused and not isinstance(err, (ConnectionTimeout, TimeoutError)):
+                continue
+            raise ConnectionTimeout('%s to %s:%s failed: %s'
+                                    % (method, node['ip'], node['port'], err))
+    raise ConnectionTimeout('%s to %s:%s failed' % (method, node['ip'], node['port']))
+
+
+class Putter:
+    """One streaming PUT to an object server, opened with Expect: 100-continue."""
+
+    def __init__(self, node, conn, chunked):
+        self.node = node
+        self.conn = conn
+        self.chunked = chunked
+        self.failed = False
+
+    def send(self, data):
+        if self.failed:
+            return
+        try:
+            if self.chunked:
+                self.conn.send(b'%x\r\n%s\r\n' % (len(data), data))
+            else:
+                self.conn.send(data)
+        except OSError:
+            self.failed = True
+
+    def finish(self):
+        if self.chunked and not self.failed:
+            try:
+                self.conn.send(b'0\r\n\r\n')
+            except OSError:
+                self.failed = True
+
+    def response(self, pool, timeout):
+        if self.failed:
+            self.conn.close()
+            raise ConnectionTimeout('sending to %s:%s failed' % (self.node['ip'], self.node['port']))
+        try:
+            resp = _read_response(self.conn, self.node, timeout, 'PUT', pool)
+            resp.read()
+            return resp
+        except (OSError, http.client.HTTPException) as err:
+            self.conn.close()
+            raise ConnectionTimeout('PUT to %s:%s failed: %s' % (self.node['ip'], self.node['port'], err))
+
+    def close(self):
+        self.conn.close()
+
+
+def _read_interim(conn, timeout):
+    """Read the first response head after sending headers with Expect.
+
+    Returns (status, headers); a 100 means 'send the body'.
+    """
+    fp = conn.sock.makefile('rb')
+    try:
+        with Timeout(timeout, ConnectionTimeout('no answer to Expect: 100-continue')):
+            line = fp.readline(65537)
+            parts = line.decode('latin-1').split(None, 2)
+            if len(parts) < 2 or not parts[1].isdigit():
+                raise http.client.BadStatusLine(line)
+            status = int(parts[1])
+            headers = {}
+            while True:
+                hline = fp.readline(65537)
+                if hline in (b'\r\n', b'\n', b''):
+                    break
+                key, _, value = hline.decode('latin-1').partition(':')
+                headers[key.strip().lower()] = value.strip()
+    finally:
+        fp.close()
+    return status, headers
+
+
+def open_put(pool, node, path, headers, chunked, conn_timeout=0.5, timeout=10.0):
+    """Open a PUT and wait for 100 Continue.
+
+    Returns a Putter, or a BackendResponse when the server answered at once
+    (507, 409 ...). Raises ConnectionTimeout on connection problems.
+    """
+    headers = dict(headers)
+    headers['Expect'] = '100-continue'
+    if chunked:
+        headers['Transfer-Encoding'] = 'chunked'
+        headers.pop('Content-Length', None)
+    for attempt in (0, 1):
+        conn = pool.get(node) if attempt == 0 else None
+        reused = conn is not None
+        if conn is None:
+            conn = _new_connection(node, conn_timeout, timeout)
+        try:
+            conn.timeout = timeout
+            conn.sock.settimeout(timeout)
+            _send_head(conn, 'PUT', path, headers)
+            status, resp_headers = _read_interim(conn, timeout)
+        except (OSError, http.client.HTTPException, ConnectionTimeout) as err:
+            conn.close()
+            if reused and not isinstance(err, (ConnectionTimeout, TimeoutError)):
+                continue
+            raise ConnectionTimeout('PUT to %s:%s failed: %s' % (node['ip'], node['port'], err))
+        if status == 100:
+            return Putter(node, conn, chunked)
+        conn.close()
+        return BackendResponse(node, status, resp_headers)
+    raise ConnectionTimeout('PUT to %s:%s failed' % (node['ip'], node['port']))

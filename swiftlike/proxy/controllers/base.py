@@ -1,0 +1,324 @@
+"""What the account, container and object controllers share: replies, backend
+fan-out with handoffs and quorum, newest-wins reads, and cached info."""
+from urllib.parse import quote
+
+from swiftlike.concurrency import GreenPile
+from swiftlike.exceptions import ConnectionTimeout, Forbidden, ServiceUnavailable, Unauthorized
+from swiftlike.http import status_line
+from swiftlike.proxy import backend
+from swiftlike.proxy.node_iter import best_status, iter_nodes, newest, quorum_size
+from swiftlike.timestamp import Timestamp
+
+HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer',
+                        'upgrade', 'proxy-authenticate', 'proxy-authorization', 'date',
+                        'server', 'content-length'))
+TIMESTAMP_HEADERS = ('x-backend-timestamp', 'x-backend-put-timestamp', 'x-put-timestamp',
+                     'x-timestamp')
+AUTHORIZE_KEY = 'swiftlike.authorize'
+OWNER_KEY = 'swiftlike.owner'
+TXN_KEY = 'swiftlike.txn_id'
+
+
+class Reply:
+    """A minimal WSGI response: status, header list, body bytes or iterator."""
+
+    __slots__ = ('status', 'headers', 'body', 'app_iter')
+
+    def __init__(self, status, headers=None, body=b'', app_iter=None, content_length=None):
+        self.status = status
+        self.headers = list(headers.items()) if isinstance(headers, dict) else list(headers or ())
+        if isinstance(body, str):
+            body = body.encode('utf-8')
+        self.body = body
+        self.app_iter = app_iter
+        if app_iter is None:
+            if body and not any(k.lower() == 'content-type' for k, _ in self.headers):
+                self.headers.append(('Content-Type', 'text/plain; charset=UTF-8'))
+            self.headers.append(('Content-Length', str(len(body))))
+        elif content_length is not None:
+            self.headers.append(('Content-Length', str(content_length)))
+
+    def __call__(self, environ, start_response):
+        start_response(status_line(self.status), self.headers)
+        if self.app_iter is not None:
+            return self.app_iter
+        if environ.get('REQUEST_METHOD') == 'HEAD':
+            return [b'']
+        return [self.body]
+
+
+def name_path(account, container=None, obj=None):
+    """'/<account>[/<container>[/<obj>]]' URL-quoted, as backends expect."""
+    parts = [account] if container is None else (
+        [account, container] if obj is None else [account, container, obj])
+    return quote('/' + '/'.join(parts), safe='/')
+
+
+def node_path(node, part, suffix):
+    return '/%s/%d%s' % (quote(node['device'], safe=''), part, suffix)
+
+
+def error_reply(status, reason='', headers=None):
+    body = reason if reason.endswith('\n') or not reason else reason + '\n'
+    return Reply(status, headers, body)
+
+
+def response_timestamp(headers):
+    """The newest of the timestamps a backend reports (None if none)."""
+    best = None
+    for name in TIMESTAMP_HEADERS:
+        value = headers.get(name)
+        if value:
+            try:
+                ts = Timestamp(value)
+            except (ValueError, TypeError):
+                continue
+            if best is None or ts > best:
+                best = ts
+    return best
+
+
+def client_headers(backend_headers):
+    """Backend response headers a client may see (order kept)."""
+    return [(_title(k), v) for k, v in backend_headers.items()
+            if k not in HOP_BY_HOP and not k.startswith('x-backend-') and '-sysmeta-' not in k]
+
+
+def _title(name):
+    return '-'.join(part.capitalize() for part in name.split('-'))
+
+
+class BodyIter:
+    """Streams a backend response body to the client, then frees the connection."""
+
+    def __init__(self, resp, chunk_size):
+        self.resp = resp
+        self.chunk_size = chunk_size
+
+    def __iter__(self):
+        resp = self.resp
+        try:
+            while True:
+                try:
+                    chunk = resp.read(self.chunk_size)
+                except (OSError, ValueError) as err:
+                    raise ConnectionTimeout('reading from %s:%s failed: %s'
+                                            % (resp.node['ip'], resp.node['port'], err))
+                if not chunk:
+                    break
+                yield chunk
+        finally:
+            resp.release()
+
+    def close(self):
+        self.resp.close()
+
+
+class Controller:
+    """Base of the per-level controllers; one instance per request."""
+
+    server_type = 'base'
+
+    def __init__(self, app, req, account, container=None, obj=None):
+        self.app = app
+        self.req = req
+        self.account = account
+        self.container = container
+        self.obj = obj
+        self.txn_id = req.environ.get(TXN_KEY, '-')
+
+    # -- auth -----------------------------------------------------------
+
+    def authorize(self, read_acl='', write_acl='', is_object=False):
+        """Ask the auth middleware about a non-owner, now that the ACLs are known."""
+        hook = self.req.environ.get(AUTHORIZE_KEY)
+        if hook is None:
+            return
+        denied = hook(self.req.environ, read_acl, write_acl, is_object)
+        if denied:
+            status, reason = denied
+            if status.startswith('401'):
+                raise Unauthorized(reason)
+            raise Forbidden(reason)
+
+    @property
+    def is_owner(self):
+        env = self.req.environ
+        return env.get(OWNER_KEY, False) or AUTHORIZE_KEY not in env
+
+    # -- backend I/O ----------------------------------------------------
+
+    def base_headers(self):
+        return {'X-Trans-Id': self.txn_id}
+
+    def nodes(self, ring, part, primaries, max_handoffs=None):
+        return iter_nodes(primaries, ring.get_more_nodes(part), self.app.limiter,
+                          max_handoffs=max_handoffs)
+
+    def _request_one(self, nodes, method, part, suffix, headers, query, body, read_body=True):
+        """Try nodes in turn until one gives a non-5xx answer."""
+        app = self.app
+        for node in nodes:
+            path = node_path(node, part, suffix)
+            try:
+                resp = backend.request(app.pool, node, method, path, headers, body, query,
+                                       app.conf.conn_timeout, app.conf.node_timeout)
+            except ConnectionTimeout as err:
+                app.limiter.error(node)
+                app.logger.warning('ERROR %s', err.reason)
+                continue
+            if resp.status == 507:
+                app.limiter.limit_now(node)
+                resp.close()
+                continue
+            if resp.status >= 500:
+                app.limiter.error(node)
+                resp.close()
+                continue
+            if read_body:
+                resp.body = resp.read()
+                resp.release()
+            return resp
+        return None
+
+    def make_requests(self, ring, part, primaries, method, suffix, headers_list,
+                      query=None, body=b''):
+        """Send one write to each primary at once (handoffs replace failures);
+        answer with the status a quorum agrees on."""
+        nodes = self.nodes(ring, part, primaries)
+        pile = GreenPile(len(headers_list))
+        for headers in headers_list:
+            pile.spawn(self._request_one, nodes, method, part, suffix, headers, query, body)
+        responses = [r for r in pile if r is not None]
+        status = best_status([r.status for r in responses], len(primaries))
+        for resp in responses:
+            if resp.status == status:
+                return resp
+        return None
+
+    def write_reply(self, resp, status=None):
+        if resp is None:
+            return error_reply(503, 'Service unavailable: no quorum of storage nodes answered')
+        return Reply(status or resp.status, client_headers(resp.headers), resp.body)
+
+    def read(self, ring, part, primaries, method, suffix, headers, query=None, fanout=1):
+        """GET/HEAD: ask `fanout` nodes at once, prefer the newest answer, and
+        fall back through the other primaries and handoffs.
+
+        Returns a BackendResponse with its body unread, or None if no node
+        answered at all.
+        """
+        app = self.app
+        if headers.get('X-Newest', '').lower() in ('true', '1', 'yes', 'on'):
+            fanout = len(primaries)
+        fanout = max(1, min(fanout, len(primaries)))
+        nodes = self.nodes(ring, part, primaries, max_handoffs=app.request_node_count(len(primaries)))
+        pile = GreenPile(fanout)
+        for _ in range(fanout):
+            pile.spawn(self._request_one, nodes, method, part, suffix, headers, query, b'', False)
+        answers = [r for r in pile if r is not None]
+        quorum = quorum_size(len(primaries))
+        while True:
+            found = [r for r in answers if r.status < 400 or r.status in (412, 416)]
+            missing = [r for r in answers if r.status == 404]
+            other = [r for r in answers if r not in found and r not in missing]
+            if found or other or len(missing) >= quorum or \
+                    any(response_timestamp(r.headers) for r in missing):
+                break
+            more = self._request_one(nodes, method, part, suffix, headers, query, b'', False)
+            if more is None:
+                break
+            answers.append(more)
+        choice = None
+        if found:
+            choice = newest(found, lambda r: response_timestamp(r.headers))
+            chosen_ts = response_timestamp(choice.headers)
+            for gone in missing:
+                gone_ts = response_timestamp(gone.headers)
+                if gone_ts is not None and chosen_ts is not None and gone_ts > chosen_ts:
+                    choice = gone
+                    break
+        elif other:
+            choice = other[0]
+        elif missing:
+            choice = newest(missing, lambda r: response_timestamp(r.headers))
+        for resp in answers:
+            if resp is not choice:
+                resp.close()
+        return choice
+
+    def read_reply(self, resp, extra_headers=None):
+        """Turn a backend GET/HEAD answer into the client's response."""
+        if resp is None:
+            return error_reply(503, 'Service unavailable: no storage node answered')
+        headers = client_headers(resp.headers)
+        if extra_headers:
+            headers.extend(extra_headers)
+        if self.req.method == 'HEAD' or resp.status in (204, 304):
+            resp.release() if resp.status in (204, 304) else resp.close()
+            length = resp.headers.get('content-length')
+            if length is not None and resp.status not in (204, 304):
+                headers.append(('Content-Length', length))
+            elif resp.status != 304:
+                headers.append(('Content-Length', '0'))
+            return Reply(resp.status, headers, app_iter=[b''])
+        length = resp.headers.get('content-length')
+        if length is not None:
+            headers.append(('Content-Length', length))
+        if resp.status >= 400:
+            body = resp.read()
+            resp.release()
+            return Reply(resp.status, headers, app_iter=[body],
+                         content_length=None if length is not None else len(body))
+        return Reply(resp.status, headers, app_iter=BodyIter(resp, self.app.conf.client_chunk_size))
+
+    # -- cached info ----------------------------------------------------
+
+    def account_info(self, account=None):
+        """{'status', 'container_count', ...} of an account, cached briefly."""
+        account = account or self.account
+        return self.app.info_cache.get(('account', account), lambda: self._fetch_account_info(account))
+
+    def _fetch_account_info(self, account):
+        ring = self.app.account_ring
+        part, nodes = ring.get_nodes(account)
+        resp = self.read(ring, part, nodes, 'HEAD', name_path(account),
+                         self.base_headers())
+        if resp is None:
+            raise ServiceUnavailable('No account server answered')
+        resp.close()
+        if resp.status == 404 or not (200 <= resp.status < 300):
+            return {'status': resp.status}
+        h = resp.headers
+        return {'status': resp.status,
+                'container_count': int(h.get('x-account-container-count', 0) or 0),
+                'object_count': int(h.get('x-account-object-count', 0) or 0),
+                'bytes': int(h.get('x-account-bytes-used', 0) or 0)}
+
+    def container_info(self, account=None, container=None):
+        account = account or self.account
+        container = container or self.container
+        return self.app.info_cache.get(('container', account, container),
+                                       lambda: self._fetch_container_info(account, container))
+
+    def _fetch_container_info(self, account, container):
+        ring = self.app.container_ring
+        part, nodes = ring.get_nodes(account, container)
+        resp = self.read(ring, part, nodes, 'HEAD',
+                         name_path(account, container),
+                         self.base_headers())
+        if resp is None:
+            raise ServiceUnavailable('No container server answered')
+        resp.close()
+        if not (200 <= resp.status < 300):
+            return {'status': resp.status}
+        h = resp.headers
+        return {'status': resp.status,
+                'object_count': int(h.get('x-container-object-count', 0) or 0),
+                'bytes': int(h.get('x-container-bytes-used', 0) or 0),
+                'read_acl': h.get('x-container-read', ''),
+                'write_acl': h.get('x-container-write', ''),
+                'partition': part, 'nodes': nodes}
+
+    def invalidate_info(self, *key):
+        self.app.info_cache.pop(key)

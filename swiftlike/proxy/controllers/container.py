@@ -1,0 +1,110 @@
+"""Container requests: create (auto-creating the account), metadata and ACLs,
+listing, delete."""
+from swiftlike.constraints import CONTAINER_LISTING_LIMIT, check_utf8
+from swiftlike.exceptions import NotFound, ServiceUnavailable
+from swiftlike.proxy.controllers.account import AccountController
+from swiftlike.proxy.controllers.base import Controller, Reply, name_path
+from swiftlike.proxy.controllers.params import listing_query, metadata_headers
+from swiftlike.timestamp import Timestamp
+
+ACL_HEADERS = ('X-Container-Read', 'X-Container-Write')
+
+
+class ContainerController(Controller):
+    server_type = 'container'
+    verbs = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS')
+
+    def _ring(self):
+        ring = self.app.container_ring
+        part, nodes = ring.get_nodes(self.account, self.container)
+        return ring, part, nodes
+
+    def GET(self):
+        if not self.is_owner:
+            info = self.container_info()
+            if info['status'] == 404:
+                # Do not tell a stranger whether the container exists.
+                self.authorize('', '')
+            self.authorize(info.get('read_acl', ''), info.get('write_acl', ''))
+        query = listing_query(self.req.query_string, CONTAINER_LISTING_LIMIT) \
+            if self.req.method == 'GET' else None
+        ring, part, nodes = self._ring()
+        headers = self.base_headers()
+        for name in ('Accept', 'X-Newest'):
+            if name in self.req.headers:
+                headers[name] = self.req.headers[name]
+        resp = self.read(ring, part, nodes, self.req.method,
+                         name_path(self.account, self.container), headers, query)
+        reply = self.read_reply(resp)
+        if not self.is_owner:
+            reply.headers = [(k, v) for k, v in reply.headers if k not in ACL_HEADERS]
+        return reply
+
+    HEAD = GET
+
+    def _write_headers(self):
+        meta = metadata_headers(self.req.headers, 'container')
+        for name in ACL_HEADERS:
+            value = self.req.headers.get(name)
+            if value is not None:
+                check_utf8(value, name)
+                meta[name] = value
+            elif self.req.headers.get('X-Remove-' + name[2:]) is not None:
+                meta[name] = ''
+        headers = self.base_headers()
+        headers.update(meta)
+        headers['X-Timestamp'] = Timestamp.now().internal
+        return headers
+
+    def PUT(self):
+        headers = self._write_headers()
+        account_info = self.account_info()
+        if account_info['status'] == 404:
+            if not self.app.conf.account_autocreate:
+                raise NotFound('Account not found')
+            created = AccountController(self.app, self.req, self.account).autocreate()
+            if created is None or created.status // 100 != 2:
+                raise ServiceUnavailable('Could not create the account')
+            self.app.info_cache.pop(('account', self.account))
+        elif account_info['status'] // 100 != 2:
+            raise ServiceUnavailable('Account servers did not answer')
+        apart, anodes = self.app.account_ring.get_nodes(self.account)
+        ring, part, nodes = self._ring()
+        headers_list = []
+        for i in range(len(nodes)):
+            h = dict(headers)
+            anode = anodes[i % len(anodes)]
+            h['X-Account-Host'] = '%s:%s' % (anode['ip'], anode['port'])
+            h['X-Account-Device'] = anode['device']
+            h['X-Account-Partition'] = str(apart)
+            headers_list.append(h)
+        resp = self.make_requests(ring, part, nodes, 'PUT',
+                                  name_path(self.account, self.container), headers_list)
+        self.invalidate()
+        return self.write_reply(resp)
+
+    def POST(self):
+        headers = self._write_headers()
+        ring, part, nodes = self._ring()
+        resp = self.make_requests(ring, part, nodes, 'POST',
+                                  name_path(self.account, self.container),
+                                  [headers] * len(nodes))
+        self.invalidate()
+        return self.write_reply(resp)
+
+    def DELETE(self):
+        ring, part, nodes = self._ring()
+        headers = self.base_headers()
+        headers['X-Timestamp'] = Timestamp.now().internal
+        resp = self.make_requests(ring, part, nodes, 'DELETE',
+                                  name_path(self.account, self.container),
+                                  [headers] * len(nodes))
+        self.invalidate()
+        return self.write_reply(resp)
+
+    def OPTIONS(self):
+        return Reply(200, [('Allow', ', '.join(self.verbs))])
+
+    def invalidate(self):
+        self.app.info_cache.pop(('container', self.account, self.container))
+        self.app.info_cache.pop(('account', self.account))

@@ -1,0 +1,329 @@
+"""Object requests: streamed PUT to a quorum (with server-side copy),
+newest-wins GET/HEAD, metadata POST, DELETE, and COPY."""
+import mimetypes
+import time
+from urllib.parse import unquote
+
+from swiftlike.constraints import MAX_FILE_SIZE, check_content_length, check_utf8
+from swiftlike.exceptions import (BadRequest, LengthRequired, NotFound, PreconditionFailed,
+                                  RequestEntityTooLarge, ServiceUnavailable, SwiftlikeError)
+from swiftlike.paths import str_to_wsgi
+from swiftlike.proxy.controllers import obj_put
+from swiftlike.proxy.controllers.base import Controller, Reply, error_reply, name_path
+from swiftlike.proxy.controllers.params import metadata_headers
+from swiftlike.timestamp import Timestamp
+
+READ_HEADERS = ('Range', 'If-Match', 'If-None-Match', 'If-Modified-Since',
+                'If-Unmodified-Since', 'If-Range', 'X-Newest')
+# Client headers stored with the object besides X-Object-Meta-*.
+STORED_HEADERS = ('Content-Disposition', 'Content-Encoding', 'Content-Language',
+                  'Cache-Control', 'Expires')
+MAX_DELETE_AT_SECONDS = 100 * 365 * 86400
+
+
+class ObjectController(Controller):
+    server_type = 'object'
+    verbs = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS')
+
+    def _ring(self, container=None, obj=None):
+        ring = self.app.object_ring
+        part, nodes = ring.get_nodes(self.account, container or self.container, obj or self.obj)
+        return ring, part, nodes
+
+    def _check_access(self, write=False, container=None):
+        """For non-owners: the container's ACLs decide (via the auth middleware)."""
+        if self.is_owner:
+            return
+        info = self.container_info(self.account, container or self.container)
+        self.authorize(info.get('read_acl', ''), info.get('write_acl', ''), is_object=True)
+
+    # -- reads -------------------------------------------------------------
+
+    def GET(self):
+        self._check_access()
+        headers = self.base_headers()
+        for name in READ_HEADERS:
+            value = self.req.headers.get(name)
+            if value is not None:
+                headers[name] = value
+        ring, part, nodes = self._ring()
+        resp = self.read(ring, part, nodes, self.req.method,
+                         name_path(self.account, self.container, self.obj), headers,
+                         fanout=self.app.conf.object_read_fanout)
+        return self.read_reply(resp)
+
+    HEAD = GET
+
+    def OPTIONS(self):
+        return Reply(200, [('Allow', ', '.join(self.verbs))])
+
+    # -- writes ------------------------------------------------------------
+
+    def _delete_at(self, headers):
+        """X-Delete-At / X-Delete-After -> absolute int, or None; 400 when bad."""
+        value = self.req.headers.get('X-Delete-At')
+        after = self.req.headers.get('X-Delete-After')
+        now = time.time()
+        if after is not None:
+            if not after.strip().isdigit():
+                raise BadRequest('Non-integer X-Delete-After')
+            delete_at = int(now + int(after))
+        elif value is not None:
+            if not value.strip().isdigit():
+                raise BadRequest('Non-integer X-Delete-At')
+            delete_at = int(value)
+        else:
+            return None
+        if delete_at <= now:
+            raise BadRequest('X-Delete-At in past')
+        if delete_at > now + MAX_DELETE_AT_SECONDS:
+            raise BadRequest('X-Delete-At too far in the future')
+        headers['X-Delete-At'] = str(delete_at)
+        return delete_at
+
+    def _expirer_headers(self, delete_at, count):
+        """X-Delete-At-* headers (one queue replica per object replica)."""
+        conf = self.app.conf
+        container = str(delete_at // conf.expiring_objects_container_divisor
+                        * conf.expiring_objects_container_divisor)
+        part, nodes = self.app.container_ring.get_nodes(conf.expiring_objects_account, container)
+        out = []
+        for i in range(count):
+            node = nodes[i % len(nodes)]
+            out.append({'X-Delete-At-Container': container,
+                        'X-Delete-At-Host': '%s:%s' % (node['ip'], node['port']),
+                        'X-Delete-At-Device': node['device'],
+                        'X-Delete-At-Partition': str(part)})
+        return out
+
+    def _container_headers(self, count):
+        """X-Container-* update targets, one container replica per object replica."""
+        info = self.container_info()
+        if info['status'] == 404:
+            raise NotFound('Container not found')
+        if info['status'] // 100 != 2:
+            raise ServiceUnavailable('Container servers did not answer')
+        cpart, cnodes = info['partition'], info['nodes']
+        out = []
+        for i in range(count):
+            node = cnodes[i % len(cnodes)]
+            out.append({'X-Container-Host': '%s:%s' % (node['ip'], node['port']),
+                        'X-Container-Device': node['device'],
+                        'X-Container-Partition': str(cpart)})
+        return out
+
+    def _per_node(self, common, nodes, delete_at=None):
+        headers_list = []
+        targets = self._container_headers(len(nodes))
+        expirer = self._expirer_headers(delete_at, len(nodes)) if delete_at else None
+        for i in range(len(nodes)):
+            h = dict(common)
+            h.update(targets[i])
+            if expirer:
+                h.update(expirer[i])
+            headers_list.append(h)
+        return headers_list
+
+    def POST(self):
+        self._check_access(write=True)
+        ring, part, nodes = self._ring()
+        headers = self.base_headers()
+        headers.update(metadata_headers(self.req.headers, 'object'))
+        for name in STORED_HEADERS:
+            if name in self.req.headers:
+                headers[name] = self.req.headers[name]
+        delete_at = self._delete_at(headers)
+        headers['X-Timestamp'] = Timestamp.now().internal
+        headers_list = [dict(headers) for _ in nodes]
+        if delete_at:
+            for h, extra in zip(headers_list, self._expirer_headers(delete_at, len(nodes))):
+                h.update(extra)
+        resp = self.make_requests(ring, part, nodes, 'POST',
+                                  name_path(self.account, self.container, self.obj),
+                                  headers_list)
+        return self.write_reply(resp)
+
+    def DELETE(self):
+        self._check_access(write=True)
+        ring, part, nodes = self._ring()
+        common = self.base_headers()
+        common['X-Timestamp'] = Timestamp.now().internal
+        resp = self.make_requests(ring, part, nodes, 'DELETE',
+                                  name_path(self.account, self.container, self.obj),
+                                  self._per_node(common, nodes))
+        return self.write_reply(resp)
+
+    def COPY(self):
+        dest = self.req.headers.get('Destination')
+        if not dest:
+            raise PreconditionFailed('Destination header required')
+        if self.req.headers.get('Destination-Account'):
+            raise BadRequest('Destination-Account is not supported')
+        dest_container, dest_obj = _split_copy_path(dest, 'Destination')
+        source = '/%s/%s' % (self.container, self.obj)
+        self.req.environ['HTTP_X_COPY_FROM'] = str_to_wsgi(source)
+        self.req.environ['CONTENT_LENGTH'] = '0'
+        self.req.environ.pop('HTTP_TRANSFER_ENCODING', None)
+        self.container, self.obj = dest_container, dest_obj
+        return self.PUT()
+
+    def PUT(self):
+        self._check_access(write=True)
+        headers = self.base_headers()
+        copy_from = self.req.headers.get('X-Copy-From')
+        source = None
+        if copy_from is not None:
+            source, length, reader, source_headers = self._copy_source(copy_from)
+            chunked = False
+            headers.update(source_headers)
+        else:
+            length, chunked = self._body_length()
+            reader = self.req.environ['wsgi.input'].read
+        fresh = self.req.headers.get('X-Fresh-Metadata', '').lower() in ('true', '1', 'yes', 'on')
+        if source is not None and fresh:
+            headers = {k: v for k, v in headers.items()
+                       if not k.lower().startswith('x-object-meta-')
+                       and k not in STORED_HEADERS}
+        meta = metadata_headers(self.req.headers, 'object')
+        headers.update(meta)
+        for name in STORED_HEADERS:
+            if name in self.req.headers:
+                headers[name] = self.req.headers[name]
+        headers = {k: v for k, v in headers.items() if v != '' or not k.startswith('X-Object-Meta-')}
+        self._content_type(headers, source)
+        etag = self.req.headers.get('ETag')
+        if etag and source is None:
+            headers['ETag'] = etag.strip().strip('"')
+        delete_at = self._delete_at(headers)
+        timestamp = Timestamp.now()
+        headers['X-Timestamp'] = timestamp.internal
+        if length is not None:
+            headers['Content-Length'] = str(length)
+        ring, part, nodes = self._ring()
+        headers_list = self._per_node(headers, nodes, delete_at)
+        try:
+            return self._stream_put(ring, part, nodes, headers_list, chunked, length, reader,
+                                    timestamp, source)
+        finally:
+            if source is not None:
+                source.close()
+
+    def _body_length(self):
+        te = self.req.headers.get('Transfer-Encoding', '').lower()
+        if te and te != 'chunked':
+            raise BadRequest('Unsupported Transfer-Encoding: %s' % te[:32])
+        if te == 'chunked':
+            return None, True
+        length = check_content_length(self.req.headers)
+        return length, False
+
+    def _content_type(self, headers, source):
+        detect = self.req.headers.get('X-Detect-Content-Type', '').lower() in ('true', '1', 'yes')
+        ctype = self.req.headers.get('Content-Type')
+        if ctype and not detect:
+            check_utf8(ctype, 'Content-Type')
+            headers['Content-Type'] = ctype
+        elif source is not None and not detect and 'Content-Type' in headers:
+            pass
+        else:
+            guessed = mimetypes.guess_type(self.obj)[0]
+            headers['Content-Type'] = guessed or 'application/octet-stream'
+
+    def _copy_source(self, copy_from):
+        """Open the source of a server-side copy: (response, length, reader, headers)."""
+        if self.req.content_length not in (None, 0) or \
+                self.req.headers.get('Transfer-Encoding'):
+            raise BadRequest('A copy request must have an empty body')
+        src_container, src_obj = _split_copy_path(copy_from, 'X-Copy-From')
+        if not self.is_owner:
+            info = self.container_info(self.account, src_container)
+            self.authorize(info.get('read_acl', ''), info.get('write_acl', ''), is_object=True)
+        ring = self.app.object_ring
+        part, nodes = ring.get_nodes(self.account, src_container, src_obj)
+        resp = self.read(ring, part, nodes, 'GET', name_path(self.account, src_container, src_obj),
+                         self.base_headers(), fanout=self.app.conf.object_read_fanout)
+        if resp is None:
+            raise ServiceUnavailable('No object server answered for the copy source')
+        if resp.status != 200:
+            resp.close()
+            if resp.status == 404:
+                raise NotFound('Copy source not found')
+            raise ServiceUnavailable("Copy source: status %d" % resp.status) \
+                if resp.status >= 500 else PreconditionFailed('Copy source: status %d' % resp.status)
+        length = int(resp.headers.get('content-length', '0'))
+        if length > MAX_FILE_SIZE:
+            resp.close()
+            raise RequestEntityTooLarge('Copy source is too large')
+        headers = {}
+        for key, value in resp.headers.items():
+            title = '-'.join(p.capitalize() for p in key.split('-'))
+            if key.startswith('x-object-meta-') or title in STORED_HEADERS:
+                headers[title] = value
+        headers['Content-Type'] = resp.headers.get('content-type', 'application/octet-stream')
+        self.copied_from = ('%s/%s' % (src_container, src_obj),
+                            resp.headers.get('last-modified', ''))
+        return resp, length, resp.read, headers
+
+    def _stream_put(self, ring, part, nodes, headers_list, chunked, length, reader,
+                    timestamp, source):
+        app = self.app
+        suffix = name_path(self.account, self.container, self.obj)
+        node_iter = self.nodes(ring, part, nodes)
+        putters, finals = obj_put.open_putters(app, node_iter, part, suffix, headers_list,
+                                               chunked)
+        replicas = len(nodes)
+        if len(putters) < obj_put.quorum_size(replicas):
+            obj_put.close_all(putters)
+            statuses = [r.status for r in finals]
+            status = obj_put.best_status(statuses, replicas)
+            if status == 409:
+                return Reply(202, {}, 'A newer version of the object exists\n')
+            if status in (412, 422) or (status // 100 == 4 and status != 409):
+                return error_reply(status, 'Object servers refused the upload')
+            return error_reply(503, 'Service unavailable: could not reach a quorum of '
+                                    'object servers')
+        try:
+            obj_put.stream_body(putters, reader, length, app.conf.client_chunk_size,
+                                app.conf.client_timeout, replicas)
+        except SwiftlikeError:
+            obj_put.close_all(putters)
+            raise
+        status, chosen, _responses = obj_put.collect_responses(app, putters, replicas)
+        if status == 201:
+            headers = [('ETag', chosen.headers.get('etag', '')),
+                       ('Last-Modified', timestamp.last_modified)]
+            copied = getattr(self, 'copied_from', None)
+            if copied:
+                headers.append(('X-Copied-From', copied[0]))
+                if copied[1]:
+                    headers.append(('X-Copied-From-Last-Modified', copied[1]))
+            return Reply(201, headers, b'')
+        if status == 409:
+            return Reply(202, {}, 'A newer version of the object exists\n')
+        if status == 422:
+            return error_reply(422, 'ETag does not match the body')
+        if status == 499:
+            return error_reply(499, 'Client disconnected')
+        if status // 100 == 4:
+            return error_reply(status, 'Object servers refused the upload')
+        return error_reply(503, 'Service unavailable: no quorum of object servers stored it')
+
+
+def _split_copy_path(value, header):
+    """'/container/object' (quoted or not) -> (container, object) as real str."""
+    try:
+        raw = value.encode('latin-1')
+    except UnicodeEncodeError:
+        raise BadRequest('Invalid %s header' % header)
+    text = unquote(raw.decode('latin-1'), encoding='latin-1')
+    data = check_utf8(text, header)
+    path = data.decode('utf-8').lstrip('/')
+    container, sep, obj = path.partition('/')
+    if not container or not sep or not obj:
+        raise PreconditionFailed('%s header must be of the form <container>/<object>' % header)
+    if len(container.encode('utf-8')) > 256 or len(obj.encode('utf-8')) > 1024:
+        raise BadRequest('%s names too long' % header)
+    return container, obj
+
+
+__all__ = ['ObjectController', 'LengthRequired']

@@ -1,0 +1,198 @@
+"""The proxy: reads proxy-server.conf once, builds the middleware pipeline,
+and routes /v1/<account>[/<container>[/<object>]] to the controllers."""
+import dataclasses
+import importlib
+
+from swiftlike.config import build, read_ini
+from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH,
+                                   MAX_OBJECT_NAME_LENGTH, check_name_length, check_utf8)
+from swiftlike.exceptions import BadRequest, ConfigError, SwiftlikeError
+from swiftlike.http import Request
+from swiftlike.logs import get_logger
+from swiftlike.proxy.backend import ConnectionPool
+from swiftlike.proxy.controllers.base import Reply, error_reply
+from swiftlike.proxy.info_cache import InfoCache
+from swiftlike.proxy.node_iter import ErrorLimiter
+from swiftlike.wsgi import WsgiConf
+
+CONF_SECTION = 'proxy-server'
+PIPELINE_SECTION = 'pipeline:main'
+
+
+@dataclasses.dataclass
+class Conf(WsgiConf):
+    swift_dir: str = '/etc/swiftlike'
+    conn_timeout: float = 0.5
+    node_timeout: float = 10.0
+    error_suppression_limit: int = 3
+    error_suppression_interval: float = 5.0
+    container_info_ttl: float = 3.0
+    account_autocreate: bool = True
+    allow_account_management: bool = False
+    client_chunk_size: int = 65536
+    object_chunk_size: int = 65536
+    object_read_fanout: int = 2
+    request_node_count: int = 0
+    max_idle_connections_per_node: int = 16
+    expiring_objects_account: str = '.expiring_objects'
+    expiring_objects_container_divisor: int = 86400
+
+    def validate(self):
+        if self.conn_timeout <= 0 or self.node_timeout <= 0:
+            raise ValueError('timeouts must be positive')
+        if self.client_chunk_size <= 0 or self.object_chunk_size <= 0:
+            raise ValueError('chunk sizes must be positive')
+        if self.object_read_fanout < 1:
+            raise ValueError('object_read_fanout must be at least 1')
+        if self.expiring_objects_container_divisor <= 0:
+            raise ValueError('expiring_objects_container_divisor must be positive')
+
+
+class App:
+    """The proxy application at the end of the pipeline."""
+
+    def __init__(self, conf, logger=None, account_ring=None, container_ring=None,
+                 object_ring=None):
+        self.conf = conf
+        self.logger = logger or get_logger('proxy-server', conf.log_level, conf.log_file or None)
+        self._rings = {'account': account_ring, 'container': container_ring,
+                       'object': object_ring}
+        self.limiter = ErrorLimiter(conf.error_suppression_limit, conf.error_suppression_interval)
+        self.pool = ConnectionPool(conf.max_idle_connections_per_node)
+        self.info_cache = InfoCache(conf.container_info_ttl)
+        from swiftlike.middleware import info
+        info.register('swift', version=_version(), account_autocreate=conf.account_autocreate,
+                      allow_account_management=conf.allow_account_management,
+                      policies=[{'name': 'default', 'default': True}])
+
+    def _ring(self, name):
+        ring = self._rings[name]
+        if ring is None:
+            from swiftlike.ring import Ring
+            ring = self._rings[name] = Ring(self.conf.swift_dir, ring_name=name)
+        return ring
+
+    @property
+    def account_ring(self):
+        return self._ring('account')
+
+    @property
+    def container_ring(self):
+        return self._ring('container')
+
+    @property
+    def object_ring(self):
+        return self._ring('object')
+
+    def request_node_count(self, replicas):
+        """How many handoffs a read may try after the primaries."""
+        return self.conf.request_node_count or replicas
+
+    def __call__(self, environ, start_response):
+        try:
+            reply = self.handle(environ)
+        except SwiftlikeError as err:
+            reply = error_reply(err.http_status, err.reason, err.headers)
+        except UnicodeError:
+            reply = error_reply(400, 'Invalid UTF-8 in the request')
+        return reply(environ, start_response)
+
+    def handle(self, environ):
+        account, container, obj = parse_path(environ.get('PATH_INFO', ''))
+        req = Request(environ)
+        method = req.method
+        if obj is not None:
+            from swiftlike.proxy.controllers.obj import ObjectController as cls
+        elif container is not None:
+            from swiftlike.proxy.controllers.container import ContainerController as cls
+        else:
+            from swiftlike.proxy.controllers.account import AccountController as cls
+        handler = getattr(cls, method, None) if method in cls.verbs else None
+        if handler is None:
+            return error_reply(405, 'Method not allowed: %s' % method[:16],
+                               {'Allow': ', '.join(cls.verbs)})
+        controller = cls(self, req, account, container, obj)
+        return handler(controller)
+
+
+def parse_path(path):
+    """'/v1/a[/c[/o]]' (WSGI latin-1 str) -> (account, container, obj) as
+    real str; BadRequest for anything else."""
+    if not path.startswith('/'):
+        raise BadRequest('Invalid path')
+    version, _, rest = path[1:].partition('/')
+    if version not in ('v1', 'v1.0'):
+        raise BadRequest('Invalid path: unknown API version %r' % version[:16])
+    account, _, rest = rest.partition('/')
+    container, _, obj = rest.partition('/')
+    if not account:
+        raise BadRequest('Invalid path: no account')
+    names = []
+    for raw, limit, what in ((account, MAX_ACCOUNT_NAME_LENGTH, 'Account name'),
+                             (container, MAX_CONTAINER_NAME_LENGTH, 'Container name'),
+                             (obj, MAX_OBJECT_NAME_LENGTH, 'Object name')):
+        if not raw:
+            names.append(None)
+            continue
+        data = check_utf8(raw, what)
+        check_name_length(data, limit, what)
+        names.append(data.decode('utf-8'))
+    account, container, obj = names
+    if obj is not None and container is None:
+        raise BadRequest('Invalid path: empty container name')
+    return account, container, obj
+
+
+def _version():
+    import swiftlike
+    return getattr(swiftlike, '__version__', '0')
+
+
+DEFAULT_PIPELINE = 'catch_errors gatekeeper healthcheck proxy_logging tempauth info proxy-server'
+
+
+def pipeline_names(sections, path):
+    pipeline = sections.get(PIPELINE_SECTION, {}).get('pipeline', DEFAULT_PIPELINE)
+    names = pipeline.split()
+    if not names or names[-1] != 'proxy-server':
+        raise ConfigError('%s [%s]: pipeline must end with proxy-server' % (path, PIPELINE_SECTION))
+    return names
+
+
+def load(conf_path):
+    """(Conf, app_factory): read the config once; app_factory() builds the
+    whole pipeline (called in each worker after fork)."""
+    sections = read_ini(conf_path)
+    defaults = sections.get('DEFAULT', {})
+    if CONF_SECTION not in sections:
+        raise ConfigError('%s: missing section [%s]' % (conf_path, CONF_SECTION))
+    conf = build(Conf, sections[CONF_SECTION], conf_path, CONF_SECTION, defaults)
+    from swiftlike.cli.servers import locate_cluster_conf
+    locate_cluster_conf(conf.swift_dir)
+    filters = []
+    for name in pipeline_names(sections, conf_path)[:-1]:
+        section = 'filter:%s' % name
+        # A filter without a section (or without `use`) is our own middleware
+        # of that name with its defaults.
+        values = sections.get(section, {})
+        module_name = values.get('use') or 'swiftlike.middleware.%s' % name
+        if module_name.startswith('egg:'):
+            raise ConfigError('%s [%s]: use = <python module>, not an egg' % (conf_path, section))
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            raise ConfigError('%s [%s]: cannot import %r: %s' % (conf_path, section, module_name, err))
+        factory = getattr(module, 'filter_factory', None)
+        if factory is None:
+            raise ConfigError('%s [%s]: %s has no filter_factory' % (conf_path, section, module_name))
+        filters.append(factory(values, defaults, conf_path, section))
+
+    def app_factory():
+        app = App(conf)
+        for make in reversed(filters):
+            app = make(app)
+        return app
+    return conf, app_factory
+
+
+__all__ = ['App', 'Conf', 'CONF_SECTION', 'load', 'parse_path', 'Reply']
