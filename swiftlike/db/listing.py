@@ -12,7 +12,7 @@ fetch again from the first name past it (one index seek per subdir).
 import dataclasses
 import json
 from urllib.parse import parse_qsl
-from xml.sax.saxutils import escape as xml_escape, quoteattr
+from xml.sax.saxutils import escape as xml_escape
 
 from swiftlike.config import parse_bool
 from swiftlike.exceptions import BadRequest, NotAcceptable, PreconditionFailed
@@ -218,6 +218,10 @@ def choose_format(format_param, accept):
     if best is None:
         raise NotAcceptable('No acceptable listing format in Accept: %s' % accept[:64])
     return best
+
+
+def quoteattr(value):
+    return '"%s"' % xml_escape(value, {'"': '&quot;'})
 
 
 def render(entries, fmt, to_dict, xml_root, xml_item, root_name):
