@@ -5,7 +5,7 @@ import dataclasses
 from swiftlike.account.backend import STATUS_DELETED, AccountBroker, listing_item
 from swiftlike.db.broker import DatabaseAlreadyExists
 from swiftlike.db.server import DBServer, DBServerConf, header_int
-from swiftlike.exceptions import Conflict, MethodNotAllowed, NotFound, NotImplemented_
+from swiftlike.exceptions import Conflict, MethodNotAllowed, NotFound
 from swiftlike.http import make_response
 from swiftlike.server_base import require_timestamp
 
@@ -120,7 +120,10 @@ class AccountServer(DBServer):
         return self.post_metadata(req, device, part, account)
 
     def REPLICATE(self, req):
-        raise NotImplemented_('REPLICATE is not available on this account server')
+        # DB replication receiver (daemons work): swiftlike/db/replication_receiver.py
+        from swiftlike.account.replicator import ACCOUNT_KIND
+        from swiftlike.db import replication_receiver
+        return replication_receiver.handle(self, req, ACCOUNT_KIND)
 
 
 App = AccountServer

@@ -9,8 +9,7 @@ from swiftlike.backend_http import request as backend_request, storage_path
 from swiftlike.container.backend import ContainerBroker, listing_item
 from swiftlike.db.broker import DatabaseAlreadyExists
 from swiftlike.db.server import DBServer, DBServerConf, header_int, header_text
-from swiftlike.exceptions import BadRequest, Conflict, ConnectionTimeout, NotFound, \
-    NotImplemented_
+from swiftlike.exceptions import BadRequest, Conflict, ConnectionTimeout, NotFound
 from swiftlike.hashing import hash_path
 from swiftlike.http import is_success, make_response
 from swiftlike.paths import validate_device, validate_partition
@@ -151,7 +150,10 @@ class ContainerServer(DBServer):
         return self.post_metadata(req, device, part, account, container)
 
     def REPLICATE(self, req):
-        raise NotImplemented_('REPLICATE is not available on this container server')
+        # DB replication receiver (daemons work): swiftlike/db/replication_receiver.py
+        from swiftlike.container.replicator import CONTAINER_KIND
+        from swiftlike.db import replication_receiver
+        return replication_receiver.handle(self, req, CONTAINER_KIND)
 
     # -- reporting to the account server ---------------------------------------------
 
