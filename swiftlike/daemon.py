@@ -252,9 +252,10 @@ class Daemon:
         return passes
 
 
-def load_daemon_conf(path, section, conf_class, server_section=None):
+def load_daemon_conf(path, section, conf_class, server_section=None, overrides=None):
     """Read a daemon's section; missing keys come from [DEFAULT], then (for
-    INHERITED_KEYS only) from the server's own section in the same file."""
+    INHERITED_KEYS only) from the server's own section in the same file.
+    `overrides` ({key: text}, e.g. from the command line) beat the file."""
     from swiftlike.config import build, read_ini
     from swiftlike.exceptions import ConfigError
     sections = read_ini(path)
@@ -265,4 +266,6 @@ def load_daemon_conf(path, section, conf_class, server_section=None):
     for key, value in sections.get(server_section or '', {}).items():
         if key in INHERITED_KEYS and key in known:
             defaults.setdefault(key, value)
-    return build(conf_class, sections.get(section, {}), path, section, defaults)
+    values = dict(sections.get(section, {}))
+    values.update(overrides or {})
+    return build(conf_class, values, path, section, defaults)

@@ -36,9 +36,7 @@ def build_daemon(name, conf_path, overrides=None):
     from swiftlike.hashing import hash_secrets
     module_name, class_name, server_section = DAEMONS[name]
     cls = getattr(importlib.import_module(module_name), class_name)
-    conf = load_daemon_conf(conf_path, name, cls.conf_class, server_section)
-    for key, value in (overrides or {}).items():
-        setattr(conf, key, value)
+    conf = load_daemon_conf(conf_path, name, cls.conf_class, server_section, overrides)
     locate_cluster_conf(conf.swift_dir)
     hash_secrets()
     return cls(conf)
@@ -50,13 +48,21 @@ def main(name, argv=None):
     parser.add_argument('conf', help='the config file of the server it runs beside')
     parser.add_argument('--once', action='store_true', help='run one pass and exit')
     parser.add_argument('--devices', help='only these devices (comma-separated)')
+    parser.add_argument('-o', '--option', action='append', default=[], metavar='KEY=VALUE',
+                        help='override a key of the config section (repeatable)')
     args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.option:
+        key, sep, value = item.partition('=')
+        if not sep or not key.strip():
+            exit_with_error('--option needs KEY=VALUE, got %r' % item)
+        overrides[key.strip()] = value.strip()
     if not os.path.isfile(args.conf):
         exit_with_error('%s: config file not found' % args.conf)
     from swiftlike import concurrency
     concurrency.monkey_patch()
     try:
-        daemon = build_daemon(name, args.conf)
+        daemon = build_daemon(name, args.conf, overrides)
     except ConfigError as err:
         exit_with_error(str(err))
     if args.devices:

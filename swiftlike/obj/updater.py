@@ -9,7 +9,6 @@ so a retry does not repeat them. Only the newest record of an object matters
 (container rows merge by timestamp), so older ones are dropped unsent.
 """
 import dataclasses
-import json
 import os
 
 from swiftlike import backend_http
