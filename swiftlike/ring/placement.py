@@ -35,14 +35,16 @@ def tier_keys(dev):
     return ((region,), (region, zone), (region, zone, ip), (region, zone, ip, dev['id']))
 
 
-def _split(total, kids, weight, capacity, parts):
-    """Split an integer total among kids by weight under dispersion caps."""
+def _split(total, kids, weight, limit, parts):
+    """Split an integer total among kids by weight; a kid takes at most
+    `limit` replicas of each partition, and no more than an even spread
+    unless the others cannot hold the rest."""
     if not kids or total <= 0:
         return {kid: 0 for kid in kids}
     spread = max(1, math.ceil(total / parts / len(kids) - 1e-9))
-    while sum(min(spread, capacity[k]) for k in kids) * parts < total:
+    while sum(min(spread, limit[k]) for k in kids) * parts < total:
         spread += 1
-    cap = {k: min(spread, capacity[k]) * parts for k in kids}
+    cap = {k: min(spread, limit[k]) * parts for k in kids}
     shares = {}
     active = list(kids)
     remaining = total
@@ -114,16 +116,35 @@ class Tree:
         self.weight = weight
         self.zone_of = {d: tiers[1] for d, tiers in self.dev_tiers.items()}
         self.region_of = {d: tiers[0] for d, tiers in self.dev_tiers.items()}
+        # below[n][level]: the weighted tier nodes at `level` under node n
+        levels = [-1] + [len(key) - 1 for key in self.keys[1:]]
+        below = [[set() for _ in range(LEVELS)] for _ in range(count)]
+        for dev in devs:
+            if dev is not None and dev['weight'] > 0:
+                tiers = self.dev_tiers[dev['id']]
+                for top in (0,) + tiers:
+                    for level in range(levels[top] + 1, LEVELS):
+                        below[top][level].add(tiers[level])
+        self.width = [len(below[0][level]) for level in range(LEVELS)]
+        # limit[n]: most replicas of one partition node n may hold while its
+        # parent keeps them on distinct nodes at the highest level it can
+        self.limit = [replicas] + [1] * (count - 1)
         self.target = [0] * count
         if capacity[0] < replicas:
             return
         self.target[0] = parts * replicas
         for nid in range(count):  # parents were numbered before their children
             kids = self.children[nid]
-            if kids:
-                for kid, share in _split(self.target[nid], kids, weight, capacity,
-                                         parts).items():
-                    self.target[kid] = share
+            if not kids:
+                continue
+            per_part = max(1, math.ceil(self.target[nid] / parts - 1e-9))
+            level = next((lvl for lvl in range(levels[nid] + 1, LEVELS)
+                          if len(below[nid][lvl]) >= per_part), LEVELS - 1)
+            for kid in kids:
+                self.limit[kid] = 1 if levels[kid] >= level else len(below[kid][level])
+            for kid, share in _split(self.target[nid], kids, weight, self.limit,
+                                     parts).items():
+                self.target[kid] = share
 
     def dev_target(self, dev_id):
         tiers = self.dev_tiers.get(dev_id)
@@ -141,24 +162,16 @@ def dispersion_offender(tree, devs_of_part, excess):
     as widely as the tree allows, or None if it already does."""
     held = [d for d in devs_of_part if d != NONE_DEV]
     if len({tree.zone_of[d] for d in held}) == len(held) and \
-            len({tree.region_of[d] for d in held}) >= min(len(held), len(tree.children[0])):
+            len({tree.region_of[d] for d in held}) >= min(len(held), tree.width[0]):
         return None  # zones all distinct and regions as spread as they can be
     tiers = tree.dev_tiers
     for level in range(LEVELS):
-        groups = {}
-        for index, dev in enumerate(devs_of_part):
-            if dev == NONE_DEV:
-                continue
-            up = tiers[dev][level - 1] if level else 0
-            groups.setdefault(up, []).append(index)
-        for up, members in groups.items():
-            if len(members) < 2:
-                continue
-            kids = Counter(tiers[devs_of_part[i]][level] for i in members)
-            if len(kids) >= min(len(members), len(tree.children[up])):
-                continue
-            crowded = [i for i in members if kids[tiers[devs_of_part[i]][level]] > 1]
-            return max(crowded, key=lambda i: (excess.get(devs_of_part[i], 0), -i))
+        nodes = Counter(tiers[d][level] for d in held)
+        if len(nodes) >= min(len(held), tree.width[level]):
+            continue
+        crowded = [i for i, d in enumerate(devs_of_part)
+                   if d != NONE_DEV and nodes[tiers[d][level]] > 1]
+        return max(crowded, key=lambda i: (excess.get(devs_of_part[i], 0), -i))
     return None
 
 
@@ -272,7 +285,8 @@ class Placer:
 
     def _pick(self, node):
         heap = self.heaps[node]
-        usage, full, capacity = self.usage, self.full, self.tree.capacity
+        usage, full = self.usage, self.full
+        capacity, limit = self.tree.capacity, self.tree.limit
         skipped = []
         chosen = None
         while heap:
@@ -282,7 +296,8 @@ class Placer:
                 break
             skipped.append(item)
         if chosen is None:
-            eligible = [it for it in skipped if full[it[2]] < capacity[it[2]]]
+            eligible = [it for it in skipped if usage[it[2]] < limit[it[2]]] or \
+                [it for it in skipped if full[it[2]] < capacity[it[2]]]
             chosen = min(eligible, key=lambda it: (usage[it[2]], it[0], it[1]))
             skipped.remove(chosen)
         kid = chosen[2]
