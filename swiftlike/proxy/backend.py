@@ -208,7 +208,10 @@ def open_put(pool, node, path, headers, chunked, conn_timeout=0.5, timeout=10.0)
     (507, 409 ...). Raises ConnectionTimeout on connection problems.
     """
     headers = dict(headers)
-    headers['Expect'] = '100-continue'
+    # An empty body has nothing to hold back: servers answer at once.
+    expect = chunked or headers.get('Content-Length') != '0'
+    if expect:
+        headers['Expect'] = '100-continue'
     if chunked:
         headers['Transfer-Encoding'] = 'chunked'
         headers.pop('Content-Length', None)
@@ -221,6 +224,8 @@ def open_put(pool, node, path, headers, chunked, conn_timeout=0.5, timeout=10.0)
             conn.timeout = timeout
             conn.sock.settimeout(timeout)
             _send_head(conn, 'PUT', path, headers)
+            if not expect:
+                return Putter(node, conn, chunked)
             status, resp_headers = _read_interim(conn, timeout)
         except (OSError, http.client.HTTPException, ConnectionTimeout) as err:
             conn.close()

@@ -5,7 +5,7 @@ import time
 from urllib.parse import unquote
 
 from swiftlike.constraints import MAX_FILE_SIZE, check_content_length, check_utf8
-from swiftlike.exceptions import (BadRequest, LengthRequired, NotFound, PreconditionFailed,
+from swiftlike.exceptions import (BadRequest, NotFound, PreconditionFailed,
                                   RequestEntityTooLarge, ServiceUnavailable, SwiftlikeError)
 from swiftlike.paths import str_to_wsgi
 from swiftlike.proxy.controllers import obj_put
@@ -219,7 +219,7 @@ class ObjectController(Controller):
 
     def _content_type(self, headers, source):
         detect = self.req.headers.get('X-Detect-Content-Type', '').lower() in ('true', '1', 'yes')
-        ctype = self.req.headers.get('Content-Type')
+        ctype = client_content_type(self.req.environ)
         if ctype and not detect:
             check_utf8(ctype, 'Content-Type')
             headers['Content-Type'] = ctype
@@ -309,6 +309,15 @@ class ObjectController(Controller):
         return error_reply(503, 'Service unavailable: no quorum of object servers stored it')
 
 
+def client_content_type(environ):
+    """The Content-Type the client sent, or None (eventlet fills CONTENT_TYPE
+    with a default when the header is absent; its raw header list tells)."""
+    raw = environ.get('headers_raw')
+    if raw is not None and not any(k.lower() == 'content-type' for k, _v in raw):
+        return None
+    return environ.get('CONTENT_TYPE') or None
+
+
 def _split_copy_path(value, header):
     """'/container/object' (quoted or not) -> (container, object) as real str."""
     try:
@@ -325,5 +334,3 @@ def _split_copy_path(value, header):
         raise BadRequest('%s names too long' % header)
     return container, obj
 
-
-__all__ = ['ObjectController', 'LengthRequired']
