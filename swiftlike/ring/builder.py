@@ -266,7 +266,7 @@ def _count(table):
 
 _SEARCH = re.compile(
     r'^(?:d(?P<id>\d+))?(?:r(?P<region>\d+))?(?:z(?P<zone>\d+))?'
-    r'(?:-?(?P<ip>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]*[A-Za-z0-9_]))?'
+    r'(?:-?(?P<ip>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*))?'
     r'(?::(?P<port>\d+))?(?:/(?P<device>[^_\s]+))?(?:_(?P<meta>.+))?$')
 
 
