@@ -79,7 +79,7 @@ class App(StorageServer):
 
     # -- helpers ---------------------------------------------------------
     def _diskfile(self, req, for_write=False, size=0):
-        device, part, account, container, obj = split_storage_path(req.path_info, 3, 3)
+        device, part, account, container, obj = split_storage_path(req.environ['PATH_INFO'], 3, 3)
         dev_path = self.device_path(device, for_write, size)
         return device, dev_path, part, (account, container, obj), \
             self.backend.get_diskfile(dev_path, part, account, container, obj)
@@ -394,7 +394,7 @@ class App(StorageServer):
 
     # -- REPLICATE -------------------------------------------------------
     def REPLICATE(self, req):
-        device, part, suffixes = split_path(req.path_info, 2, 3)
+        device, part, suffixes = split_path(req.environ['PATH_INFO'], 2, 3)
         validate_device(device)
         partition = validate_partition(part)
         recalculate = suffixes.split('-') if suffixes else []
