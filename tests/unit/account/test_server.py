@@ -147,3 +147,7 @@ def test_bad_utf8_account(app):
 def test_auto_create_prefix(app):
     assert put_row(app, 'c', account='.expiring')[0] == 201
     assert call(app, 'GET', '/sda/1/.expiring')[2] == b'c\n'
+
+
+def test_replicate_is_routed_to_the_db_receiver(app):
+    assert call(app, 'REPLICATE', '/sda/1/' + 'a' * 32, {'X-Replication-Op': 'bogus'})[0] == 400

@@ -278,3 +278,10 @@ def test_unmounted_device_507(tmp_path):
     app = server.App(conf)
     assert call(app, 'PUT', '/sda/1/a/c', {'X-Timestamp': ts(1)})[0] == 507
     assert not os.path.exists(tmp_path / 'sda' / 'containers')
+
+
+def test_replicate_is_routed_to_the_db_receiver(app):
+    assert call(app, 'REPLICATE', '/sda/1/' + 'a' * 32, {'X-Replication-Op': 'bogus'})[0] == 400
+    got = call(app, 'REPLICATE', '/sda/1/' + '0' * 32, {'X-Replication-Op': 'sync'},
+               body=b'{"id": "x", "max_row": 0, "info": {}}')[0]
+    assert got == 404
