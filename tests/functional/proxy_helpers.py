@@ -49,8 +49,8 @@ def raw(host, port, method, path, headers=None, body=None, timeout=30):
     try:
         if isinstance(path, bytes):
             path = path.decode('latin-1')
-        conn.putrequest(method, path, skip_accept_encoding=True)
         hdrs = dict(headers or {})
+        conn.putrequest(method, path, skip_accept_encoding=True, skip_host='Host' in hdrs)
         if body is not None and 'Content-Length' not in hdrs and \
                 'Transfer-Encoding' not in hdrs:
             hdrs['Content-Length'] = str(len(body))

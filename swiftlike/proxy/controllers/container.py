@@ -57,6 +57,7 @@ class ContainerController(Controller):
         return headers
 
     def PUT(self):
+        self._owner_only()
         headers = self._write_headers()
         account_info = self.account_info()
         if account_info['status'] == 404:
@@ -84,6 +85,7 @@ class ContainerController(Controller):
         return self.write_reply(resp)
 
     def POST(self):
+        self._owner_only()
         headers = self._write_headers()
         ring, part, nodes = self._ring()
         resp = self.make_requests(ring, part, nodes, 'POST',
@@ -93,6 +95,7 @@ class ContainerController(Controller):
         return self.write_reply(resp)
 
     def DELETE(self):
+        self._owner_only()
         ring, part, nodes = self._ring()
         headers = self.base_headers()
         headers['X-Timestamp'] = Timestamp.now().internal
@@ -101,6 +104,11 @@ class ContainerController(Controller):
                                   [headers] * len(nodes))
         self.invalidate()
         return self.write_reply(resp)
+
+    def _owner_only(self):
+        # Changing a container is for its account's owners; ACLs never grant it.
+        if not self.is_owner:
+            self.authorize('', '')
 
     def OPTIONS(self):
         return Reply(200, [('Allow', ', '.join(self.verbs))])
