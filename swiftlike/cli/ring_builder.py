@@ -216,10 +216,11 @@ class Command:
         seed = None if opts.seed is None else _number(opts.seed, 'seed')
         builder = self.load()
         first = not builder.tables
+        changed = builder.devs_changed
         ring_path = _ring_path(self.path)
         moved, balance = builder.rebalance(seed=seed)
         builder.validate()
-        if not first and moved == 0 and os.path.exists(ring_path):
+        if not first and not changed and moved == 0 and os.path.exists(ring_path):
             builder.save(self.path)
             self.say('No partitions could be reassigned (nothing to do, or min_part_hours '
                      '%d not yet passed); balance %.2f%%' % (builder.min_part_hours, balance))
@@ -316,7 +317,7 @@ class _ArgParser(argparse.ArgumentParser):
 def main(argv=None, out=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     out = out or sys.stdout
-    if not argv or argv[0] in ('-h', '--help', 'help'):
+    if not argv or argv[0] in ('-h', '--help', 'help') or argv[1:2] in (['-h'], ['--help']):
         out.write(USAGE)
         return EXIT_OK if argv else EXIT_ERROR
     path, command, args = argv[0], (argv[1] if len(argv) > 1 else None), argv[2:]
@@ -331,6 +332,8 @@ def main(argv=None, out=None):
     except RingError as err:
         sys.stderr.write('error: %s\n' % err.reason)
         return EXIT_ERROR
+    except BrokenPipeError:  # e.g. piped into head
+        return EXIT_OK
     except OSError as err:
         sys.stderr.write('error: %s: %s\n' % (getattr(err, 'filename', None) or path,
                                               err.strerror or err))

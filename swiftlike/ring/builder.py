@@ -97,7 +97,7 @@ class RingBuilder:
             'part_power': self.part_power, 'replicas': self.replicas,
             'min_part_hours': self.min_part_hours, 'devs': self.devs,
             'moves_epoch': self.moves_epoch, 'tables': self.tables,
-            'part_ages': self.part_ages})
+            'part_ages': self.part_ages, 'devs_changed': self.devs_changed})
 
     @classmethod
     def load(cls, path):
@@ -107,6 +107,7 @@ class RingBuilder:
         builder.tables = state['tables']
         builder.part_ages = state['part_ages']
         builder.moves_epoch = state['moves_epoch']
+        builder.devs_changed = state['devs_changed']
         return builder
 
     def write_ring(self, path):

@@ -179,6 +179,7 @@ def write_builder_file(path, state):
     for key in ('part_power', 'replicas', 'min_part_hours', 'devs', 'moves_epoch'):
         header[key] = state[key]
     header['has_tables'] = bool(state['tables'])
+    header['devs_changed'] = bool(state.get('devs_changed'))
     blobs = [_pack_table(t) for t in state['tables']]
     blobs.append(state['part_ages'].tobytes())
     atomic_write(path, _gz(_encode(BUILDER_MAGIC, header, blobs)))
@@ -207,4 +208,5 @@ def read_builder_file(path):
     ages.frombytes(body)
     return {'part_power': part_power, 'replicas': replicas,
             'min_part_hours': min_part_hours, 'devs': devs, 'moves_epoch': epoch,
-            'tables': tables, 'part_ages': ages}
+            'tables': tables, 'part_ages': ages,
+            'devs_changed': bool(header.get('devs_changed'))}
