@@ -49,6 +49,10 @@ class DiskFileQuarantined(DiskFileNotExist):
     """The object was found corrupt and moved aside."""
 
 
+class DiskFileNoSpace(DiskFileError):
+    """The device cannot hold the file or its metadata (answered 507)."""
+
+
 def is_mutable_key(key):
     lkey = key.lower()
     return lkey.startswith('x-object-meta-') or lkey in MUTABLE_HEADERS

@@ -16,8 +16,8 @@ from swiftlike.hashing import hash_path
 from swiftlike.obj import metadata as xattr_meta
 from swiftlike.obj.backend import (DATA, META, TOMBSTONE, DiskFile, DiskFileDeleted,
                                    DiskFileError, DiskFileExpired, DiskFileManager,
-                                   DiskFileNotExist, DiskFileQuarantined, DiskFileWriter,
-                                   is_expired, merge_metadata, resolve_files)
+                                   DiskFileNoSpace, DiskFileNotExist, DiskFileQuarantined,
+                                   DiskFileWriter, is_expired, merge_metadata, resolve_files)
 from swiftlike.obj.suffix_hashes import cleanup_hash_dir, get_suffix_hashes, invalidate_suffix
 from swiftlike.timestamp import Timestamp
 
@@ -164,6 +164,10 @@ class FsDiskFile(DiskFile):
         try:
             xattr_meta.write_metadata(fd, metadata)
             os.fsync(fd)
+        except xattr_meta.MetadataError as err:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_path)
+            raise DiskFileNoSpace(str(err))
         finally:
             os.close(fd)
         try:
@@ -203,7 +207,7 @@ class FsDiskFileWriter(DiskFileWriter):
             except OSError as err:
                 if err.errno == errno.ENOSPC:
                     self.abort()
-                    raise
+                    raise DiskFileNoSpace('no room for %d bytes' % size)
                 # EOPNOTSUPP and friends: the filesystem cannot preallocate.
 
     def write(self, chunk):

@@ -1,18 +1,20 @@
 """The object server: PUT/GET/HEAD/POST/DELETE/REPLICATE of object replicas
 on local devices, through the DiskFile contract (backend.py)."""
 import dataclasses
+import errno
+import functools
 import hashlib
 import json
 import time
 
 from swiftlike import conditional, constraints, ranges
 from swiftlike.concurrency import Timeout
-from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, NotFound,
-                                  PreconditionFailed, RequestEntityTooLarge, RequestTimeout,
-                                  UnprocessableEntity)
+from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, InsufficientStorage,
+                                  NotFound, PreconditionFailed, RequestEntityTooLarge,
+                                  RequestTimeout, ServiceUnavailable, UnprocessableEntity)
 from swiftlike.http import Response, make_response
-from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNotExist,
-                                   delete_at_of, is_mutable_key)
+from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNoSpace,
+                                   DiskFileNotExist, delete_at_of, is_mutable_key)
 from swiftlike.obj.diskfile import FsDiskFileManager
 from swiftlike.obj.stream import ObjectStream
 from swiftlike.obj.suffix_hashes import is_suffix
@@ -65,6 +67,24 @@ def parse_delete_at(req, now=None):
     if delete_at >= 10 ** 10:
         raise BadRequest('X-Delete-At too far in the future')
     return delete_at
+
+
+def disk_errors(handler):
+    """A full device answers 507; any other failing disk call 503 (the proxy
+    then tries another replica) rather than a 500."""
+    @functools.wraps(handler)
+    def wrapper(self, req):
+        try:
+            return handler(self, req)
+        except DiskFileNoSpace as err:
+            raise InsufficientStorage('Device full: %s' % err)
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise InsufficientStorage('Device full')
+            self.logger.error('disk error on %s %s: %s', req.method,
+                              req.environ.get('PATH_INFO', '')[:256], err)
+            raise ServiceUnavailable('Disk error: %s' % (err.strerror or err))
+    return wrapper
 
 
 class App(StorageServer):
@@ -198,6 +218,7 @@ class App(StorageServer):
                          'Content-Length': str(size), 'ETag': etag})
         return metadata
 
+    @disk_errors
     def PUT(self, req):
         timestamp = require_timestamp(req)
         length = constraints.check_content_length(req.headers)
@@ -280,6 +301,7 @@ class App(StorageServer):
             return make_response(status, headers={k: headers[k] for k in keep})
         return None
 
+    @disk_errors
     def HEAD(self, req):
         _device, df = self._open_for_read(req, with_data=False)
         headers = self._object_headers(df)
@@ -291,6 +313,7 @@ class App(StorageServer):
         resp.content_length = df.content_length
         return resp
 
+    @disk_errors
     def GET(self, req):
         device, df = self._open_for_read(req, with_data=True)
         try:
@@ -334,6 +357,7 @@ class App(StorageServer):
         return resp
 
     # -- POST ------------------------------------------------------------
+    @disk_errors
     def POST(self, req):
         timestamp = require_timestamp(req)
         self._check_write_headers(req)
@@ -365,6 +389,7 @@ class App(StorageServer):
         return make_response(202)
 
     # -- DELETE ----------------------------------------------------------
+    @disk_errors
     def DELETE(self, req):
         timestamp = require_timestamp(req)
         if_delete_at = req.headers.get('X-If-Delete-At')
@@ -393,6 +418,7 @@ class App(StorageServer):
         return make_response(204 if exists else 404, headers=headers)
 
     # -- REPLICATE -------------------------------------------------------
+    @disk_errors
     def REPLICATE(self, req):
         device, part, suffixes = split_path(req.environ['PATH_INFO'], 2, 3)
         validate_device(device)

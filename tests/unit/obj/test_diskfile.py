@@ -1,0 +1,208 @@
+"""The real-file backend: layout, newest-wins cleanup, xattr metadata, suffix hashes."""
+import json
+import os
+
+import pytest
+
+from swiftlike.hashing import hash_path
+from swiftlike.obj import metadata as xmeta
+from swiftlike.obj.backend import (DiskFileDeleted, DiskFileNotExist, DiskFileQuarantined,
+                                   resolve_files)
+from swiftlike.obj.diskfile import FsDiskFileManager
+from swiftlike.timestamp import Timestamp
+
+
+@pytest.fixture
+def dev(tmp_path):
+    path = tmp_path / 'sda'
+    path.mkdir()
+    return str(path)
+
+
+def put(mgr, dev, ts, body=b'abc', name='o', extra=None):
+    import hashlib
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', name)
+    writer = df.create(len(body))
+    writer.write(body)
+    meta = {'name': '/a/c/' + name, 'X-Timestamp': Timestamp(ts).internal,
+            'Content-Type': 'text/plain', 'Content-Length': str(len(body)),
+            'ETag': hashlib.md5(body).hexdigest()}
+    meta.update(extra or {})
+    writer.commit(meta)
+    return df
+
+
+def obj_dir(dev, name='o'):
+    name_hash = hash_path('a', 'c', name)
+    return os.path.join(dev, 'objects', '7', name_hash[-3:], name_hash)
+
+
+def test_layout_and_tmp(dev):
+    mgr = FsDiskFileManager()
+    put(mgr, dev, 1700000000.5)
+    assert os.listdir(obj_dir(dev)) == ['1700000000.50000.data']
+    assert os.listdir(os.path.join(dev, 'tmp')) == []
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o').open()
+    assert df.read(0, 10) == b'abc'
+    assert df.metadata['name'] == '/a/c/o'
+    df.close()
+    with open(os.path.join(obj_dir(dev), '1700000000.50000.data'), 'rb') as f:
+        assert json.loads(b''.join(_xattrs(f.fileno())))['X-Timestamp'] == '1700000000.50000'
+
+
+def _xattrs(fd):
+    out, i = [], 0
+    while True:
+        key = xmeta.XATTR_KEY + (str(i) if i else '')
+        try:
+            out.append(os.getxattr(fd, key))
+        except OSError:
+            return out
+        i += 1
+
+
+def test_newest_wins_and_cleanup(dev):
+    mgr = FsDiskFileManager()
+    put(mgr, dev, 1)
+    put(mgr, dev, 2, b'two')
+    assert os.listdir(obj_dir(dev)) == ['0000000002.00000.data']
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o')
+    df.write_metadata({'X-Timestamp': Timestamp(3).internal, 'X-Object-Meta-M': 'x'})
+    df.write_metadata({'X-Timestamp': Timestamp(4).internal, 'X-Object-Meta-N': 'y'})
+    assert sorted(os.listdir(obj_dir(dev))) == ['0000000002.00000.data',
+                                               '0000000004.00000.meta']
+    df.open()
+    assert df.metadata['X-Object-Meta-N'] == 'y' and 'X-Object-Meta-M' not in df.metadata
+    assert df.data_timestamp == Timestamp(2) and df.timestamp == Timestamp(4)
+    df.close()
+    df.delete(Timestamp(5))
+    assert os.listdir(obj_dir(dev)) == ['0000000005.00000.ts']
+    with pytest.raises(DiskFileDeleted) as info:
+        mgr.get_diskfile(dev, 7, 'a', 'c', 'o').open()
+    assert info.value.timestamp == Timestamp(5)
+
+
+@pytest.mark.parametrize('names,data,meta,ts,obsolete', [
+    (['1.data'], '1.data', None, None, []),
+    (['1.data', '2.meta'], '1.data', '2.meta', None, []),
+    (['2.data', '1.meta'], '2.data', None, None, ['1.meta']),
+    (['1.data', '2.ts'], None, None, '2.ts', ['1.data']),
+    (['2.data', '1.ts'], '2.data', None, None, ['1.ts']),
+    (['1.ts', '2.meta'], None, None, '1.ts', ['2.meta']),
+    (['1.data', '1.ts'], None, None, '1.ts', ['1.data']),
+    (['1.data', '3.meta', '2.meta'], '1.data', '3.meta', None, ['2.meta']),
+    (['junk', '1.data', 'x.data'], '1.data', None, None, []),
+    ([], None, None, None, []),
+])
+def test_resolve_files(names, data, meta, ts, obsolete):
+    fileset = resolve_files(names)
+    assert (fileset.data, fileset.meta, fileset.ts) == (data, meta, ts)
+    assert sorted(fileset.obsolete) == sorted(obsolete)
+
+
+def test_missing_metadata_quarantines(dev):
+    mgr = FsDiskFileManager()
+    put(mgr, dev, 1)
+    path = os.path.join(obj_dir(dev), '0000000001.00000.data')
+    os.removexattr(path, xmeta.XATTR_KEY)
+    with pytest.raises(DiskFileQuarantined):
+        mgr.get_diskfile(dev, 7, 'a', 'c', 'o').open()
+    assert not os.path.exists(obj_dir(dev))
+    assert os.listdir(os.path.join(dev, 'quarantined', 'objects')) == [hash_path('a', 'c', 'o')]
+
+
+def test_size_mismatch_quarantines(dev):
+    mgr = FsDiskFileManager()
+    put(mgr, dev, 1, b'abcdef')
+    with open(os.path.join(obj_dir(dev), '0000000001.00000.data'), 'r+b') as f:
+        f.truncate(2)
+    with pytest.raises(DiskFileQuarantined):
+        mgr.get_diskfile(dev, 7, 'a', 'c', 'o').open()
+
+
+def test_corrupt_json_metadata(dev, tmp_path):
+    path = str(tmp_path / 'f')
+    open(path, 'w').close()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.setxattr(fd, xmeta.XATTR_KEY, b'{"a": 1')
+        with pytest.raises(xmeta.MetadataError):
+            xmeta.read_metadata(fd)
+        os.setxattr(fd, xmeta.XATTR_KEY, b'["list"]')
+        with pytest.raises(xmeta.MetadataError):
+            xmeta.read_metadata(fd)
+    finally:
+        os.close(fd)
+
+
+def test_metadata_split_over_keys(tmp_path):
+    path = str(tmp_path / 'f')
+    open(path, 'w').close()
+    # ~2.4 KiB: more than one key, yet within what ext4 can hold per inode
+    meta = {'X-Object-Meta-%d' % i: 'v' * 15 for i in range(60)}
+    meta['unicode'] = '\u00e9\u4e2d'
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        xmeta.write_metadata(fd, meta)
+        assert len(_xattrs(fd)) >= 2
+        assert xmeta.read_metadata(fd) == meta
+    finally:
+        os.close(fd)
+
+
+def test_suffix_hash_cache(dev):
+    mgr = FsDiskFileManager()
+    put(mgr, dev, 1)
+    part = os.path.join(dev, 'objects', '7')
+    first = mgr.get_suffix_hashes(dev, 7)
+    suffix = hash_path('a', 'c', 'o')[-3:]
+    assert list(first) == [suffix]
+    with open(os.path.join(part, 'hashes.json')) as f:
+        assert json.load(f) == first
+    assert not os.path.exists(os.path.join(part, 'hashes.invalid'))
+    # a write marks the suffix dirty; the next call recomputes it
+    put(mgr, dev, 2)
+    assert os.path.exists(os.path.join(part, 'hashes.invalid'))
+    second = mgr.get_suffix_hashes(dev, 7)
+    assert second[suffix] != first[suffix]
+    # a change behind the cache's back shows only when the suffix is asked for
+    name_hash = hash_path('a', 'c', 'o')
+    os.rename(os.path.join(obj_dir(dev), '0000000002.00000.data'),
+              os.path.join(obj_dir(dev), '0000000003.00000.data'))
+    assert mgr.get_suffix_hashes(dev, 7) == second
+    third = mgr.get_suffix_hashes(dev, 7, [suffix])
+    assert third[suffix] != second[suffix]
+    assert name_hash
+    # a corrupt cache is rebuilt
+    with open(os.path.join(part, 'hashes.json'), 'w') as f:
+        f.write('{not json')
+    assert mgr.get_suffix_hashes(dev, 7) == third
+    # an emptied suffix disappears
+    import shutil
+    shutil.rmtree(obj_dir(dev))
+    assert mgr.get_suffix_hashes(dev, 7, [suffix]) == {}
+    assert mgr.get_suffix_hashes(dev, 8) == {}
+
+
+def test_writer_abort_leaves_nothing(dev):
+    mgr = FsDiskFileManager()
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o')
+    writer = df.create(100)
+    writer.write(b'partial')
+    writer.abort()
+    assert os.listdir(os.path.join(dev, 'tmp')) == []
+    with pytest.raises(DiskFileNotExist):
+        df.open()
+
+
+def test_disk_errors_map_to_507_and_503(tmp_path):
+    from tests.unit.obj.conftest import make_app
+    harness = make_app(tmp_path, 'fs')
+    dev = os.path.join(harness.devices, 'sda')
+    # tmp is a file: creating the temp file fails (ENOTDIR) -> 503, no traceback
+    with open(os.path.join(dev, 'tmp'), 'w'):
+        pass
+    resp = harness.put('/sda/1/a/c/o', b'x')
+    assert resp.status_int == 503 and b'Disk error' in resp.body
+    os.unlink(os.path.join(dev, 'tmp'))
+    assert harness.put('/sda/1/a/c/o', b'x').status_int == 201
