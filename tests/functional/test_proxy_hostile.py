@@ -1,0 +1,177 @@
+"""Constraints and hostile input through the real proxy: every bad request
+gets the right 4xx (never a 500), and odd names are stored as opaque keys."""
+import json
+
+import pytest
+
+from tests.functional.proxy_helpers import Api, raw, raw_bytes, unique
+
+
+@pytest.fixture(scope='module')
+def api(cluster):
+    return Api(cluster)
+
+
+@pytest.fixture(scope='module')
+def container(api):
+    return api.put_container()
+
+
+def test_object_name_length_limit(api, container):
+    ok = 'o' * 1024
+    assert api.request('PUT', '/%s/%s' % (container, ok), body=b'x')[0] == 201
+    assert api.request('GET', '/%s/%s' % (container, ok))[2] == b'x'
+    status, _h, body = api.request('PUT', '/%s/%s' % (container, 'o' * 1025), body=b'x')
+    assert status == 400 and b'Object name' in body
+    # The limit is in bytes: 342 three-byte characters is 1,026 bytes.
+    assert api.request('PUT', '/%s/%s' % (container, '\u20ac' * 342), body=b'x')[0] == 400
+
+
+def test_container_name_length_limit(api):
+    assert api.request('PUT', '/' + 'c' * 256)[0] in (201, 202)
+    status, _h, body = api.request('PUT', '/' + 'c' * 257)
+    assert status == 400 and b'Container name' in body
+
+
+def test_metadata_limits(api, container):
+    path = '/%s/meta' % container
+    ok = {'X-Object-Meta-' + 'n' * 128: 'v' * 256}
+    assert api.request('PUT', path, ok, b'x')[0] == 201
+    cases = [
+        {'X-Object-Meta-' + 'n' * 129: 'v'},
+        {'X-Object-Meta-Big': 'v' * 257},
+        {'X-Object-Meta-%d' % i: 'v' for i in range(91)},
+        {'X-Object-Meta-%d' % i: 'v' * 250 for i in range(17)},
+        {'X-Object-Meta-': 'empty name'},
+    ]
+    for headers in cases:
+        status, _h, body = api.request('PUT', path, headers, b'x')
+        assert status == 400, (list(headers)[:1], body)
+        assert api.request('POST', path, headers)[0] == 400
+    assert api.request('POST', '/' + container, {'X-Container-Meta-B': 'v' * 257})[0] == 400
+    assert api.request('POST', '', {'X-Account-Meta-B': 'v' * 257})[0] == 400
+    assert api.request('PUT', '/' + unique(), {'X-Container-Meta-' + 'n' * 129: 'v'})[0] == 400
+
+
+def test_max_file_size_413(api, container):
+    status, _h, body = api.request('PUT', '/%s/huge' % container,
+                                   {'Content-Length': str(5 * 1024 ** 3 + 1)})
+    assert status == 413
+
+
+def test_missing_and_bad_content_length(api, container):
+    host, port = api.host, api.port
+    path = (api.account_path + '/%s/nolen' % container).encode()
+    token = api.token.encode()
+    status, out = raw_bytes(host, port, b'PUT ' + path + b' HTTP/1.1\r\nHost: x\r\nX-Auth-Token: '
+                            + token + b'\r\nConnection: close\r\n\r\n')
+    assert status == 411, out[:200]
+    status, out = raw_bytes(host, port, b'PUT ' + path + b' HTTP/1.1\r\nHost: x\r\nX-Auth-Token: '
+                            + token + b'\r\nContent-Length: abc\r\nConnection: close\r\n\r\nxyz')
+    assert status == 400, out[:200]
+    status, out = raw_bytes(host, port, b'PUT ' + path + b' HTTP/1.1\r\nHost: x\r\nX-Auth-Token: '
+                            + token + b'\r\nContent-Length: -1\r\nConnection: close\r\n\r\n')
+    assert status == 400, out[:200]
+
+
+def test_short_body_is_not_stored(api, container):
+    """Content-Length says 100, the client sends 10 and hangs up."""
+    path = (api.account_path + '/%s/short' % container).encode()
+    status, out = raw_bytes(api.host, api.port, b'PUT ' + path + b' HTTP/1.1\r\nHost: x\r\n'
+                            b'X-Auth-Token: ' + api.token.encode() +
+                            b'\r\nContent-Length: 100\r\n\r\n0123456789')
+    assert status in (None, 499, 408, 400)
+    assert api.request('HEAD', '/%s/short' % container)[0] == 404
+
+
+@pytest.mark.parametrize('path', [
+    b'/v1/AUTH_test/c\xff\xfe',
+    b'/v1/AUTH_test/c/o\xc3',
+    b'/v1/AUTH_test/c%FF/o',
+    b'/v1/AUTH_test/c/o%00x',
+    b'/v1/AUTH_test/c%00',
+])
+def test_bad_utf8_and_nul_in_path(api, path):
+    status, out = raw_bytes(api.host, api.port, b'GET ' + path + b' HTTP/1.1\r\nHost: x\r\n'
+                            b'X-Auth-Token: ' + api.token.encode() +
+                            b'\r\nConnection: close\r\n\r\n')
+    assert status == 400, out[:300]
+
+
+@pytest.mark.parametrize('path', [b'/v2/AUTH_test', b'/v1', b'/v1/', b'/v1//c', b'/', b'/x'])
+def test_bad_paths(api, path):
+    status, _h, _b = raw(api.host, api.port, 'GET', path, {'X-Auth-Token': api.token})
+    assert 400 <= status < 500
+
+
+def test_bad_query_strings(api, container):
+    for query in ('prefix=%FF', 'marker=%00', 'limit=-1', 'limit=99999999999999999999',
+                  'delimiter=ab', 'format=%FF'):
+        status, _h, _b = api.request('GET', '/' + container, query=query)
+        assert 400 <= status < 500, query
+
+
+def test_huge_and_many_headers(api, container):
+    status, _h, _b = api.request('GET', '/' + container, {'X-Foo': 'a' * 20000})
+    assert 400 <= status < 500 or status is None
+    many = {'X-Header-%d' % i: 'v' for i in range(200)}
+    status, _h, _b = api.request('GET', '/' + container, many)
+    assert status in (400, 431)
+
+
+def test_garbage_request_line(api):
+    status, out = raw_bytes(api.host, api.port, b'\x00\xff garbage\r\n\r\n')
+    assert status is None or 400 <= status < 500
+    status, out = raw_bytes(api.host, api.port, b'GET /v1/AUTH_test HTTP/9.9\r\n\r\n')
+    assert status is None or 400 <= status < 600 and status != 500
+
+
+def test_bad_header_values(api, container):
+    path = '/%s/hdr' % container
+    cases = [
+        {'X-Delete-At': 'tomorrow'}, {'X-Delete-After': '1.5'}, {'X-Delete-At': '1'},
+        {'Transfer-Encoding': 'gzip'},
+        {'X-Copy-From': '%FF%FE/x'}, {'X-Copy-From': '/onlycontainer'},
+    ]
+    for headers in cases:
+        body = b'' if 'X-Copy-From' in headers else b'x'
+        hdrs = dict(headers)
+        if 'Transfer-Encoding' not in hdrs:
+            hdrs['Content-Length'] = str(len(body))
+        status, _h, _b = api.request('PUT', path, hdrs, body)
+        assert 400 <= status < 500, (headers, status, _b)
+    status, _h, _b = api.request('COPY', path, {'Destination': 'nope'})
+    assert 400 <= status < 500
+    status, _h, _b = api.request('GET', path, {'Range': 'bytes=zz'})
+    assert status in (404, 200, 416)
+
+
+def test_dot_dot_names_are_opaque_keys(api, container):
+    names = ['..', '../x', 'a/../b', '.', './y', '%2e%2e', 'a//b', '/lead', 'trail/']
+    for i, name in enumerate(names):
+        data = b'body %d' % i
+        assert api.request('PUT', '/%s/%s' % (container, name), body=data)[0] == 201, name
+    for i, name in enumerate(names):
+        status, _h, body = api.request('GET', '/%s/%s' % (container, name))
+        assert status == 200 and body == b'body %d' % i, name
+    # Literal %2e%2e in the URL is the name '..' (the URL is decoded once).
+    path = (api.account_path + '/%s/%%2e%%2e' % container).encode()
+    status, _h, body = raw(api.host, api.port, 'GET', path, {'X-Auth-Token': api.token})
+    assert status == 200 and body == b'body 0'
+    status, _h, body = api.request('GET', '/' + container, query='format=json')
+    listed = {item['name'] for item in json.loads(body)}
+    assert set(names) <= listed
+
+
+def test_unicode_names_round_trip(api):
+    c = api.put_container('\u00e9t\u00e9-' + unique())
+    name = '\u65e5\u672c/\u0001ctrl/\U0001f600'
+    assert api.request('PUT', '/%s/%s' % (c, name), body=b'u')[0] == 201
+    assert api.request('GET', '/%s/%s' % (c, name))[2] == b'u'
+    status, _h, body = api.request('GET', '/' + c, query='format=json')
+    assert [i['name'] for i in json.loads(body)] == [name]
+
+
+def test_bad_etag_header(api, container):
+    status, _h, _b = api.request('PUT', '/%s/et' % container, {'ETag': 'not-md5'}, b'x')
+    assert status == 422
