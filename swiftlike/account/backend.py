@@ -92,10 +92,7 @@ class AccountBroker(DatabaseBroker):
         return len(inserts)
 
     def list_containers(self, params):
-        def fetch_sql(bounds, reverse, limit):
-            return self.range_sql('name, object_count, bytes_used, put_timestamp',
-                                  bounds, reverse, limit)
-        return self.list_rows(fetch_sql, params)
+        return self.list_rows('name, object_count, bytes_used, put_timestamp', params)
 
     # -- account state -------------------------------------------------------------
 

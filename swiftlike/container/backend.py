@@ -86,10 +86,7 @@ class ContainerBroker(DatabaseBroker):
         return len(inserts)
 
     def list_objects(self, params):
-        def fetch_sql(bounds, reverse, limit):
-            return self.range_sql('name, created_at, size, content_type, etag',
-                                  bounds, reverse, limit)
-        return self.list_rows(fetch_sql, params)
+        return self.list_rows('name, created_at, size, content_type, etag', params)
 
     # -- container state -----------------------------------------------------------
 

@@ -269,19 +269,41 @@ class DatabaseBroker:
             return
         self.update_stat(lambda info: {'metadata': merge_metadata(info['metadata'], updates)})
 
-    def list_rows(self, fetch_sql, params):
-        """Run the pure listing engine against this database."""
+    def list_rows(self, columns, params):
+        """Run the pure listing engine against this database.
+
+        columns start with name. Delimiter listings seek once per subdir and
+        only need names for that, so they read the covering (deleted, name)
+        index alone and fetch the other columns afterwards for the rows that
+        are actually returned.
+        """
         from swiftlike.db.listing import list_entries
         self.merge_pending()
         conn = self.connect()
         try:
+            fetch_columns = 'name' if params.delimiter else columns
+
             def fetch(bounds, reverse, limit):
-                sql, args = fetch_sql(bounds, reverse, limit)
+                sql, args = self.range_sql(fetch_columns, bounds, reverse, limit)
                 return conn.execute(sql, args)
             with _ReadSnapshot(conn):
-                return list_entries(fetch, params)
+                entries = list_entries(fetch, params)
+                if params.delimiter:
+                    entries = self._hydrate(conn, columns, entries)
+            return entries
         finally:
             conn.close()
+
+    def _hydrate(self, conn, columns, entries):
+        names = [e[0] for e in entries if not isinstance(e, str)]
+        full = {}
+        for start in range(0, len(names), QUERY_CHUNK):
+            chunk = names[start:start + QUERY_CHUNK]
+            sql = ('SELECT %s FROM %s WHERE deleted = 0 AND name IN (%s)'
+                   % (columns, self.item_table, ','.join('?' * len(chunk))))
+            for row in conn.execute(sql, chunk):
+                full[row[0]] = row
+        return [e if isinstance(e, str) else full[e[0]] for e in entries]
 
     def range_sql(self, columns, bounds, reverse, limit):
         """SELECT over live rows of the item table within bounds, name order."""
