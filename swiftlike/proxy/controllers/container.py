@@ -69,18 +69,10 @@ class ContainerController(Controller):
             self.app.info_cache.pop(('account', self.account))
         elif account_info['status'] // 100 != 2:
             raise ServiceUnavailable('Account servers did not answer')
-        apart, anodes = self.app.account_ring.get_nodes(self.account)
         ring, part, nodes = self._ring()
-        headers_list = []
-        for i in range(len(nodes)):
-            h = dict(headers)
-            anode = anodes[i % len(anodes)]
-            h['X-Account-Host'] = '%s:%s' % (anode['ip'], anode['port'])
-            h['X-Account-Device'] = anode['device']
-            h['X-Account-Partition'] = str(apart)
-            headers_list.append(h)
         resp = self.make_requests(ring, part, nodes, 'PUT',
-                                  name_path(self.account, self.container), headers_list)
+                                  name_path(self.account, self.container),
+                                  self._with_account_targets(headers, len(nodes)))
         self.invalidate()
         return self.write_reply(resp)
 
@@ -101,9 +93,22 @@ class ContainerController(Controller):
         headers['X-Timestamp'] = Timestamp.now().internal
         resp = self.make_requests(ring, part, nodes, 'DELETE',
                                   name_path(self.account, self.container),
-                                  [headers] * len(nodes))
+                                  self._with_account_targets(headers, len(nodes)))
         self.invalidate()
         return self.write_reply(resp)
+
+    def _with_account_targets(self, headers, count):
+        """Per container replica, the account replica it reports its stats to."""
+        apart, anodes = self.app.account_ring.get_nodes(self.account)
+        headers_list = []
+        for i in range(count):
+            h = dict(headers)
+            anode = anodes[i % len(anodes)]
+            h['X-Account-Host'] = '%s:%s' % (anode['ip'], anode['port'])
+            h['X-Account-Device'] = anode['device']
+            h['X-Account-Partition'] = str(apart)
+            headers_list.append(h)
+        return headers_list
 
     def _owner_only(self):
         # Changing a container is for its account's owners; ACLs never grant it.
