@@ -210,6 +210,11 @@ class DiskFile(abc.ABC):
     def delete(self, timestamp):
         """Write a tombstone at `timestamp` (older files go)."""
 
+    def cleanup(self):
+        """Remove files a newer write made obsolete, when the backend leaves
+        that for later (the server calls it after answering). Readers ignore
+        obsolete files, so until then nothing changes for them."""
+
 
 class DiskFileWriter(abc.ABC):
     @abc.abstractmethod

@@ -48,8 +48,11 @@ def makedirs_durable(path):
 
 
 class FsDiskFileManager(DiskFileManager):
-    def __init__(self, fallocate=True):
+    def __init__(self, fallocate=True, defer_cleanup=False):
         self.fallocate = fallocate
+        # Unlinking superseded files costs milliseconds on some filesystems;
+        # the server defers it past its response (DiskFile.cleanup()).
+        self.defer_cleanup = defer_cleanup
 
     def get_diskfile(self, device_path, partition, account, container, obj):
         return FsDiskFile(self, device_path, partition, hash_path(account, container, obj),
@@ -178,8 +181,13 @@ class FsDiskFile(DiskFile):
                 os.unlink(tmp_path)
             raise
         fsync_dir(self.hash_path)
-        cleanup_hash_dir(self.hash_path)
+        if not self.manager.defer_cleanup:
+            cleanup_hash_dir(self.hash_path)
         invalidate_suffix(self.part_path, self.suffix)
+
+    def cleanup(self):
+        if self.manager.defer_cleanup:
+            cleanup_hash_dir(self.hash_path)
 
     def _tmp_file(self):
         tmp_dir = os.path.join(self.device_path, TMP_DIR)

@@ -8,7 +8,7 @@ import json
 import time
 
 from swiftlike import conditional, constraints, ranges
-from swiftlike.concurrency import Timeout
+from swiftlike.concurrency import Timeout, spawn_n
 from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, InsufficientStorage,
                                   NotFound, PreconditionFailed, RequestEntityTooLarge,
                                   RequestTimeout, ServiceUnavailable, UnprocessableEntity)
@@ -92,7 +92,8 @@ class App(StorageServer):
 
     def __init__(self, conf, logger=None, backend=None):
         super().__init__(conf, logger)
-        self.backend = backend or FsDiskFileManager(fallocate=conf.fallocate)
+        self.backend = backend or FsDiskFileManager(fallocate=conf.fallocate,
+                                                   defer_cleanup=True)
         self.updates = UpdateSender(self.disk, self.logger, conf.conn_timeout,
                                     conf.node_timeout)
         self.chunk = conf.network_chunk_size
@@ -130,7 +131,9 @@ class App(StorageServer):
         })
         return headers
 
-    def _wait_updates(self, threads):
+    def _after_write(self, device, df, threads):
+        """Let the updates run a little, then answer; superseded files go later."""
+        spawn_n(self._cleanup, device, df)
         if not threads:
             return
         try:
@@ -139,6 +142,12 @@ class App(StorageServer):
                     thread.wait()
         except Timeout:
             pass  # they go on in the background and leave async_pending on failure
+
+    def _cleanup(self, device, df):
+        try:
+            self.disk.run(device, df.cleanup)
+        except OSError as err:
+            self.logger.warning('cleanup of %s failed: %s', getattr(df, 'hash_path', '?'), err)
 
     def _container_update(self, req, device, dev_path, op, names, headers):
         targets = parse_update_targets(req.headers, 'X-Container')
@@ -272,7 +281,7 @@ class App(StorageServer):
                                             timestamp)
             threads += self._expirer_update(req, device, dev_path, 'DELETE', names,
                                             old_delete_at, timestamp)
-        self._wait_updates(threads)
+        self._after_write(device, df, threads)
         return make_response(201, headers={'ETag': etag})
 
     # -- GET / HEAD ------------------------------------------------------
@@ -385,7 +394,7 @@ class App(StorageServer):
                                             timestamp)
             threads += self._expirer_update(req, device, dev_path, 'DELETE', names,
                                             old_delete_at, timestamp)
-        self._wait_updates(threads)
+        self._after_write(device, df, threads)
         return make_response(202)
 
     # -- DELETE ----------------------------------------------------------
@@ -413,7 +422,7 @@ class App(StorageServer):
             'X-Trans-Id': req.headers.get('X-Trans-Id', '-')})
         threads += self._expirer_update(req, device, dev_path, 'DELETE', names,
                                         orig_delete_at, timestamp)
-        self._wait_updates(threads)
+        self._after_write(device, df, threads)
         headers = {'X-Backend-Timestamp': timestamp.internal}
         return make_response(204 if exists else 404, headers=headers)
 

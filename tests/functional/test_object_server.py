@@ -248,3 +248,17 @@ def test_replicate(server):
     hashes = json.loads(body)
     assert status == 200 and list(hashes) == [hash_path('a', 'c', 'o')[-3:]]
     assert server.request('REPLICATE', '/sda/5/zzz')[0] == 400
+
+
+def test_superseded_files_removed(server, devices):
+    for body in (b'one', b'two', b'three'):
+        assert put(server, '/sda/3/a/c/again', body)[0] == 201
+    server.request('POST', '/sda/3/a/c/again', {'X-Timestamp': ts(), 'X-Object-Meta-X': '1'})
+    name_hash = hash_path('a', 'c', 'again')
+    obj_dir = os.path.join(devices, 'sda', 'objects', '3', name_hash[-3:], name_hash)
+    deadline = time.time() + 10
+    while len(os.listdir(obj_dir)) != 2 and time.time() < deadline:
+        time.sleep(0.05)
+    names = sorted(os.listdir(obj_dir))
+    assert [n.rsplit('.', 1)[1] for n in names] == ['data', 'meta']
+    assert server.request('GET', '/sda/3/a/c/again')[2] == b'three'

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Object PUT and GET operations per second through a real object server over HTTP.
+
+    .venv/bin/python tools/bench_object_server.py --size 4096 --clients 16 --seconds 10 --workers 2
+
+Starts `swiftlike.cli.servers object` on a free port with one device (a temp dir,
+or --device-dir, e.g. an XFS mount), mount_check off. Then --clients client
+processes, each with one keep-alive connection, PUT --size-byte objects for
+--seconds, then GET them back (whole, MD5-checked by the server) for --seconds.
+Prints ops/s and p50/p99 latency per phase; every PUT must answer 201 and every
+GET 200 with the right length.
+"""
+import argparse
+import http.client
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def client(args):
+    port, n, phase, seconds, size, names = args
+    conn = http.client.HTTPConnection('127.0.0.1', port)
+    body = os.urandom(size)
+    latencies, done = [], []
+    stop_at = time.time() + seconds
+    i = 0
+    while time.time() < stop_at:
+        start = time.perf_counter()
+        if phase == 'PUT':
+            name = 'o-%d-%d' % (n, i)
+            conn.request('PUT', '/sda/%d/a/c/%s' % (i % 64, name), body=body,
+                         headers={'X-Timestamp': '%.5f' % time.time(),
+                                  'Content-Type': 'application/octet-stream',
+                                  'Content-Length': str(size)})
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 201, resp.status
+            done.append(name)
+        else:
+            if not names:
+                break
+            name = names[i % len(names)]
+            part = int(name.rsplit('-', 1)[1]) % 64
+            conn.request('GET', '/sda/%d/a/c/%s' % (part, name))
+            resp = conn.getresponse()
+            data = resp.read()
+            assert resp.status == 200 and len(data) == size, (resp.status, len(data))
+        latencies.append(time.perf_counter() - start)
+        i += 1
+    return latencies, done
+
+
+def run_phase(port, phase, clients, seconds, size, names_by_client):
+    with multiprocessing.Pool(clients) as pool:
+        begin = time.time()
+        results = pool.map(client, [(port, n, phase, seconds, size, names_by_client.get(n, []))
+                                    for n in range(clients)])
+        elapsed = time.time() - begin
+    latencies = sorted(lat for lats, _ in results for lat in lats)
+    done = {n: names for n, (_, names) in enumerate(results)}
+    print('%s: %d ops in %.1f s = %.0f ops/s; p50 %.1f ms, p99 %.1f ms'
+          % (phase, len(latencies), elapsed, len(latencies) / elapsed,
+             latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000))
+    return done
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--clients', type=int, default=16)
+    parser.add_argument('--seconds', type=float, default=10)
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--size', type=int, default=4096)
+    parser.add_argument('--device-dir', help='use this directory (e.g. an XFS mount) as the device')
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix='obench-')
+    devices = os.path.join(work, 'devices')
+    os.makedirs(devices)
+    bench_dev = None
+    if args.device_dir:
+        # A fresh directory of its own on that filesystem, removed afterwards.
+        bench_dev = tempfile.mkdtemp(prefix='obench-dev-', dir=args.device_dir)
+        os.symlink(bench_dev, os.path.join(devices, 'sda'))
+    else:
+        os.makedirs(os.path.join(devices, 'sda'))
+    port = free_port()
+    with open(os.path.join(work, 'swiftlike.conf'), 'w') as f:
+        f.write('[hash]\npath_prefix = bench\npath_suffix = bench\n')
+    conf = os.path.join(work, 'object-server.conf')
+    with open(conf, 'w') as f:
+        f.write('[object-server]\nbind_port = %d\ndevices = %s\nmount_check = false\n'
+                'fallocate_reserve = 0\nworkers = %d\nswift_dir = %s\nlog_level = WARNING\n'
+                % (port, devices, args.workers, work))
+    env = dict(os.environ, SWIFTLIKE_CONF=os.path.join(work, 'swiftlike.conf'), PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, '-m', 'swiftlike.cli.servers', 'object', conf],
+                            env=env, start_new_session=True)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(('127.0.0.1', port), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        print('object server: %d workers, %d clients, %d-byte objects, device %s'
+              % (args.workers, args.clients, args.size, args.device_dir or 'temp dir'))
+        names = run_phase(port, 'PUT', args.clients, args.seconds, args.size, {})
+        run_phase(port, 'GET', args.clients, args.seconds, args.size, names)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if bench_dev:
+            shutil.rmtree(bench_dev, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
