@@ -237,7 +237,13 @@ class App(StorageServer):
         delete_at = parse_delete_at(req)
         expected_etag = req.headers.get('ETag', '').strip().strip('"').lower() or None
         device, dev_path, part, names, df = self._diskfile(req, True, length or 0)
-        orig_ts, orig_meta, _exists = self._current(device, df)
+        orig_ts, orig_meta, exists = self._current(device, df, check_expiry=True)
+        if_none_match = conditional.parse_etags(req.headers.get('If-None-Match'))
+        if exists and if_none_match is not None and (
+                if_none_match == '*' or orig_meta.get('ETag') in if_none_match):
+            # conditional create: "only if absent" (or only if different)
+            raise PreconditionFailed('The object exists (If-None-Match)',
+                                     {'X-Backend-Timestamp': orig_ts.internal})
         if orig_ts is not None and orig_ts >= timestamp:
             raise Conflict('An equal or newer version exists',
                            {'X-Backend-Timestamp': orig_ts.internal})

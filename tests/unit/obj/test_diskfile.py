@@ -3,6 +3,8 @@ import json
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from swiftlike.hashing import hash_path
 from swiftlike.obj import metadata as xmeta
@@ -206,3 +208,24 @@ def test_disk_errors_map_to_507_and_503(tmp_path):
     assert resp.status_int == 503 and b'Disk error' in resp.body
     os.unlink(os.path.join(dev, 'tmp'))
     assert harness.put('/sda/1/a/c/o', b'x').status_int == 201
+
+
+_names = st.lists(st.tuples(st.integers(1, 20), st.sampled_from(['.data', '.ts', '.meta'])),
+                  max_size=12, unique=True)
+
+
+@given(_names)
+def test_resolve_files_properties(items):
+    names = ['%010d.00000%s' % (t, ext) for t, ext in items]
+    fileset = resolve_files(names)
+    kept = [n for n in (fileset.data, fileset.meta, fileset.ts) if n]
+    assert sorted(kept + fileset.obsolete) == sorted(names)
+    assert not (fileset.data and fileset.ts)
+    durable = [t for t, ext in items if ext in ('.data', '.ts')]
+    if durable:
+        assert fileset.newest_durable == Timestamp(max(durable))
+    else:
+        assert kept == []
+    if fileset.meta:
+        assert fileset.meta_timestamp > fileset.data_timestamp
+    assert resolve_files(kept).obsolete == []  # resolving is idempotent

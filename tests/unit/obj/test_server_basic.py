@@ -288,3 +288,13 @@ def test_range_read_does_not_quarantine(obj):
 
 def test_unknown_verb_405(obj):
     assert obj.req('PATCH', P).status_int == 405
+
+
+def test_put_if_none_match(obj):
+    assert obj.put(P, b'x', {'If-None-Match': '*'}).status_int == 201
+    assert obj.put(P, b'y', {'If-None-Match': '*'}).status_int == 412
+    etag = hashlib.md5(b'x').hexdigest()
+    assert obj.put(P, b'x', {'If-None-Match': '"%s"' % etag}).status_int == 412
+    assert obj.put(P, b'z', {'If-None-Match': '"other"'}).status_int == 201
+    obj.req('DELETE', P, {'X-Timestamp': obj.ts()})
+    assert obj.put(P, b'x', {'If-None-Match': '*'}).status_int == 201
