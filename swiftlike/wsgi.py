@@ -61,14 +61,24 @@ def serve(sock, app, conf):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # After a signal handler runs, the interrupted epoll wait is resumed with
+    # its old timeout (PEP 475), so the hub would not see the kill scheduled by
+    # stop() until some other timer fires: keep a timer due every half second.
+    ticker = concurrency.spawn(_tick)
     try:
         server.wait()
     except (concurrency.GreenletExit, SystemExit, KeyboardInterrupt):
         pass
+    concurrency.kill(ticker)
     try:
         sock.close()
     except OSError:
         pass
+
+
+def _tick():
+    while True:
+        concurrency.sleep(0.5)
 
 
 def run_wsgi(app_factory, conf, logger=None):
