@@ -30,7 +30,9 @@ class Probe:
     def request(self, method, path='', headers=None, body=None, timeout=30):
         hdrs = {'X-Auth-Token': self.token}
         hdrs.update(headers or {})
-        return http(method, self.url + urllib.parse.quote(path), hdrs, body, timeout)
+        path, sep, query = path.partition('?')
+        return http(method, self.url + urllib.parse.quote(path) + sep + query, hdrs, body,
+                    timeout)
 
     def new_container(self, prefix='probe'):
         name = '%s-%s' % (prefix, uuid.uuid4().hex[:8])
@@ -131,3 +133,18 @@ class Probe:
                 if info.device not in devices and has_objects:
                     found.setdefault(info.index, []).append(part)
         return found
+
+
+def direct(node, method, path, headers=None, body=None, query=''):
+    """A request straight to a storage server (node: a ring node dict)."""
+    url = 'http://%s:%s%s' % (node['ip'], node['port'], urllib.parse.quote(path))
+    if query:
+        url += '?' + query
+    return http(method, url, headers or {}, body)
+
+
+def count_files(root):
+    total = 0
+    for _dirpath, _dirs, files in os.walk(root):
+        total += len([f for f in files if not f.startswith('.')])
+    return total

@@ -18,7 +18,7 @@ def _body(i):
 def test_node_that_missed_writes_gets_exactly_its_copies_back(probe):
     container = probe.new_container('missed')
     down = random.choice((1, 2, 3, 4))
-    probe.cluster.stop_server('object', down)
+    probe.cluster.kill_server('object', down)
     names = ['obj-%05d' % i for i in range(OBJECT_COUNT)]
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda i: probe.put(container, names[i], _body(i)),
@@ -87,7 +87,7 @@ def test_corrupt_replica_is_quarantined_restored_and_never_served(probe):
     status, got = probe.get(container, 'victim')
     assert (status, md5(got)) == (200, md5(body))
     for node in good:
-        probe.cluster.stop_server('object', node)
+        probe.cluster.kill_server('object', node)
     try:
         status, got = probe.get(container, 'victim')
         assert (status, md5(got)) == (200, md5(body))
@@ -100,7 +100,7 @@ def test_corrupt_replica_is_quarantined_restored_and_never_served(probe):
     primaries, _ = probe.object_locations(container, 'victim2')
     _flip_byte(probe.data_file(container, 'victim2', primaries[0]))
     for node in primaries[1:]:
-        probe.cluster.stop_server('object', node)
+        probe.cluster.kill_server('object', node)
     try:
         try:
             status, got = probe.get(container, 'victim2')
@@ -122,7 +122,7 @@ def test_delete_missed_by_a_primary_wins_after_replication(probe):
     assert probe.put(container, 'doomed', b'soon gone') == 201
     primaries, _ = probe.object_locations(container, 'doomed')
     down = primaries[0]
-    probe.cluster.stop_server('object', down)
+    probe.cluster.kill_server('object', down)
     try:
         status, _h, _b = probe.request('DELETE', '/%s/doomed' % container)
         assert status == 204
@@ -142,7 +142,7 @@ def test_delete_missed_by_a_primary_wins_after_replication(probe):
     assert status == 404
     # Only the down node answers: still deleted.
     for node in primaries[1:]:
-        probe.cluster.stop_server('object', node)
+        probe.cluster.kill_server('object', node)
     try:
         status, _ = probe.get(container, 'doomed')
         assert status == 404
