@@ -1,0 +1,183 @@
+import pytest
+
+from swiftlike.exceptions import BadRequest, ConfigError, PreconditionFailed, RequestEntityTooLarge
+from swiftlike.proxy.controllers.base import (client_headers, name_path, node_path,
+                                              response_timestamp)
+from swiftlike.proxy.controllers.obj import _split_copy_path, client_content_type
+from swiftlike.proxy.controllers.params import (listing_format, listing_query,
+                                                metadata_headers, parse_query)
+from swiftlike.proxy.info_cache import InfoCache
+from swiftlike.proxy.server import Conf, load, parse_path
+
+
+def wsgi(text):
+    return text.encode('utf-8').decode('latin-1')
+
+
+@pytest.mark.parametrize('path,expected', [
+    ('/v1/AUTH_a', ('AUTH_a', None, None)),
+    ('/v1/AUTH_a/', ('AUTH_a', None, None)),
+    ('/v1/AUTH_a/c', ('AUTH_a', 'c', None)),
+    ('/v1/AUTH_a/c/', ('AUTH_a', 'c', None)),
+    ('/v1/AUTH_a/c/o', ('AUTH_a', 'c', 'o')),
+    ('/v1/AUTH_a/c/a/b//c/', ('AUTH_a', 'c', 'a/b//c/')),
+    ('/v1/AUTH_a/c/..', ('AUTH_a', 'c', '..')),
+    ('/v1.0/AUTH_a/c/o', ('AUTH_a', 'c', 'o')),
+    (wsgi('/v1/AUTH_a/\u00e9/\u65e5'), ('AUTH_a', '\u00e9', '\u65e5')),
+])
+def test_parse_path(path, expected):
+    assert parse_path(path) == expected
+
+
+@pytest.mark.parametrize('path', [
+    '', 'v1/a', '/v2/a', '/v1', '/v1/', '/v1//c', '/v1/a//o', '/v1/a/c\x00',
+    '/v1/a/\xff\xfe', '/v1/a/c/' + 'o' * 1025, '/v1/a/' + 'c' * 257, '/v1/' + 'a' * 257,
+])
+def test_parse_path_rejects(path):
+    with pytest.raises(BadRequest):
+        parse_path(path)
+
+
+def test_object_name_limit_is_bytes():
+    parse_path(wsgi('/v1/a/c/' + '\u20ac' * 341))
+    with pytest.raises(BadRequest):
+        parse_path(wsgi('/v1/a/c/' + '\u20ac' * 342))
+
+
+def test_metadata_headers_validates_and_maps_removals():
+    meta = metadata_headers({'X-Object-Meta-Color': 'red', 'X-Remove-Object-Meta-Old': 'x',
+                             'Content-Type': 'text/plain'}, 'object')
+    assert meta == {'X-Object-Meta-Color': 'red', 'X-Object-Meta-Old': ''}
+    for bad in ({'X-Object-Meta-' + 'n' * 129: 'v'}, {'X-Object-Meta-V': 'v' * 257},
+                {'X-Object-Meta-%d' % i: 'v' for i in range(91)},
+                {'X-Object-Meta-%d' % i: 'v' * 250 for i in range(17)},
+                {'X-Object-Meta-': 'v'}, {'X-Object-Meta-Bad': '\xff\xfe'},
+                {'X-Object-Meta-Nul': 'a\x00b'}):
+        with pytest.raises(BadRequest):
+            metadata_headers(bad, 'object')
+    assert metadata_headers({'X-Container-Meta-A': '1'}, 'container') == {'X-Container-Meta-A': '1'}
+    assert metadata_headers({'X-Container-Meta-A': '1'}, 'object') == {}
+
+
+def test_listing_query():
+    assert listing_query('', 10000) is None
+    assert listing_query('format=json&limit=5&bogus=1', 10000) == 'limit=5&format=json'
+    assert 'prefix=%C3%A9' in listing_query('prefix=%C3%A9', 10000)
+    with pytest.raises(PreconditionFailed):
+        listing_query('limit=10001', 10000)
+    with pytest.raises(PreconditionFailed):
+        listing_query('limit=-1', 10000)
+    with pytest.raises(BadRequest):
+        listing_query('format=yaml', 10000)
+    with pytest.raises(BadRequest):
+        listing_query('prefix=%FF', 10000)
+    with pytest.raises(BadRequest):
+        listing_query('marker=%00', 10000)
+    with pytest.raises(BadRequest):
+        listing_query('delimiter=ab', 10000)
+
+
+def test_parse_query_and_format():
+    assert parse_query('a=1&b=&c') == {'a': '1', 'b': '', 'c': ''}
+    assert listing_format({'format': 'XML'}, '') == 'xml'
+    assert listing_format({}, 'application/json') == 'json'
+    assert listing_format({}, 'text/xml') == 'xml'
+    assert listing_format({}, '*/*') == 'plain'
+
+
+def test_copy_path():
+    assert _split_copy_path('/c/o', 'X') == ('c', 'o')
+    assert _split_copy_path('c/a%20b/c', 'X') == ('c', 'a b/c')
+    assert _split_copy_path(wsgi('/c/\u00e9'), 'X') == ('c', '\u00e9')
+    for bad in ('c', '/c/', '//o', ''):
+        with pytest.raises(PreconditionFailed):
+            _split_copy_path(bad, 'X')
+    with pytest.raises(BadRequest):
+        _split_copy_path('/c/%FF', 'X')
+
+
+def test_client_content_type():
+    assert client_content_type({'headers_raw': (), 'CONTENT_TYPE': 'text/plain'}) is None
+    assert client_content_type({'headers_raw': (('content-type', 'a/b'),),
+                                'CONTENT_TYPE': 'a/b'}) == 'a/b'
+    assert client_content_type({'CONTENT_TYPE': 'a/b'}) == 'a/b'
+
+
+def test_paths_and_headers():
+    assert name_path('AUTH_a', 'c c', 'o/\u00e9') == '/AUTH_a/c%20c/o/%C3%A9'
+    assert node_path({'device': 'sd a'}, 7, '/AUTH_a') == '/sd%20a/7/AUTH_a'
+    headers = {'x-backend-timestamp': '2.00000', 'x-timestamp': '1.00000',
+               'x-object-sysmeta-x': '1', 'content-length': '5', 'etag': 'e',
+               'connection': 'keep-alive', 'x-object-meta-a': 'b'}
+    assert str(response_timestamp(headers)) == '0000000002.00000'
+    assert response_timestamp({'x-timestamp': 'junk'}) is None
+    assert client_headers(headers) == [('X-Timestamp', '1.00000'), ('Etag', 'e'),
+                                       ('X-Object-Meta-A', 'b')]
+
+
+def test_info_cache_caches_only_success():
+    clock = [0.0]
+    cache = InfoCache(ttl=3.0, clock=lambda: clock[0])
+    calls = []
+
+    def fetch(status):
+        def f():
+            calls.append(status)
+            return {'status': status}
+        return f
+    assert cache.get('k', fetch(204))['status'] == 204
+    assert cache.get('k', fetch(500))['status'] == 204
+    clock[0] = 3.5
+    assert cache.get('k', fetch(404))['status'] == 404
+    assert cache.get('k', fetch(404))['status'] == 404
+    assert calls == [204, 404, 404]
+    cache.get('j', fetch(200))
+    cache.pop('j')
+    cache.get('j', fetch(201))
+    assert calls[-1] == 201
+
+
+def write(tmp_path, text):
+    path = tmp_path / 'proxy-server.conf'
+    path.write_text(text)
+    return str(path)
+
+
+def test_load_builds_pipeline(tmp_path):
+    conf, factory = load(write(tmp_path, '[DEFAULT]\nswift_dir = %s\n[proxy-server]\n'
+                                         'bind_port = 1234\nobject_read_fanout = 1\n' % tmp_path))
+    assert isinstance(conf, Conf) and conf.bind_port == 1234 and conf.object_read_fanout == 1
+    app = factory()
+    names = []
+    while hasattr(app, 'app'):
+        names.append(type(app).__name__)
+        app = app.app
+    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'TempAuth', 'Info']
+    assert type(app).__name__ == 'App'
+
+
+@pytest.mark.parametrize('text,message', [
+    ('[DEFAULT]\n', 'missing section'),
+    ('[proxy-server]\nbogus = 1\n', 'bogus'),
+    ('[proxy-server]\nnode_timeout = soon\n', 'node_timeout'),
+    ('[proxy-server]\nobject_read_fanout = 0\n', 'object_read_fanout'),
+    ('[proxy-server]\n[pipeline:main]\npipeline = catch_errors\n', 'must end with proxy-server'),
+    ('[proxy-server]\n[pipeline:main]\npipeline = x proxy-server\n[filter:x]\n'
+     'use = no.such.module\n', 'cannot import'),
+    ('[proxy-server]\n[pipeline:main]\npipeline = tempauth proxy-server\n[filter:tempauth]\n'
+     'token_life = -1\n', 'token_life'),
+    ('[proxy-server]\n[pipeline:main]\npipeline = tempauth proxy-server\n[filter:tempauth]\n'
+     'user_bad = x\n', 'user_bad'),
+    ('[proxy-server]\n[pipeline:main]\npipeline = gatekeeper proxy-server\n[filter:gatekeeper]\n'
+     'typo = 1\n', 'typo'),
+])
+def test_load_config_errors(tmp_path, text, message):
+    with pytest.raises(ConfigError) as err:
+        load(write(tmp_path, text))
+    assert message in str(err.value)
+
+
+def test_max_file_size_constant_is_enforced():
+    from swiftlike.constraints import check_content_length
+    with pytest.raises(RequestEntityTooLarge):
+        check_content_length({'Content-Length': str(5 * 1024 ** 3 + 1)})
