@@ -2,12 +2,15 @@
 headers, HEAD/POST/GET-listing handling. SQLite work runs in the per-device
 disk threads so a slow database never stalls requests for other devices."""
 import dataclasses
+import errno
 import os
+import sqlite3
+import uuid
 
 from swiftlike.constraints import check_metadata
 from swiftlike.db import listing
-from swiftlike.db.broker import DEFAULT_PENDING_MERGE_BYTES, DatabaseNotFound
-from swiftlike.exceptions import BadRequest, NotFound
+from swiftlike.db.broker import DEFAULT_PENDING_MERGE_BYTES, DatabaseBroker, DatabaseNotFound
+from swiftlike.exceptions import BadRequest, InsufficientStorage, NotFound, ServiceUnavailable
 from swiftlike.hashing import hash_path
 from swiftlike.http import make_response
 from swiftlike.paths import split_storage_path, str_to_wsgi, wsgi_to_str
@@ -52,6 +55,26 @@ def header_int(req, name, default=None):
     return int(value)
 
 
+def is_corruption(err):
+    if not isinstance(err, sqlite3.OperationalError):
+        return True   # DatabaseError proper: "file is not a database", "malformed"
+    text = str(err).lower()
+    return 'malformed' in text or 'not a database' in text
+
+
+def quarantine_db(db_file):
+    """Move the database's directory (with its -wal, -shm and .pending) to
+    <device>/quarantined/<datadir>/<hash>-<uuid>; returns the new path."""
+    hash_dir = os.path.dirname(db_file)
+    datadir = os.path.dirname(os.path.dirname(os.path.dirname(hash_dir)))
+    device_dir = os.path.dirname(datadir)
+    target_dir = os.path.join(device_dir, 'quarantined', os.path.basename(datadir))
+    os.makedirs(target_dir, exist_ok=True)
+    target = os.path.join(target_dir, '%s-%s' % (os.path.basename(hash_dir), uuid.uuid4().hex))
+    os.rename(hash_dir, target)
+    return target
+
+
 class DBServer(StorageServer):
     """Subclasses set datadir, broker_class, meta_target, meta_exact, and the
     listing rendering (xml names, listing_item)."""
@@ -83,11 +106,27 @@ class DBServer(StorageServer):
         return parts
 
     def run(self, device, func, *args, **kwargs):
-        """func in a disk thread; a database that vanished mid-way is a 404."""
+        """func in a disk thread. A database that vanished mid-way is a 404; a
+        corrupt one is quarantined (the replicator brings a good copy back) and
+        is a 404; other SQLite or disk failures are a 503 or 507, never a 500."""
         try:
             return self.disk.run(device, func, *args, **kwargs)
         except DatabaseNotFound:
             raise NotFound('Not found')
+        except sqlite3.DatabaseError as err:
+            broker = getattr(func, '__self__', None)
+            if is_corruption(err) and isinstance(broker, DatabaseBroker):
+                where = self.disk.run(device, quarantine_db, broker.db_file)
+                self.logger.error('Quarantined corrupt database %s to %s: %s',
+                                  broker.db_file, where, err)
+                raise NotFound('Not found (database quarantined)')
+            self.logger.error('SQLite error on %s: %s', device, err)
+            raise ServiceUnavailable('Database error: %s' % str(err)[:128])
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise InsufficientStorage('Device %s is full' % device)
+            self.logger.error('Disk error on %s: %s', device, err)
+            raise ServiceUnavailable('Disk error on %s: %s' % (device, err.strerror or err))
 
     # -- metadata ------------------------------------------------------------------
 

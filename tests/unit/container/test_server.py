@@ -285,3 +285,30 @@ def test_replicate_is_routed_to_the_db_receiver(app):
     got = call(app, 'REPLICATE', '/sda/1/' + '0' * 32, {'X-Replication-Op': 'sync'},
                body=b'{"id": "x", "max_row": 0, "info": {}}')[0]
     assert got == 404
+
+
+def test_corrupt_db_is_quarantined_not_500(app, tmp_path):
+    put_container(app)
+    digest = hash_path('a', 'c')
+    db = tmp_path / 'sda' / 'containers' / '1' / digest[-3:] / digest / (digest + '.db')
+    db.write_bytes(b'this is not an sqlite database at all' * 200)
+    for f in (str(db) + '-wal', str(db) + '-shm'):
+        if os.path.exists(f):
+            os.unlink(f)
+    status, _, body = call(app, 'HEAD', '/sda/1/a/c')
+    assert status == 404
+    assert not db.exists()
+    quarantined = list((tmp_path / 'sda' / 'quarantined' / 'containers').iterdir())
+    assert len(quarantined) == 1 and quarantined[0].name.startswith(digest + '-')
+    assert put_container(app, t=2)[0] == 201    # a fresh one can be created
+
+
+def test_full_disk_is_507(app, monkeypatch):
+    import errno as errno_mod
+    put_container(app)
+    from swiftlike.container import backend
+
+    def full(*args, **kwargs):
+        raise OSError(errno_mod.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(backend.ContainerBroker, 'append_pending', full)
+    assert put_obj(app, 'o')[0] == 507
