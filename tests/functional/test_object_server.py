@@ -262,3 +262,44 @@ def test_superseded_files_removed(server, devices):
     names = sorted(os.listdir(obj_dir))
     assert [n.rsplit('.', 1)[1] for n in names] == ['data', 'meta']
     assert server.request('GET', '/sda/3/a/c/again')[2] == b'three'
+
+
+def test_utf8_names_and_metadata_round_trip(server):
+    from urllib.parse import quote
+    path = quote('/sda/3/a/c/caf\u00e9 \u4e2d/x')
+    conn = http.client.HTTPConnection(server.ip, server.port, timeout=10)
+    conn.putrequest('PUT', path)
+    for key, value in (('X-Timestamp', ts()), ('Content-Type', 'text/plain'),
+                       ('Content-Length', '2')):
+        conn.putheader(key, value)
+    conn.putheader('X-Object-Meta-Name', '\u00e9t\u00e9'.encode('utf-8'))
+    conn.endheaders(b'hi')
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 201
+    conn.request('GET', path)
+    resp = conn.getresponse()
+    assert resp.read() == b'hi'
+    raw = [v for k, v in resp.msg.raw_items() if k.lower() == 'x-object-meta-name'][0]
+    assert raw.encode('latin-1').decode('utf-8') == '\u00e9t\u00e9'
+    conn.close()
+
+
+def test_chunked_put_cut_short_not_committed(server):
+    sock = socket.create_connection((server.ip, server.port))
+    sock.sendall(b'PUT /sda/3/a/c/cutchunked HTTP/1.1\r\nHost: x\r\n'
+                 b'Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n'
+                 b'X-Timestamp: ' + ts().encode() + b'\r\n\r\n5\r\nhello\r\n10\r\nabc')
+    sock.close()
+    time.sleep(0.3)
+    assert server.request('GET', '/sda/3/a/c/cutchunked')[0] == 404
+
+
+def test_bad_headers_over_http(server):
+    status, _, body = put(server, '/sda/3/a/c/h', b'x', {'X-Timestamp': 'yesterday'})
+    assert status == 400 and b'X-Timestamp' in body
+    status, _, body = server.request('PUT', '/sda/3/a/c/h', {
+        'X-Timestamp': ts(), 'Content-Type': 'x/y', 'Content-Length': 'ten'}, None)
+    assert status == 400
+    status, _, body = put(server, '/sda/3/a/c/h', b'x', {'X-Object-Meta-Big': 'v' * 300})
+    assert status == 400 and b'Metadata value' in body
