@@ -127,3 +127,10 @@ def test_reload_keeps_old_ring_if_new_file_is_bad(tmp_path):
     assert ring.replica_count == 3 and len(ring.devs) == 8
     part, nodes = ring.get_nodes('a', 'c', 'o')
     assert len(nodes) == 3
+
+
+def test_benchmark_script_quick_mode_runs(capsys):
+    from swiftlike.ring import bench
+    bench.main(['--quick'])
+    out = capsys.readouterr().out
+    assert 'initial rebalance' in out and 'lookups/s' in out
