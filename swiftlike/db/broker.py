@@ -39,6 +39,10 @@ DEFAULT_PENDING_MERGE_BYTES = 256 * 1024
 QUERY_CHUNK = 500  # names per IN (...) lookup, under SQLite's variable limit
 
 
+# Database files whose schema version this process has already checked.
+_schema_checked = set()
+
+
 class DatabaseAlreadyExists(Exception):
     pass
 
@@ -81,6 +85,7 @@ class DatabaseBroker:
     stat_table = None
     item_table = None
     schema_version = 1
+    migrations = {}   # {version: function(sqlite_utils.Database)}
 
     def __init__(self, db_file, pending_fsync=False,
                  pending_merge_bytes=DEFAULT_PENDING_MERGE_BYTES, logger=None):
@@ -104,7 +109,27 @@ class DatabaseBroker:
                                check_same_thread=False)
         conn.execute('PRAGMA synchronous = %s' % ('FULL' if self.pending_fsync else 'NORMAL'))
         conn.execute('PRAGMA busy_timeout = %d' % BUSY_TIMEOUT_MS)
+        if path == self.db_file and path not in _schema_checked:
+            self.migrate(conn)
         return conn
+
+    def migrate(self, conn):
+        """Bring an older database up to schema_version, once per process.
+
+        migrations[n](sqlite_utils.Database) upgrades version n-1 to n; they run
+        in one write transaction, so a half-migrated database is never seen.
+        """
+        version = conn.execute('PRAGMA user_version').fetchone()[0]
+        if version < self.schema_version:
+            with self.transaction(conn):
+                version = conn.execute('PRAGMA user_version').fetchone()[0]
+                db = sqlite_utils.Database(conn)
+                for target in range(version + 1, self.schema_version + 1):
+                    self.migrations[target](db)
+                conn.execute('PRAGMA user_version = %d' % max(version, self.schema_version))
+        if len(_schema_checked) > 100000:
+            _schema_checked.clear()
+        _schema_checked.add(self.db_file)
 
     def transaction(self, conn):
         return _Transaction(conn)

@@ -233,3 +233,25 @@ def test_account_delete_and_recreate(abroker):
     assert was_deleted and abroker.is_deleted_info(info)   # not newer than the delete
     info, was_deleted = abroker.set_put_timestamp(ts(3))
     assert was_deleted and not abroker.is_deleted_info(info)
+
+
+def test_schema_migration_runs_once(tmp_path):
+    applied = []
+
+    class V2(ContainerBroker):
+        schema_version = 2
+
+        def _add_col(db):
+            applied.append(1)
+            db['object'].add_column('storage_policy_index', int, not_null_default=0)
+        migrations = {2: _add_col}
+    path = str(tmp_path / 'm' / 'm.db')
+    ContainerBroker(path).initialize(ts(1))
+    broker = V2(path)
+    broker.put_object('o', ts(2), 1, 't', 'e')
+    assert names_of(broker.list_objects(ListingParams())) == ['o']
+    broker.get_info()
+    assert applied == [1]
+    conn = sqlite3.connect(path)
+    assert conn.execute('PRAGMA user_version').fetchone()[0] == 2
+    assert 'storage_policy_index' in [r[1] for r in conn.execute('PRAGMA table_info(object)')]
