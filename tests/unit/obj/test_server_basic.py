@@ -298,3 +298,18 @@ def test_put_if_none_match(obj):
     assert obj.put(P, b'z', {'If-None-Match': '"other"'}).status_int == 201
     obj.req('DELETE', P, {'X-Timestamp': obj.ts()})
     assert obj.put(P, b'x', {'If-None-Match': '*'}).status_int == 201
+
+
+class _Stalled:
+    def read(self, n):
+        from swiftlike.concurrency import sleep
+        sleep(5)  # a client that stops sending (green sleep, like a socket wait)
+        return b'x'
+
+
+def test_put_client_stalls_408(obj):
+    obj.app.conf.client_timeout = 0.05
+    hdrs = {'X-Timestamp': obj.ts(), 'Content-Type': 'text/plain', 'Content-Length': '10'}
+    resp = obj.req('PUT', P, hdrs, environ={'wsgi.input': _Stalled()})
+    assert resp.status_int == 408
+    assert obj.req('GET', P).status_int == 404
