@@ -175,3 +175,10 @@ def test_unicode_names_round_trip(api):
 def test_bad_etag_header(api, container):
     status, _h, _b = api.request('PUT', '/%s/et' % container, {'ETag': 'not-md5'}, b'x')
     assert status == 422
+
+
+def test_proxy_logged_no_unhandled_errors(cluster):
+    """Everything above was answered on purpose: no traceback in the proxy log."""
+    with open(cluster.proxy.log_path, encoding='utf-8', errors='replace') as f:
+        log = f.read()
+    assert 'Traceback' not in log and 'unhandled exception' not in log
