@@ -1,0 +1,236 @@
+"""The real `swiftlike-aio` command, as a subprocess on free ports."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from swiftlike.aio.layout import free_ports
+from swiftlike.aio.supervisor import group_members
+from tests.functional.conftest import http, read_state
+
+_SCRIPT = os.path.join(os.path.dirname(sys.executable), 'swiftlike-aio')
+AIO = [_SCRIPT] if os.path.exists(_SCRIPT) else [sys.executable, '-m', 'swiftlike.cli.aio']
+
+
+def alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def wait_gone(pids, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
+
+
+class AioProcess:
+    """One run of the command; its output goes to a file we can read any time."""
+
+    def __init__(self, data_dir, *args):
+        self.data_dir = str(data_dir)
+        self.out_path = os.path.join(os.path.dirname(self.data_dir),
+                                     'aio-%d.out' % time.monotonic_ns())
+        self.out = open(self.out_path, 'w')
+        self.proc = subprocess.Popen(
+            AIO + ['--data-dir', self.data_dir, '--port', '0'] + list(args),
+            stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def output(self):
+        with open(self.out_path) as f:
+            return f.read()
+
+    def wait_up(self, timeout=180):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            assert self.proc.poll() is None, 'aio exited:\n' + self.output()
+            if 'cluster is up' in self.output():
+                state = read_state(self.data_dir)
+                status, _h, _b = http('GET', state['proxy_url'] + '/healthcheck')
+                assert status == 200
+                return state
+            time.sleep(0.2)
+        raise AssertionError('aio not up in %ds:\n%s' % (timeout, self.output()))
+
+    def all_pids(self, state):
+        pids = set()
+        for pid in state['children'].values():
+            if pid:
+                pids.update(group_members(pid) or [pid])
+        return sorted(pids)
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+
+
+@pytest.fixture
+def aio_runs():
+    runs = []
+    yield runs
+    for run in runs:
+        run.cleanup()
+
+
+def auth(state, user='test:tester', key='testing'):
+    req = urllib.request.Request(state['auth_url'], headers={'X-Auth-User': user,
+                                                              'X-Auth-Key': key})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.headers['X-Storage-Url'], resp.headers['X-Auth-Token']
+
+
+def test_help_documents_the_flags():
+    done = subprocess.run(AIO + ['--help'], stdout=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 0
+    for flag in ('--data-dir', '--bind-ip', '--port', '--base-port', '--xfs', '--workers',
+                 '--no-daemons', '--user', '--setup-only', '--part-power', '--replicas'):
+        assert flag in done.stdout
+    for user in ('test:tester', 'test2:tester2', 'test:tester3', 'test5:tester5',
+                 'admin:admin'):
+        assert user in done.stdout
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--port', '70000'], 'not a port'),
+    (['--port', 'eighty'], 'invalid port value'),
+    (['--workers', '-1'], 'must be 0 or more'),
+    (['--user', 'nocolons'], 'ACCOUNT:USER:KEY'),
+    (['--user', 'a:b:c:.root'], 'dotted groups'),
+    (['--replicas', '7'], 'replicas must be between'),
+    (['--part-power', '0'], 'part power'),
+    (['--base-port', '80'], 'base port'),
+    (['--bogus'], 'unrecognized arguments'),
+])
+def test_bad_flags_exit_2_with_reason(tmp_path, args, message):
+    done = subprocess.run(AIO + ['--data-dir', str(tmp_path / 'd')] + args,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert 'Traceback' not in done.stderr
+
+
+def test_setup_only_then_conflicting_reuse(tmp_path):
+    data_dir = tmp_path / 'd'
+    done = subprocess.run(AIO + ['--data-dir', str(data_dir), '--base-port', '0',
+                                 '--part-power', '6', '--setup-only'],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout
+    etc = data_dir / 'etc'
+    for name in ('swiftlike.conf', 'proxy-server.conf', 'object.ring.gz', 'container.ring.gz',
+                 'account.ring.gz', 'object-server/4.conf', 'account-server/1.conf'):
+        assert (etc / name).is_file(), name
+    assert sorted(os.listdir(data_dir / 'nodes')) == ['n1', 'n2', 'n3', 'n4']
+    assert (data_dir / 'nodes' / 'n2' / 'd2').is_dir()
+    secrets = (etc / 'swiftlike.conf').read_text()
+    ring = (etc / 'object.ring.gz').read_bytes()
+    # Reuse keeps secrets and rings; contradicting the saved layout is refused.
+    done = subprocess.run(AIO + ['--data-dir', str(data_dir), '--setup-only'],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout
+    assert (etc / 'swiftlike.conf').read_text() == secrets
+    assert (etc / 'object.ring.gz').read_bytes() == ring
+    done = subprocess.run(AIO + ['--data-dir', str(data_dir), '--base-port', '7000'],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2 and '--base-port 7000' in done.stderr
+
+
+def test_busy_port_is_reported(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(('127.0.0.1', 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done = subprocess.run(AIO + ['--data-dir', str(tmp_path / 'd'), '--base-port', '0',
+                                     '--part-power', '6', '--port', str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=120)
+    assert done.returncode == 2
+    assert '%d (proxy-server)' % port in done.stderr
+
+
+def test_second_aio_on_same_data_dir_is_refused(tmp_path, aio_runs):
+    data_dir = tmp_path / 'd'
+    first = AioProcess(data_dir, '--base-port', '0', '--part-power', '6', '--workers', '0',
+                       '--no-daemons')
+    aio_runs.append(first)
+    first.wait_up()
+    done = subprocess.run(AIO + ['--data-dir', str(data_dir), '--port', '0'],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2 and 'in use by another swiftlike-aio' in done.stderr
+
+
+def test_round_trip_restart_reuse_and_clean_stops(tmp_path, aio_runs):
+    data_dir = tmp_path / 'd'
+    args = ('--base-port', '0', '--part-power', '8', '--workers', '1')
+    first = AioProcess(data_dir, *args)
+    aio_runs.append(first)
+    state = first.wait_up()
+    out = first.output()
+    assert state['auth_url'] in out and 'test:tester' in out
+    assert state['auth_url'] == state['proxy_url'] + '/auth/v1.0'
+
+    storage_url, token = auth(state)
+    assert storage_url == state['proxy_url'] + '/v1/AUTH_test'
+    headers = {'X-Auth-Token': token}
+    assert http('PUT', storage_url + '/aio', headers, b'')[0] in (201, 202)
+    assert http('PUT', storage_url + '/aio/obj', headers, b'kept across restarts')[0] == 201
+    assert http('GET', storage_url + '/aio/obj', headers)[2] == b'kept across restarts'
+    # Each object replica went to a different node's own device.
+    datas = [root for root, _d, files in os.walk(data_dir / 'nodes')
+             if any(f.endswith('.data') for f in files)]
+    assert len({p.split(os.sep + 'nodes' + os.sep)[1].split(os.sep)[0] for p in datas}) == 3
+
+    # SIGTERM: every child and every worker is gone, the aio exits 0.
+    pids = first.all_pids(state)
+    assert len(pids) >= 13 + 13  # 13 servers, each with a forked worker
+    first.proc.send_signal(signal.SIGTERM)
+    assert first.proc.wait(60) == 0, first.output()
+    assert wait_gone(pids) == []
+    assert not os.path.exists(data_dir / 'run' / 'aio.json')
+    secrets = (data_dir / 'etc' / 'swiftlike.conf').read_text()
+
+    # A second start reuses the data: same secrets, same object.
+    second = AioProcess(data_dir, *args)
+    aio_runs.append(second)
+    state = second.wait_up()
+    assert 'preparing' in second.output()
+    assert (data_dir / 'etc' / 'swiftlike.conf').read_text() == secrets
+    storage_url, token = auth(state)
+    status, _h, body = http('GET', storage_url + '/aio/obj', {'X-Auth-Token': token})
+    assert (status, body) == (200, b'kept across restarts')
+
+    # kill -9 of the aio itself: the kernel stops its children (PDEATHSIG).
+    pids = second.all_pids(state)
+    second.proc.kill()
+    second.proc.wait()
+    assert wait_gone(pids) == []
+
+
+def test_dead_server_is_restarted(tmp_path, aio_runs):
+    run = AioProcess(tmp_path / 'd', '--base-port', '0', '--part-power', '6', '--workers', '0',
+                     '--no-daemons')
+    aio_runs.append(run)
+    state = run.wait_up()
+    victim = state['children']['object-server-2']
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        pid = read_state(run.data_dir)['children'].get('object-server-2')
+        if pid and pid != victim and alive(pid):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError('object-server-2 not restarted:\n' + run.output())
+    assert 'object-server-2 exited' in run.output()
+    with open(os.path.join(run.data_dir, 'run', 'aio.json')) as f:
+        assert json.load(f)['children']['object-server-2'] == pid
