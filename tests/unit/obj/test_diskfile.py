@@ -229,3 +229,20 @@ def test_resolve_files_properties(items):
     if fileset.meta:
         assert fileset.meta_timestamp > fileset.data_timestamp
     assert resolve_files(kept).obsolete == []  # resolving is idempotent
+
+
+def test_metadata_the_filesystem_cannot_hold_is_507_not_500(tmp_path):
+    """ext4 keeps all of a file's xattrs in one 4 KiB block, so the largest
+    legal metadata may not fit; that is a full device (507), never a 500,
+    and leaves no temp file behind. (On XFS it fits: see test_xfs.py.)"""
+    from tests.unit.obj.conftest import make_app
+    harness = make_app(tmp_path, 'fs')
+    meta = {'X-Object-Meta-k%02d' % i: 'v' * 42 for i in range(90)}
+    resp = harness.put('/sda/1/a/c/o', b'x', meta)
+    assert resp.status_int in (201, 507), resp.body
+    if resp.status_int == 507:
+        assert b'Device full' in resp.body
+        assert os.listdir(os.path.join(harness.devices, 'sda', 'tmp')) == []
+        assert harness.req('GET', '/sda/1/a/c/o').status_int == 404
+    else:
+        assert harness.req('GET', '/sda/1/a/c/o').headers['X-Object-Meta-K00'] == 'v' * 42
