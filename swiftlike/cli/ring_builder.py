@@ -227,6 +227,9 @@ class Command:
             return EXIT_WARNING
         builder.save(self.path)
         builder.write_ring(ring_path)
+        if first:
+            self.say('Assigned %d partition-replicas to %d devices.'
+                     % (builder.parts * builder.replicas, len(builder.present_devs())))
         self.say('Reassigned %d replicas. Balance is now %.2f%%. Dispersion is now %.2f%%.'
                  % (moved, balance, builder.dispersion()))
         self.say('Wrote %s' % ring_path)

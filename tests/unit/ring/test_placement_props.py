@@ -190,7 +190,9 @@ def test_gradual_drain_then_remove():
     for weight in (50.0, 0.0):
         builder.set_dev_weight(0, weight)
         builder.pretend_min_part_hours_passed()
+        before = snapshot(builder)
         builder.rebalance(seed=1, now=T0)
+        assert max(changed_replicas(before, builder.tables).values()) == 1
         target = builder.targets()[0]
         assert target < start
         assert abs(builder.dev_parts()[0] - target) <= 0.01 * start
