@@ -303,3 +303,28 @@ def test_bad_headers_over_http(server):
     assert status == 400
     status, _, body = put(server, '/sda/3/a/c/h', b'x', {'X-Object-Meta-Big': 'v' * 300})
     assert status == 400 and b'Metadata value' in body
+
+
+def test_updates_reach_a_real_container_server(server, server_factory, tmp_path):  # noqa: F811
+    cdevs = tmp_path / 'cdevices'
+    (cdevs / 'sdc').mkdir(parents=True)
+    csrv = server_factory('container', storage_conf_text('container', str(cdevs), workers=0))
+    assert csrv.request('PUT', '/sdc/4/acct/cont', {'X-Timestamp': ts()})[0] == 201
+    delete_at = int(time.time()) + 86400
+    target = {'X-Container-Host': csrv.host, 'X-Container-Device': 'sdc',
+              'X-Container-Partition': '4'}
+    headers = dict(target, **{'X-Delete-At': str(delete_at),
+                              'X-Delete-At-Host': csrv.host, 'X-Delete-At-Device': 'sdc',
+                              'X-Delete-At-Partition': '9'})
+    assert put(server, '/sda/3/acct/cont/real', b'12345', headers)[0] == 201
+    status, _, body = csrv.request('GET', '/sdc/4/acct/cont?format=json')
+    [row] = json.loads(body)
+    assert (row['name'], row['bytes'], row['hash']) == \
+        ('real', 5, hashlib.md5(b'12345').hexdigest())
+    queue = '/sdc/9/.expiring_objects/%d?format=json' % (delete_at // 86400 * 86400)
+    status, _, body = csrv.request('GET', queue)
+    assert [r['name'] for r in json.loads(body)] == ['%d-acct/cont/real' % delete_at]
+    assert server.request('DELETE', '/sda/3/acct/cont/real',
+                          dict(target, **{'X-Timestamp': ts()}))[0] == 204
+    status, _, body = csrv.request('GET', '/sdc/4/acct/cont?format=json')
+    assert json.loads(body) == []
