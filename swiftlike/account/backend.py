@@ -69,7 +69,7 @@ class AccountBroker(DatabaseBroker):
                              _row_deleted(put_ts, delete_ts, count)]
         stale_ids, inserts = [], []
         dcont = dobj = dbytes = 0
-        for name, new in current.items():
+        for name, new in sorted(current.items()):  # name order: B-tree locality
             old = originals.get(name)
             if old is not None:
                 if new == old:

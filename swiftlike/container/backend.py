@@ -60,7 +60,7 @@ class ContainerBroker(DatabaseBroker):
         existing = self.lookup_existing(conn, 'rowid, name, created_at, size, deleted', newest)
         stale_ids, inserts = [], []
         count_delta = bytes_delta = 0
-        for name, rec in newest.items():
+        for name, rec in sorted(newest.items()):  # name order: B-tree locality
             old = existing.get(name)
             if old is not None:
                 if rec[1] <= old[2]:
