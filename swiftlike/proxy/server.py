@@ -10,7 +10,10 @@ from swiftlike.exceptions import BadRequest, ConfigError, SwiftlikeError
 from swiftlike.http import Request
 from swiftlike.logs import get_logger
 from swiftlike.proxy.backend import ConnectionPool
+from swiftlike.proxy.controllers.account import AccountController
 from swiftlike.proxy.controllers.base import Reply, error_reply
+from swiftlike.proxy.controllers.container import ContainerController
+from swiftlike.proxy.controllers.obj import ObjectController
 from swiftlike.proxy.info_cache import InfoCache
 from swiftlike.proxy.node_iter import ErrorLimiter
 from swiftlike.wsgi import WsgiConf
@@ -32,6 +35,7 @@ class Conf(WsgiConf):
     client_chunk_size: int = 65536
     object_chunk_size: int = 65536
     object_read_fanout: int = 2
+    buffered_put_size: int = 65536
     request_node_count: int = 0
     max_idle_connections_per_node: int = 16
     expiring_objects_account: str = '.expiring_objects'
@@ -102,11 +106,11 @@ class App:
         req = Request(environ)
         method = req.method
         if obj is not None:
-            from swiftlike.proxy.controllers.obj import ObjectController as cls
+            cls = ObjectController
         elif container is not None:
-            from swiftlike.proxy.controllers.container import ContainerController as cls
+            cls = ContainerController
         else:
-            from swiftlike.proxy.controllers.account import AccountController as cls
+            cls = AccountController
         handler = getattr(cls, method, None) if method in cls.verbs else None
         if handler is None:
             return error_reply(405, 'Method not allowed: %s' % method[:16],

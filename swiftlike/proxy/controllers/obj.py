@@ -202,6 +202,9 @@ class ObjectController(Controller):
         ring, part, nodes = self._ring()
         headers_list = self._per_node(headers, nodes, delete_at)
         try:
+            if length is not None and length <= self.app.conf.buffered_put_size:
+                return self._buffered_put(ring, part, nodes, headers_list, length, reader,
+                                          timestamp)
             return self._stream_put(ring, part, nodes, headers_list, chunked, length, reader,
                                     timestamp, source)
         finally:
@@ -264,6 +267,38 @@ class ObjectController(Controller):
                             resp.headers.get('last-modified', ''))
         return resp, length, resp.read, headers
 
+    def _buffered_put(self, ring, part, nodes, headers_list, length, reader, timestamp):
+        """Small bodies are read whole first, then sent with their headers in one
+        go (no 100-continue round trip); a failed node is retried on a handoff
+        with the same bytes."""
+        body = obj_put.read_whole(reader, length, self.app.conf.client_timeout)
+        resp = self.make_requests(ring, part, nodes, 'PUT',
+                                  name_path(self.account, self.container, self.obj),
+                                  headers_list, body=body)
+        if resp is None:
+            return error_reply(503, 'Service unavailable: no quorum of object servers stored it')
+        return self._put_reply(resp.status, resp, timestamp)
+
+    def _put_reply(self, status, chosen, timestamp):
+        if status == 201:
+            headers = [('ETag', chosen.headers.get('etag', '')),
+                       ('Last-Modified', timestamp.last_modified)]
+            copied = getattr(self, 'copied_from', None)
+            if copied:
+                headers.append(('X-Copied-From', copied[0]))
+                if copied[1]:
+                    headers.append(('X-Copied-From-Last-Modified', copied[1]))
+            return Reply(201, headers, b'')
+        if status == 409:
+            return Reply(202, {}, 'A newer version of the object exists\n')
+        if status == 422:
+            return error_reply(422, 'ETag does not match the body')
+        if status == 499:
+            return error_reply(499, 'Client disconnected')
+        if status // 100 == 4:
+            return error_reply(status, 'Object servers refused the upload')
+        return error_reply(503, 'Service unavailable: no quorum of object servers stored it')
+
     def _stream_put(self, ring, part, nodes, headers_list, chunked, length, reader,
                     timestamp, source):
         app = self.app
@@ -289,25 +324,7 @@ class ObjectController(Controller):
             obj_put.close_all(putters)
             raise
         status, chosen, _responses = obj_put.collect_responses(app, putters, replicas)
-        if status == 201:
-            headers = [('ETag', chosen.headers.get('etag', '')),
-                       ('Last-Modified', timestamp.last_modified)]
-            copied = getattr(self, 'copied_from', None)
-            if copied:
-                headers.append(('X-Copied-From', copied[0]))
-                if copied[1]:
-                    headers.append(('X-Copied-From-Last-Modified', copied[1]))
-            return Reply(201, headers, b'')
-        if status == 409:
-            return Reply(202, {}, 'A newer version of the object exists\n')
-        if status == 422:
-            return error_reply(422, 'ETag does not match the body')
-        if status == 499:
-            return error_reply(499, 'Client disconnected')
-        if status // 100 == 4:
-            return error_reply(status, 'Object servers refused the upload')
-        return error_reply(503, 'Service unavailable: no quorum of object servers stored it')
-
+        return self._put_reply(status, chosen, timestamp)
 
 def client_content_type(environ):
     """The Content-Type the client sent, or None (eventlet fills CONTENT_TYPE

@@ -64,6 +64,19 @@ def _read_client(reader, size, client_timeout):
         raise ClientDisconnect('Client disconnected while sending the body')
 
 
+def read_whole(reader, length, client_timeout):
+    """The whole (small) body; 499 if the client stops short."""
+    parts = []
+    got = 0
+    while got < length:
+        data = _read_client(reader, length - got, client_timeout)
+        if not data:
+            raise ClientDisconnect('Client disconnected after %d of %d bytes' % (got, length))
+        parts.append(data)
+        got += len(data)
+    return b''.join(parts)
+
+
 def stream_body(putters, reader, content_length, chunk_size, client_timeout, replicas):
     """Copy the body from `reader(size)` to every putter; returns bytes sent."""
     quorum = quorum_size(replicas)
