@@ -348,7 +348,7 @@ class DatabaseBroker:
     def lookup_existing(self, conn, columns, names):
         """{name: row} of existing rows (live or deleted), via the index."""
         found = {}
-        names = list(names)
+        names = sorted(names)
         for start in range(0, len(names), QUERY_CHUNK):
             chunk = names[start:start + QUERY_CHUNK]
             sql = ('SELECT %s FROM %s WHERE deleted IN (0, 1) AND name IN (%s)'
