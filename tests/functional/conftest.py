@@ -131,9 +131,10 @@ class Cluster:
         return self.aio.all_pids()
 
 
-def start_cluster(data_dir, **aio_kwargs):
-    """A started AioCluster on free ports in `data_dir` (used by the fixture)."""
-    layout = new_layout(str(data_dir), base_port=0)
+def start_cluster(data_dir, part_power=10, **aio_kwargs):
+    """A started AioCluster on free ports in `data_dir` (used by the fixture);
+    aio_kwargs go to AioCluster (workers, daemons, users, log_level)."""
+    layout = new_layout(str(data_dir), base_port=0, part_power=part_power)
     os.makedirs(layout.etc_dir, exist_ok=True)
     # The test suite's secrets, so in-process hashing agrees with the servers.
     with open(layout.cluster_conf, 'w') as f:

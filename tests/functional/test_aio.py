@@ -234,3 +234,52 @@ def test_dead_server_is_restarted(tmp_path, aio_runs):
     assert 'object-server-2 exited' in run.output()
     with open(os.path.join(run.data_dir, 'run', 'aio.json')) as f:
         assert json.load(f)['children']['object-server-2'] == pid
+
+
+# -- the `cluster` fixture itself (other tests rely on these helpers) ----------------
+
+def test_fixture_describes_the_cluster(cluster):
+    assert cluster.auth_url == cluster.proxy_url + '/auth/v1.0'
+    assert cluster.users['test:tester'].key == 'testing'
+    assert cluster.users['test2:tester2'].storage_account == 'AUTH_test2'
+    assert not cluster.users['test:tester3'].is_admin
+    assert len(cluster.object_servers) == len(cluster.container_servers) == 4
+    ports = {s.port for kind in ('object', 'container', 'account')
+             for s in cluster.servers[kind]} | {cluster.proxy.port}
+    assert len(ports) == 13
+    for info in cluster.object_servers:
+        assert os.path.isdir(info.device_path) and info.pid
+        assert info.device_path.startswith(cluster.data_dir)
+        assert os.path.isfile(info.conf_path)
+    assert cluster.server('container', 2) is cluster.container_servers[1]
+    assert os.path.isfile(os.path.join(cluster.swift_dir, 'object.ring.gz'))
+    assert set(cluster.all_pids()) >= {cluster.proxy.pid}
+
+
+def test_fixture_kill_and_restart_a_server(cluster):
+    storage_url, token = cluster.get_auth()
+    headers = {'X-Auth-Token': token}
+    assert http('PUT', storage_url + '/fixture-kill', headers, b'')[0] in (201, 202)
+    victim = cluster.object_servers[0]
+    old_pid = victim.pid
+    try:
+        cluster.kill_server('object', 1)
+        assert victim.pid is None and not alive(old_pid)
+        with pytest.raises(OSError):
+            socket.create_connection((victim.ip, victim.port), timeout=2).close()
+        # 3 replicas, one node down: writes and reads still work.
+        assert http('PUT', storage_url + '/fixture-kill/o', headers, b'x')[0] == 201
+        assert http('GET', storage_url + '/fixture-kill/o', headers)[2] == b'x'
+        cluster.stop_server('container', 3)
+        assert cluster.container_servers[2].pid is None
+    finally:
+        cluster.ensure_running()
+    assert victim.pid and victim.pid != old_pid
+    assert cluster.container_servers[2].pid
+    socket.create_connection((victim.ip, victim.port), timeout=5).close()
+    assert http('GET', storage_url + '/fixture-kill/o', headers)[2] == b'x'
+
+
+def test_fixture_runs_a_daemon_pass(cluster):
+    status, output = cluster.run_daemon('object-auditor', 2)
+    assert status == 0, output
