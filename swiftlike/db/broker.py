@@ -174,12 +174,16 @@ class DatabaseBroker:
 
     def append_pending(self, record):
         """Queue one row update; merges when the queue has grown large."""
-        line = (json.dumps(record, ensure_ascii=False, separators=(',', ':')) + '\n')
-        data = line.encode('utf-8')
+        # The leading newline ends any line a failed (short) write left
+        # unterminated, so it cannot swallow this record.
+        data = ('\n' + json.dumps(record, ensure_ascii=False, separators=(',', ':'))
+                + '\n').encode('utf-8')
         fd = os.open(self.pending_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
-            os.write(fd, data)
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, 'short write to %s' % self.pending_file)
             if self.pending_fsync:
                 os.fdatasync(fd)
             size = os.fstat(fd).st_size

@@ -255,3 +255,11 @@ def test_schema_migration_runs_once(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute('PRAGMA user_version').fetchone()[0] == 2
     assert 'storage_policy_index' in [r[1] for r in conn.execute('PRAGMA table_info(object)')]
+
+
+def test_unterminated_line_does_not_swallow_the_next_record(cbroker):
+    cbroker.pending_merge_bytes = 1 << 30
+    with open(cbroker.pending_file, 'ab') as f:
+        f.write(b'["short-written", "0000000002.0')      # a failed write, no newline
+    cbroker.put_object('next', ts(2), 1, 't', 'e')
+    assert names_of(cbroker.list_objects(ListingParams())) == ['next']
