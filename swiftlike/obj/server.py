@@ -12,11 +12,11 @@ from swiftlike.concurrency import Timeout, spawn_n
 from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, InsufficientStorage,
                                   NotFound, PreconditionFailed, RequestEntityTooLarge,
                                   RequestTimeout, ServiceUnavailable, UnprocessableEntity)
-from swiftlike.http import Response, make_response
+from swiftlike.http import make_response
 from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNoSpace,
                                    DiskFileNotExist, delete_at_of, is_mutable_key)
 from swiftlike.obj.diskfile import FsDiskFileManager
-from swiftlike.obj.stream import ObjectStream
+from swiftlike.obj.stream import ObjectResponse, ObjectStream
 from swiftlike.obj.suffix_hashes import is_suffix
 from swiftlike.obj.updates import (EMPTY_ETAG, UpdateSender, expiring_container,
                                    expiring_object_name, parse_update_targets)
@@ -323,10 +323,7 @@ class App(StorageServer):
         early = self._conditional(req, df, headers)
         if early is not None:
             return early
-        resp = Response(status=200)
-        resp.headers.update(headers)
-        resp.content_length = df.content_length
-        return resp
+        return ObjectResponse(200, headers, df.content_length)
 
     @disk_errors
     def GET(self, req):
@@ -348,28 +345,23 @@ class App(StorageServer):
         if range_header and conditional.if_range_allows(
                 req.headers.get('If-Range'), df.metadata.get('ETag'), _ceil_seconds(df.timestamp)):
             spans = ranges.resolve_ranges(range_header, length, self.conf.max_ranges)
-        resp = Response(status=200)
-        resp.headers.update(headers)
-        resp.headers['Accept-Ranges'] = 'bytes'
+        headers['Accept-Ranges'] = 'bytes'
         chunk = self.conf.disk_chunk_size
         if spans is None:
-            resp.app_iter = ObjectStream(self.disk, device, df, chunk, self.logger)
-            resp.content_length = length
-        elif len(spans) == 1:
+            return ObjectResponse(200, headers, length,
+                                  ObjectStream(self.disk, device, df, chunk, self.logger))
+        if len(spans) == 1:
             start, stop = spans[0]
-            resp.status = '206 Partial Content'
-            resp.headers['Content-Range'] = ranges.content_range(start, stop, length)
-            resp.app_iter = ObjectStream(self.disk, device, df, chunk, self.logger, spans)
-            resp.content_length = stop - start
-        else:
-            boundary = ranges.new_boundary()
-            ctype = headers['Content-Type']
-            resp.status = '206 Partial Content'
-            resp.app_iter = ObjectStream(self.disk, device, df, chunk, self.logger, spans,
-                                         boundary, ctype)
-            resp.headers['Content-Type'] = ranges.multipart_content_type(boundary)
-            resp.content_length = ranges.multipart_length(spans, boundary, ctype, length)
-        return resp
+            headers['Content-Range'] = ranges.content_range(start, stop, length)
+            return ObjectResponse(206, headers, stop - start,
+                                  ObjectStream(self.disk, device, df, chunk, self.logger, spans))
+        boundary = ranges.new_boundary()
+        ctype = headers['Content-Type']
+        headers['Content-Type'] = ranges.multipart_content_type(boundary)
+        return ObjectResponse(206, headers,
+                              ranges.multipart_length(spans, boundary, ctype, length),
+                              ObjectStream(self.disk, device, df, chunk, self.logger, spans,
+                                           boundary, ctype))
 
     # -- POST ------------------------------------------------------------
     @disk_errors

@@ -8,6 +8,7 @@ cut connection instead of bad bytes served silently.
 import hashlib
 
 from swiftlike import ranges
+from swiftlike.http import status_line
 from swiftlike.obj.backend import DiskFileQuarantined
 
 
@@ -88,3 +89,27 @@ class ObjectStream:
         if not self.closed:
             self.closed = True
             self.diskfile.close()
+
+
+class ObjectResponse:
+    """A bare WSGI response for object reads: the status, the headers and a
+    body iterator, without a webob Response's per-request bookkeeping."""
+
+    def __init__(self, status, headers, content_length, app_iter=None):
+        self.status = status
+        self.headers = headers
+        self.content_length = content_length
+        self.app_iter = app_iter
+        # what server_base's request log reads
+        self.status_int = status
+
+    def __call__(self, environ, start_response):
+        header_list = [(k, str(v)) for k, v in self.headers.items()]
+        header_list.append(('Content-Length', str(self.content_length)))
+        start_response(status_line(self.status), header_list)
+        if self.app_iter is None:
+            return []
+        if environ.get('REQUEST_METHOD') == 'HEAD':
+            self.app_iter.close()
+            return []
+        return self.app_iter
