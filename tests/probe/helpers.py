@@ -55,18 +55,27 @@ class Probe:
 
     # -- daemons ----------------------------------------------------------------
     def run(self, daemon, nodes=NODES, options=None, check=True, timeout=300):
-        """One --once pass of `daemon` on each of `nodes`; returns their outputs."""
-        outputs = []
+        """One --once pass of `daemon` on each of `nodes`, all at the same time
+        (as daemons run in production); returns their outputs in node order."""
+        procs = []
         for index in nodes:
             argv = self.aio.daemon_argv(daemon, index, once=True)
             for key, value in (options or {}).items():
                 argv += ['-o', '%s=%s' % (key, value)]
-            done = subprocess.run(argv, env=self.aio.supervisor.base_env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  timeout=timeout)
+            procs.append(subprocess.Popen(argv, env=self.aio.supervisor.base_env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                          text=True))
+        outputs = []
+        for proc in procs:
+            try:
+                out, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+                raise AssertionError('%s --once did not finish in %ss' % (daemon, timeout))
             if check:
-                assert done.returncode == 0, done.stdout[-3000:]
-            outputs.append(done.stdout)
+                assert proc.returncode == 0, out[-3000:]
+            outputs.append(out)
         return outputs
 
     def replicate(self, kinds=('object',), rounds=2):
