@@ -36,7 +36,12 @@ def main():
     parser.add_argument('--seconds', type=float, default=10)
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--pending-fsync', action='store_true')
+    parser.add_argument('--inprocess', type=int, default=0, metavar='N',
+                        help='instead: call the WSGI app directly N times (no HTTP, inline '
+                             'disk calls) and print its own cost per object-row update')
     args = parser.parse_args()
+    if args.inprocess:
+        return inprocess(args.inprocess, args.pending_fsync)
     work = tempfile.mkdtemp(prefix='cbench-')
     os.makedirs(os.path.join(work, 'sda'))
     port = free_port()
@@ -100,6 +105,38 @@ def main():
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def inprocess(count, pending_fsync):
+    sys.path.insert(0, ROOT)
+    from swiftlike import hashing
+    from swiftlike.container import server
+    from swiftlike.http import Request
+    hashing.set_hash_secrets('bench', 'bench')
+    work = tempfile.mkdtemp(prefix='cbench-')
+    os.makedirs(os.path.join(work, 'sda'))
+    try:
+        app = server.App(server.Conf(devices=work, mount_check=False, fallocate_reserve='0',
+                                     threads_per_disk=0, log_level='ERROR',
+                                     pending_fsync=pending_fsync))
+
+        def start_response(status, headers, exc_info=None):
+            start_response.status = status
+        app(Request.blank('/sda/1/a/c', method='PUT', headers={'X-Timestamp': '1'}).environ,
+            start_response)
+        envs = [Request.blank('/sda/1/a/c/obj-%d' % i, method='PUT', headers={
+            'X-Timestamp': '2', 'X-Size': '100', 'X-Content-Type': 'text/plain',
+            'X-Etag': 'd41d8cd98f00b204e9800998ecf8427e'}).environ for i in range(count)]
+        wall, cpu = time.perf_counter(), time.process_time()
+        for env in envs:
+            app(env, start_response)
+            assert start_response.status.startswith('201')
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print('in-process object-row PUT: %.0f us wall, %.0f us CPU per update '
+              '(%d updates, pending_fsync %s)' % (wall / count * 1e6, cpu / count * 1e6, count,
+                                                  pending_fsync))
+    finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
