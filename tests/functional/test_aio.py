@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from swiftlike.aio.devices import xfs_unavailable_reason
 from swiftlike.aio.layout import free_ports
 from swiftlike.aio.supervisor import group_members
 from tests.functional.conftest import http, read_state
@@ -234,6 +235,37 @@ def test_dead_server_is_restarted(tmp_path, aio_runs):
     assert 'object-server-2 exited' in run.output()
     with open(os.path.join(run.data_dir, 'run', 'aio.json')) as f:
         assert json.load(f)['children']['object-server-2'] == pid
+
+
+
+@pytest.mark.skipif(bool(xfs_unavailable_reason()), reason=xfs_unavailable_reason() or 'ok')
+def test_xfs_loopback_devices(tmp_path, aio_runs):
+    data_dir = tmp_path / 'd'
+    run = AioProcess(data_dir, '--xfs', '--base-port', '0', '--part-power', '6',
+                     '--workers', '0', '--no-daemons')
+    aio_runs.append(run)
+    try:
+        state = run.wait_up()
+        devices = [str(data_dir / 'nodes' / ('n%d' % n) / ('d%d' % n)) for n in range(1, 5)]
+        with open('/proc/mounts') as f:
+            mounts = {line.split()[1]: line.split()[2] for line in f}
+        assert [mounts.get(d) for d in devices] == ['xfs'] * 4
+        conf = (data_dir / 'etc' / 'object-server' / '1.conf').read_text()
+        assert 'mount_check = true' in conf
+        storage_url, token = auth(state)
+        headers = {'X-Auth-Token': token}
+        assert http('PUT', storage_url + '/x', headers, b'')[0] in (201, 202)
+        assert http('PUT', storage_url + '/x/o', headers, b'on xfs')[0] == 201
+        assert http('GET', storage_url + '/x/o', headers)[2] == b'on xfs'
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.proc.wait(60) == 0
+        with open('/proc/mounts') as f:
+            assert not any(str(data_dir) in line for line in f)
+    finally:
+        run.cleanup()  # before unmounting: a still-running aio keeps them busy
+        for n in range(1, 5):
+            subprocess.run(['umount', str(data_dir / 'nodes' / ('n%d' % n) / ('d%d' % n))],
+                           stderr=subprocess.DEVNULL)
 
 
 # -- the `cluster` fixture itself (other tests rely on these helpers) ----------------
