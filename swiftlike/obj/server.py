@@ -403,7 +403,8 @@ class App(StorageServer):
         if if_delete_at is not None and not if_delete_at.strip().isdigit():
             raise BadRequest('Bad X-If-Delete-At header value')
         parse_update_targets(req.headers, 'X-Container')
-        device, dev_path, _part, names, df = self._diskfile(req, True)
+        # No free-space check: a tombstone is tiny and deleting is how a full device empties.
+        device, dev_path, _part, names, df = self._diskfile(req)
         orig_ts, orig_meta, exists = self._current(device, df, check_expiry=True)
         orig_delete_at = delete_at_of(orig_meta)
         if if_delete_at is not None:

@@ -132,6 +132,9 @@ def test_full_device_507(tmp_path):
     assert harness.put(P, b'x').status_int == 201
     harness.app.conf.fallocate_reserve = '100%'
     assert harness.req('GET', P).status_int == 200  # reads don't need room
+    assert harness.req('POST', P, {'X-Timestamp': harness.ts()}).status_int == 507
+    # deleting is how a full device gets emptied
+    assert harness.req('DELETE', P, {'X-Timestamp': harness.ts()}).status_int == 204
 
 
 @pytest.mark.parametrize('headers,reason', [
