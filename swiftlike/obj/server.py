@@ -142,6 +142,9 @@ class App(StorageServer):
                     thread.wait()
         except Timeout:
             pass  # they go on in the background and leave async_pending on failure
+        except Exception:
+            # The object is stored; a failed update must not turn that into an error.
+            self.logger.exception('container update failed')
 
     def _cleanup(self, device, df):
         try:

@@ -100,6 +100,9 @@ class UpdateSender:
             self.logger.warning('container update %s %s to %s failed: %s', op, path, host,
                                 err.reason)
             return False
+        except Exception:  # whatever went wrong, the updater will retry it
+            self.logger.exception('container update %s %s to %s failed', op, path, host)
+            return False
         if 200 <= status < 300:
             return True
         self.logger.warning('container update %s %s to %s answered %s', op, path, host, status)
