@@ -173,9 +173,15 @@ class FsDiskFile(DiskFile):
             raise DiskFileNoSpace(str(err))
         finally:
             os.close(fd)
+        target = os.path.join(self.hash_path, timestamp.internal + ext)
         try:
             makedirs_durable(self.hash_path)
-            os.rename(tmp_path, os.path.join(self.hash_path, timestamp.internal + ext))
+            try:
+                os.rename(tmp_path, target)
+            except FileNotFoundError:
+                # An emptied hash dir was just removed by a suffix rehash: recreate it.
+                makedirs_durable(self.hash_path)
+                os.rename(tmp_path, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_path)
