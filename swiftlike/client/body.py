@@ -72,6 +72,7 @@ class ObjectBody:
                 self.received, str(err) or err.__class__.__name__), http_path='/%s/%s' % (
                 self._container, self._obj), method='GET') from None
         self.resumes += 1
+        self._conn._count_resend()
         headers = dict(self._request_headers)
         headers['Range'] = 'bytes=%d-' % self.received
         if self.etag:

@@ -46,6 +46,7 @@ class BaseConnection:
         self.token = preauthtoken or os_options.get('auth_token')
         self.attempts = 0           # requests sent, retries included (for the curious and for tests)
         self.auth_count = 0         # times we authenticated
+        self.resent = 0             # requests sent again after a network error, 5xx or rate limit
         self._auth_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self.transport = Transport(timeout=timeout, insecure=insecure, cacert=cacert)
@@ -142,6 +143,7 @@ class BaseConnection:
                         what, method, _describe(err), 'an iterator was already read'),
                         *_url_parts(target)[:4], method=method) from None
                 outcome_unknown = True
+                self._count_resend()
                 if getattr(err, 'reused', False) and free_reconnect:
                     free_reconnect = False      # an idle kept-alive socket closed by the server: not a failure
                     continue
@@ -167,6 +169,7 @@ class BaseConnection:
             if retryable and attempt < self.retries and (body is None or body.rewind()):
                 _drain(resp, data)
                 attempt += 1
+                self._count_resend()
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
@@ -178,6 +181,10 @@ class BaseConnection:
                 raise ClientException.from_response(what, method, _url_parts(target), resp.status,
                                                     resp.reason, resp.headers, data)
             return resp, data
+
+    def _count_resend(self):
+        with self._count_lock:
+            self.resent += 1
 
     def _sleep(self, backoff):
         time.sleep(backoff * random.uniform(0.5, 1.0))   # jitter: many threads must not retry in lockstep
