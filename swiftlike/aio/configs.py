@@ -115,9 +115,9 @@ def ensure_cluster_conf(layout):
     return prefix, suffix
 
 
-def storage_conf_text(layout, kind, node, workers=0, log_level='INFO'):
+def storage_conf_sections(layout, kind, node, workers=0, log_level='INFO', daemons=()):
     """A node's <kind>-server conf. Shared keys go in [DEFAULT] so the daemons'
-    sections in the same file (added once they exist) read them too."""
+    sections in the same file (empty: their defaults) read them too."""
     defaults = {
         'devices': node.devices_root,
         'mount_check': 'true' if layout.xfs else 'false',
@@ -126,25 +126,22 @@ def storage_conf_text(layout, kind, node, workers=0, log_level='INFO'):
         'log_level': log_level,
     }
     server = {'bind_port': str(node.ports[kind]), 'workers': str(workers)}
-    sections = [('DEFAULT', defaults), ('%s-server' % kind, server)]
-    return '# Made by swiftlike-aio for node %d; rewritten on every start.\n' % node.index \
-        + _ini(sections)
+    return ([('DEFAULT', defaults), ('%s-server' % kind, server)]
+            + [(daemon, {}) for daemon in daemons])
 
 
 def write_storage_confs(layout, workers=0, log_level='INFO', daemon_sections=None):
     """Every node's object/container/account server conf; returns their paths.
 
-    daemon_sections maps a kind to the [section] names of its daemons, which get
-    an empty section (their defaults, plus [DEFAULT]).
+    daemon_sections maps a kind to the [section] names of its daemons.
     """
     paths = []
     for node in layout.nodes:
         for kind in ('object', 'container', 'account'):
-            text = storage_conf_text(layout, kind, node, workers, log_level)
-            for section in (daemon_sections or {}).get(kind, ()):
-                text += '[%s]\n\n' % section
+            sections = storage_conf_sections(layout, kind, node, workers, log_level,
+                                             (daemon_sections or {}).get(kind, ()))
             path = layout.server_conf(kind, node.index)
-            _write(path, text)
+            write_merged(path, sections, 'node %d' % node.index)
             paths.append(path)
     return paths
 
@@ -176,7 +173,7 @@ def pipeline(module_exists=_module_exists):
             if required or module_exists(module)]
 
 
-def proxy_conf_text(layout, port, users, workers=1, log_level='INFO', filters=None):
+def proxy_conf_sections(layout, port, users, workers=1, log_level='INFO', filters=None):
     filters = pipeline() if filters is None else filters
     defaults = {'swift_dir': layout.etc_dir, 'log_level': log_level}
     # As in Swift's SAIO: accounts appear on first use, and a reseller admin
@@ -195,9 +192,33 @@ def proxy_conf_text(layout, port, users, workers=1, log_level='INFO', filters=No
                 key, _, value = user.conf_line().partition(' = ')
                 values[key] = value
         sections.append(('filter:%s' % name, values))
-    return '# Made by swiftlike-aio; rewritten on every start.\n' + _ini(sections)
+    return sections
 
 
-def write_proxy_conf(layout, port, users, workers=1, log_level='INFO'):
-    _write(layout.proxy_conf, proxy_conf_text(layout, port, users, workers, log_level))
+def write_proxy_conf(layout, port, users, workers=1, log_level='INFO', filters=None):
+    write_merged(layout.proxy_conf,
+                 proxy_conf_sections(layout, port, users, workers, log_level, filters), 'proxy')
     return layout.proxy_conf
+
+
+MERGE_NOTE = ('# Made by swiftlike-aio (%s). On every start the keys it sets follow its\n'
+              '# flags; keys and sections you add are kept.\n')
+
+
+def write_merged(path, sections, what):
+    """Write `sections` to `path`, keeping keys and sections a person added to
+    an earlier version of the file (the aio's own keys take the new values)."""
+    merged = [(name, dict(values)) for name, values in sections]
+    if os.path.exists(path):
+        try:
+            old = read_ini(path)
+        except ConfigError:
+            old = {}  # unreadable: replaced by a fresh one
+        ours = {name: values for name, values in merged}
+        for name, values in old.items():
+            if name in ours:
+                for key, value in values.items():
+                    ours[name].setdefault(key, value)
+            else:
+                merged.append((name, dict(values)))
+    _write(path, MERGE_NOTE % what + _ini(merged))

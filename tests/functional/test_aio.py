@@ -1,4 +1,5 @@
 """The real `swiftlike-aio` command, as a subprocess on free ports."""
+import fcntl
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import urllib.request
 
 import pytest
 
+from swiftlike.aio.cluster import available_daemons
 from swiftlike.aio.devices import xfs_unavailable_reason
 from swiftlike.aio.layout import free_ports
 from swiftlike.aio.supervisor import group_members
@@ -159,14 +161,16 @@ def test_busy_port_is_reported(tmp_path):
     assert '%d (proxy-server)' % port in done.stderr
 
 
-def test_second_aio_on_same_data_dir_is_refused(tmp_path, aio_runs):
-    data_dir = tmp_path / 'd'
-    first = AioProcess(data_dir, '--base-port', '0', '--part-power', '6', '--workers', '0',
-                       '--no-daemons')
-    aio_runs.append(first)
-    first.wait_up()
-    done = subprocess.run(AIO + ['--data-dir', str(data_dir), '--port', '0'],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+def test_second_aio_on_same_data_dir_is_refused(tmp_path):
+    # Hold the data dir's lock as a running aio does.
+    run_dir = tmp_path / 'd' / 'run'
+    run_dir.mkdir(parents=True)
+    with open(run_dir / 'aio.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = subprocess.run(AIO + ['--data-dir', str(tmp_path / 'd'), '--port', '0',
+                                     '--base-port', '0'],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=60)
     assert done.returncode == 2 and 'in use by another swiftlike-aio' in done.stderr
 
 
@@ -179,6 +183,11 @@ def test_round_trip_restart_reuse_and_clean_stops(tmp_path, aio_runs):
     out = first.output()
     assert state['auth_url'] in out and 'test:tester' in out
     assert state['auth_url'] == state['proxy_url'] + '/auth/v1.0'
+    # Every daemon that exists runs beside its servers (the expirer once).
+    for daemon in available_daemons():
+        nodes = [1] if daemon == 'object-expirer' else [1, 2, 3, 4]
+        for n in nodes:
+            assert state['children'].get('%s-%d' % (daemon, n)), (daemon, n)
 
     storage_url, token = auth(state)
     assert storage_url == state['proxy_url'] + '/v1/AUTH_test'

@@ -162,3 +162,26 @@ def test_proxy_conf_pipeline_and_users(tmp_path):
 def test_dotted_groups_limited():
     with pytest.raises(ValueError, match='dotted'):
         configs.parse_user('a:b:c:.wheel')
+
+
+def test_rewrite_keeps_what_a_person_added(tmp_path):
+    layout = new_layout(str(tmp_path))
+    configs.write_proxy_conf(layout, 8080, configs.DEFAULT_USERS, workers=1)
+    with open(layout.proxy_conf, 'a') as f:
+        f.write('[proxy-server]\nnode_timeout = 3\n[filter:mine]\nuse = my.module\n')
+    configs.write_proxy_conf(layout, 9090, configs.DEFAULT_USERS, workers=2)
+    ini = read_ini(layout.proxy_conf)
+    assert ini['proxy-server']['bind_port'] == '9090'   # the aio's keys follow its flags
+    assert ini['proxy-server']['workers'] == '2'
+    assert ini['proxy-server']['node_timeout'] == '3'   # the person's are kept
+    assert ini['filter:mine'] == {'use': 'my.module'}
+
+
+def test_unreadable_conf_is_replaced(tmp_path):
+    layout = new_layout(str(tmp_path))
+    configs.write_storage_confs(layout)
+    path = layout.server_conf('object', 2)
+    with open(path, 'w') as f:
+        f.write('no section header\n')
+    configs.write_storage_confs(layout)
+    assert read_ini(path)['object-server']['bind_port'] == '6211'
