@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from swiftlike.client import ClientException
-from tests.functional.test_client_support import conn, container, empty_and_delete, endpoint  # noqa: F401
+from tests.functional.test_client_support import bulk_container, conn, container, endpoint  # noqa: F401
 
 
 @pytest.mark.parametrize('size', [0, 1, 1 << 20])
@@ -174,20 +174,9 @@ def test_listings_with_prefix_delimiter_marker_and_account(conn, container):
     assert int(headers['x-account-container-count']) >= 1
 
 
-@pytest.fixture
-def big_container(endpoint, conn):
-    """Like `container`, but left in place on the throw-away aio cluster: deleting 10,000 objects costs
-    as much as making them."""
-    name = 'client-big-' + uuid.uuid4().hex[:12]
-    conn.put_container(name)
-    yield name
-    if endpoint.cluster is None:
-        empty_and_delete(conn, name)
-
-
-def test_full_listing_of_more_than_10000_objects_made_by_32_threads(conn, big_container):
+def test_full_listing_of_more_than_10000_objects_made_by_32_threads(conn, bulk_container):
     """32 threads share one Connection to create 10,050 objects; full_listing pages past the 10,000 limit."""
-    container = big_container
+    container = bulk_container
     count = 10050
     names = ['obj-%05d' % i for i in range(count)]
     failures = []

@@ -62,6 +62,17 @@ def container(conn):
     empty_and_delete(conn, name)
 
 
+@pytest.fixture
+def bulk_container(endpoint, conn):
+    """Like `container`, but left in place on the throw-away aio cluster: deleting thousands of objects costs
+    as much as making them."""
+    name = 'client-bulk-' + uuid.uuid4().hex[:12]
+    conn.put_container(name)
+    yield name
+    if endpoint.cluster is None:
+        empty_and_delete(conn, name)
+
+
 def empty_and_delete(conn, name):
     import concurrent.futures
     try:
