@@ -112,6 +112,10 @@ class AioCluster:
             raise ConfigError('%s is in use by another swiftlike-aio' % self.layout.data_dir)
         self._lock_fd = fd
 
+    @property
+    def locked(self):
+        return self._lock_fd is not None
+
     def unlock(self):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -201,7 +205,7 @@ class AioCluster:
         self.supervisor.stop_all(timeout)
         try:
             os.unlink(self.layout.state_file)
-        except FileNotFoundError:
+        except OSError:
             pass
 
     def start_server(self, kind, index=0, timeout=60.0):

@@ -43,7 +43,13 @@ def ensure_rings(layout):
         if os.path.exists(ring):
             continue
         if os.path.exists(builder):
-            os.unlink(builder)  # a half-made builder from an interrupted first start
+            # The ring file was lost but its builder holds the placement: write it
+            # again from there, so data stays where it is. A half-made builder
+            # (an interrupted first start) cannot, and is made afresh.
+            if ring_builder([builder, 'write_ring'])[0] == 0 and os.path.exists(ring):
+                built.append(kind)
+                continue
+            os.unlink(builder)
         _check([builder, 'create', layout.part_power, layout.replicas, 0])
         for node in layout.nodes:
             _check([builder, 'add', 'r1z%d-%s:%d/%s' % (node.zone, _host(layout.bind_ip),

@@ -198,6 +198,10 @@ def main(argv=None):
     except ConfigError as err:
         sys.stderr.write('swiftlike-aio: %s\n' % err)
         status = 2
+    except OSError as err:  # e.g. --data-dir is a file, or not writable
+        sys.stderr.write('swiftlike-aio: %s: %s\n' % (getattr(err, 'filename', '') or
+                                                     args.data_dir, err.strerror or err))
+        status = 2
     except ChildFailed as err:
         sys.stderr.write('swiftlike-aio: %s\n' % err)
         status = 1
@@ -205,7 +209,9 @@ def main(argv=None):
         # A second Ctrl-C must not interrupt the clean-up itself.
         for sig in old:
             signal.signal(sig, signal.SIG_IGN)
-        if cluster is not None:
+        # Only the aio holding the data dir's lock may touch its processes and
+        # state (a refused second aio must not stop the first one's).
+        if cluster is not None and cluster.locked:
             cluster.stop()
             release_devices(cluster.layout)
             cluster.unlock()

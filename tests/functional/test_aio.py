@@ -123,6 +123,20 @@ def test_bad_flags_exit_2_with_reason(tmp_path, args, message):
     assert 'Traceback' not in done.stderr
 
 
+def test_data_dir_that_is_a_file_or_corrupt(tmp_path):
+    (tmp_path / 'file').write_text('not a dir')
+    done = subprocess.run(AIO + ['--data-dir', str(tmp_path / 'file'), '--setup-only'],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2 and 'Traceback' not in done.stderr
+    assert str(tmp_path / 'file') in done.stderr
+    (tmp_path / 'd' / 'etc').mkdir(parents=True)
+    (tmp_path / 'd' / 'etc' / 'aio-layout.json').write_text('{"nodes": [{"bad": 1}]}')
+    done = subprocess.run(AIO + ['--data-dir', str(tmp_path / 'd'), '--setup-only'],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2 and 'unreadable aio layout' in done.stderr
+    assert 'Traceback' not in done.stderr
+
+
 def test_setup_only_then_conflicting_reuse(tmp_path):
     data_dir = tmp_path / 'd'
     done = subprocess.run(AIO + ['--data-dir', str(data_dir), '--base-port', '0',
@@ -165,6 +179,7 @@ def test_second_aio_on_same_data_dir_is_refused(tmp_path):
     # Hold the data dir's lock as a running aio does.
     run_dir = tmp_path / 'd' / 'run'
     run_dir.mkdir(parents=True)
+    (run_dir / 'aio.json').write_text('{"the running aio": "keeps this"}')
     with open(run_dir / 'aio.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         done = subprocess.run(AIO + ['--data-dir', str(tmp_path / 'd'), '--port', '0',
@@ -172,6 +187,7 @@ def test_second_aio_on_same_data_dir_is_refused(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               timeout=60)
     assert done.returncode == 2 and 'in use by another swiftlike-aio' in done.stderr
+    assert (run_dir / 'aio.json').exists()
 
 
 def test_round_trip_restart_reuse_and_clean_stops(tmp_path, aio_runs):
