@@ -33,6 +33,21 @@ class BackendResponse:
             self.release()
         return data
 
+    def discard(self, limit=65536):
+        """Done with this answer: read a small rest so the connection can be
+        reused, else close it."""
+        if self._resp is None:
+            return
+        length = self._resp.length
+        if length is not None and length <= limit:
+            try:
+                self.read()
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
+            self.release()
+        else:
+            self.close()
+
     def release(self):
         """Give the connection back to the pool if fully read, else close it."""
         resp, conn = self._resp, self._conn

@@ -244,7 +244,7 @@ class Controller:
             choice = newest(missing, lambda r: response_timestamp(r.headers))
         for resp in answers:
             if resp is not choice:
-                resp.close()
+                resp.discard()
         return choice
 
     def read_reply(self, resp, extra_headers=None):
@@ -255,7 +255,7 @@ class Controller:
         if extra_headers:
             headers.extend(extra_headers)
         if self.req.method == 'HEAD' or resp.status in (204, 304):
-            resp.release() if resp.status in (204, 304) else resp.close()
+            resp.discard()
             length = resp.headers.get('content-length')
             if length is not None and resp.status not in (204, 304):
                 headers.append(('Content-Length', length))
@@ -286,7 +286,7 @@ class Controller:
                          self.base_headers())
         if resp is None:
             raise ServiceUnavailable('No account server answered')
-        resp.close()
+        resp.discard()
         if resp.status == 404 or not (200 <= resp.status < 300):
             return {'status': resp.status}
         h = resp.headers
@@ -309,7 +309,7 @@ class Controller:
                          self.base_headers())
         if resp is None:
             raise ServiceUnavailable('No container server answered')
-        resp.close()
+        resp.discard()
         if not (200 <= resp.status < 300):
             return {'status': resp.status}
         h = resp.headers
