@@ -30,7 +30,7 @@ def _apply(harness, ops):
     return statuses, seen, hashes
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(st.lists(_op, max_size=10))
 def test_backends_agree(ops):
     base = Path(tempfile.mkdtemp())
