@@ -9,6 +9,8 @@ import time
 
 from swiftlike import concurrency
 
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
 
 @dataclasses.dataclass
 class WsgiConf:
@@ -61,6 +63,7 @@ def serve(sock, app, conf):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     # After a signal handler runs, the interrupted epoll wait is resumed with
     # its old timeout (PEP 475), so the hub would not see the kill scheduled by
     # stop() until some other timer fires: keep a timer due every half second.
@@ -95,6 +98,9 @@ def run_wsgi(app_factory, conf, logger=None):
     stopping = []
 
     def spawn_child():
+        # A stop signal arriving between fork() and the child's handlers being
+        # installed would be lost; keep it pending until serve() unblocks it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -104,6 +110,7 @@ def run_wsgi(app_factory, conf, logger=None):
             finally:
                 os._exit(0)
         children[pid] = time.time()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
     def stop(signum, frame):
         stopping.append(signum)
