@@ -177,8 +177,16 @@ def _commit(fd, tmp_path, header, part_path, hash_dir):
             os.fsync(fd)
         finally:
             os.close(fd)
-        makedirs_durable(hash_dir)
-        os.rename(tmp_path, os.path.join(hash_dir, header['name']))
+        # A concurrent rehash (REPLICATE) removes empty object and suffix
+        # dirs, so a dir we just made may be gone again before the rename: retry.
+        for attempt in range(5):
+            try:
+                makedirs_durable(hash_dir)
+                os.rename(tmp_path, os.path.join(hash_dir, header['name']))
+                break
+            except FileNotFoundError:
+                if attempt == 4 or not os.path.exists(tmp_path):
+                    raise
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_path)

@@ -114,9 +114,7 @@ class NetnsCluster:
         with socket.socket() as sock:
             sock.bind(('127.0.0.1', 0))
             self.proxy_port = sock.getsockname()[1]
-        with open(os.path.join(self.etc, 'proxy-server.conf'), 'w') as f:
-            f.write(configs.proxy_conf_text(layout, self.proxy_port, configs.DEFAULT_USERS,
-                                            workers=0))
+        configs.write_proxy_conf(layout, self.proxy_port, configs.DEFAULT_USERS, workers=0)
 
     def _ring(self, args, allowed=(0,)):
         status, output = ring_builder(args)
