@@ -6,8 +6,11 @@ PYTEST_ARGS ?=
 
 .PHONY: run test venv apt unit functional probe clean
 
+# Debian/Ubuntu ship venv separately (python3-venv): install it when we can.
 $(VENV)/.installed: setup.cfg pyproject.toml
-	python3 -m venv $(VENV)
+	python3 -m venv $(VENV) || { [ "$$(id -u)" = 0 ] && rm -rf $(VENV) && apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv \
+	  && python3 -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
