@@ -146,7 +146,8 @@ def write_storage_confs(layout, workers=0, log_level='INFO', daemon_sections=Non
     return paths
 
 
-# The proxy pipeline, outermost first: (filter name, module). Optional ones are
+# The proxy pipeline, outermost first, in the order of etc/proxy-server.conf:
+# (filter name, module, required). Optional ones are
 # included only when their module exists, so middlewares that land later join
 # the aio without changes here.
 PIPELINE = (
@@ -154,9 +155,9 @@ PIPELINE = (
     ('gatekeeper', 'swiftlike.middleware.gatekeeper', True),
     ('healthcheck', 'swiftlike.middleware.healthcheck', True),
     ('proxy_logging', 'swiftlike.middleware.proxy_logging', True),
-    ('info', 'swiftlike.middleware.info', False),
     ('ratelimit', 'swiftlike.middleware.ratelimit', False),
     ('tempauth', 'swiftlike.middleware.tempauth', True),
+    ('info', 'swiftlike.middleware.info', False),
 )
 
 

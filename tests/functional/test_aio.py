@@ -340,3 +340,10 @@ def test_fixture_kill_and_restart_a_server(cluster):
 def test_fixture_runs_a_daemon_pass(cluster):
     status, output = cluster.run_daemon('object-auditor', 2)
     assert status == 0, output
+
+
+def test_fixture_proxy_pipeline_answers_info_and_healthcheck(cluster):
+    status, _h, body = http('GET', cluster.proxy_url + '/healthcheck')
+    assert (status, body) == (200, b'OK')
+    status, _h, body = http('GET', cluster.proxy_url + '/info')
+    assert status == 200 and 'swift' in json.loads(body)

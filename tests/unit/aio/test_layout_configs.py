@@ -151,7 +151,7 @@ def test_proxy_conf_pipeline_and_users(tmp_path):
     configs.write_proxy_conf(layout, 8123, configs.DEFAULT_USERS, workers=3)
     ini = read_ini(layout.proxy_conf)
     names = ini['pipeline:main']['pipeline'].split()
-    assert names[0] == 'catch_errors' and names[-2:] == ['tempauth', 'proxy-server']
+    assert names[0] == 'catch_errors' and names[-1] == 'proxy-server' and 'tempauth' in names
     assert ini['proxy-server']['bind_port'] == '8123'
     assert ini['proxy-server']['workers'] == '3'
     assert ini['filter:tempauth']['user_test_tester'] == 'testing .admin'
