@@ -4,6 +4,7 @@ The first start makes the data dir (devices, hash secrets, rings, configs);
 later starts reuse it. Ctrl-C or SIGTERM stops every process it started.
 """
 import argparse
+import ipaddress
 import os
 import signal
 import sys
@@ -56,6 +57,20 @@ def non_negative(text):
     return value
 
 
+def ip_address(text):
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not an IP address' % text)
+
+
+def xfs_size(text):
+    value = int(text)
+    if value < 300:  # mkfs.xfs refuses smaller file systems
+        raise argparse.ArgumentTypeError('must be at least 300 (MB)')
+    return value
+
+
 def user(text):
     try:
         return configs.parse_user(text)
@@ -69,7 +84,7 @@ def parser():
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data-dir', default=os.path.join('.', 'var', 'aio'),
                    help='where devices, rings, configs and logs live (default ./var/aio)')
-    p.add_argument('--bind-ip', default=None,
+    p.add_argument('--bind-ip', type=ip_address, default=None,
                    help='address every server listens on (default 127.0.0.1)')
     p.add_argument('--port', type=port, default=8080,
                    help='proxy port (default 8080; 0 picks a free one)')
@@ -79,7 +94,7 @@ def parser():
     p.add_argument('--xfs', action='store_true', default=None,
                    help='XFS loopback devices (sparse images + mkfs.xfs + mount -o loop, '
                         'mount_check on); needs root and xfsprogs')
-    p.add_argument('--xfs-size', type=non_negative, default=1024, metavar='MB',
+    p.add_argument('--xfs-size', type=xfs_size, default=1024, metavar='MB',
                    help='size of each XFS image (sparse; default 1024)')
     p.add_argument('--part-power', type=non_negative, default=DEFAULT_PART_POWER,
                    help='ring partition power for a new data dir (default %d)'

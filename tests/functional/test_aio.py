@@ -114,6 +114,9 @@ def test_help_documents_the_flags():
     (['--part-power', '0'], 'part power'),
     (['--base-port', '80'], 'base port'),
     (['--bogus'], 'unrecognized arguments'),
+    (['--bind-ip', 'not-an-ip'], 'not an IP address'),
+    (['--bind-ip', '127.0.0.1; rm -rf /'], 'not an IP address'),
+    (['--xfs-size', '10'], 'at least 300'),
 ])
 def test_bad_flags_exit_2_with_reason(tmp_path, args, message):
     done = subprocess.run(AIO + ['--data-dir', str(tmp_path / 'd')] + args,
