@@ -262,7 +262,14 @@ def test_dead_server_is_restarted(tmp_path, aio_runs):
         raise AssertionError('object-server-2 not restarted:\n' + run.output())
     assert 'object-server-2 exited' in run.output()
     with open(os.path.join(run.data_dir, 'run', 'aio.json')) as f:
-        assert json.load(f)['children']['object-server-2'] == pid
+        state = json.load(f)
+    assert state['children']['object-server-2'] == pid
+    # Ctrl-C (SIGINT) stops it all as SIGTERM does.
+    pids = run.all_pids(state)
+    run.proc.send_signal(signal.SIGINT)
+    assert run.proc.wait(60) == 0
+    assert wait_gone(pids) == []
+    assert 'stopped' in run.output()
 
 
 
