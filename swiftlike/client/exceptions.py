@@ -69,7 +69,7 @@ class ClientException(Exception):
     def short(self):
         """'404 Not Found: The resource could not be found. (txn: tx...)' without the request part."""
         text = ''
-        if self.http_status is not None:
+        if self.http_status is not None and not 200 <= self.http_status < 300:
             text = '%s %s' % (self.http_status, self.http_reason)
             body = self.body_text()
             if body and body.lower() != str(self.http_reason).lower():
@@ -87,7 +87,7 @@ class ClientException(Exception):
         url = self.url()
         if url:
             text += ' ' + url
-        if self.http_status is not None:
+        if self.http_status is not None and not 200 <= self.http_status < 300:
             text += ': ' + self.short()
         elif self.transaction_id:
             text += ' (txn: %s)' % self.transaction_id

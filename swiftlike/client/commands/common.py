@@ -23,6 +23,7 @@ class Context:
         self.quiet = getattr(args, 'quiet', False)
         self.failures = []
         self._lock = threading.Lock()
+        self._output_lock = threading.Lock()     # whole lines from many threads, never interleaved
         self._conn = None
         self._connection_factory = connection_factory
 
@@ -52,8 +53,9 @@ class Context:
         if progress is not None:
             progress.log(line, stream)
         else:
-            stream.write(line + '\n')
-            stream.flush()
+            with self._output_lock:
+                stream.write(line + '\n')
+                stream.flush()
 
     def progress(self, label, total_bytes=None, total_items=None):
         """A progress bar on stderr, live only when stderr is a terminal and output is not quiet."""
@@ -77,9 +79,16 @@ class Context:
             for item in items:
                 func(item)
             return
-        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-            for future in [pool.submit(func, item) for item in items]:
+        pool = concurrent.futures.ThreadPoolExecutor(threads)
+        futures = [pool.submit(func, item) for item in items]
+        try:
+            for future in futures:
                 future.result()
+        except BaseException:
+            # Ctrl-C: drop what has not started; transfers in flight finish their current object.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
 
 def connection_kwargs(args):
