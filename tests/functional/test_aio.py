@@ -13,7 +13,6 @@ import pytest
 
 from swiftlike.aio.cluster import available_daemons
 from swiftlike.aio.devices import xfs_unavailable_reason
-from swiftlike.aio.layout import free_ports
 from swiftlike.aio.supervisor import group_members
 from tests.functional.conftest import http, read_state
 
