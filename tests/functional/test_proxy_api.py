@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.functional.proxy_helpers import Api, unique
+from tests.functional.proxy_helpers import Api, raw, unique
 
 
 @pytest.fixture(scope='module')
@@ -314,6 +314,15 @@ def test_delete_after_and_delete_at(api):
     assert api.request('HEAD', '/%s/later' % c)[1]['x-delete-at'] == str(at)
     assert api.request('POST', '/%s/later' % c, {'X-Delete-At': str(at + 5)})[0] == 202
     assert api.request('HEAD', '/%s/later' % c)[1]['x-delete-at'] == str(at + 5)
+    # The object servers queued the object for the expirer (seen by a reseller admin).
+    admin = Api(api.cluster, 'admin:admin')
+    queue = str((at + 5) // 86400 * 86400)
+    status, _h, body = raw(admin.host, admin.port, 'GET',
+                           '/v1/.expiring_objects/%s?format=json' % queue,
+                           {'X-Auth-Token': admin.token})
+    assert status == 200, body
+    names = [item['name'] for item in json.loads(body)]
+    assert '%d-AUTH_test/%s/later' % (at + 5, c) in names
     assert api.request('PUT', '/%s/p' % c, {'X-Delete-At': '12'}, b'x')[0] == 400
     assert api.request('PUT', '/%s/p' % c, {'X-Delete-At': 'soon'}, b'x')[0] == 400
     assert api.request('PUT', '/%s/p' % c, {'X-Delete-After': '-5'}, b'x')[0] == 400
