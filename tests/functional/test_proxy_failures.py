@@ -127,3 +127,27 @@ def test_three_object_servers_down_is_503(cluster, api, restore):
     status, h, body = api.request('PUT', '/%s/nope' % c, body=b'x')
     assert status == 503
     assert 'x-trans-id' in h
+
+
+def test_restarted_node_is_used_again_within_seconds(cluster, api, restore):
+    account = api.account_path.rsplit('/', 1)[-1]
+    c = api.put_container()
+    ring = Ring(cluster.swift_dir, 'object')
+    victim = cluster.object_servers[0]
+    # Objects that have the victim as a primary.
+    names = []
+    i = 0
+    while len(names) < 12:
+        name = 'el-%d' % i
+        i += 1
+        _part, nodes = ring.get_nodes(account, c, name)
+        if any(n['port'] == victim.port and n['device'] == victim.device for n in nodes):
+            names.append(name)
+    cluster.kill_server('object', victim.index)
+    for name in names[:6]:   # enough failures to get the node error-limited
+        assert api.request('PUT', '/%s/%s' % (c, name), body=b'x')[0] == 201
+    cluster.start_server('object', victim.index)
+    time.sleep(5.5)          # error_suppression_interval is 5 s
+    for name in names[6:]:
+        assert api.request('PUT', '/%s/%s' % (c, name), body=b'y')[0] == 201
+        assert victim.device in _devices_holding(cluster, account, c, name), name
