@@ -84,6 +84,18 @@ def test_short_body_is_not_stored(api, container):
     assert api.request('HEAD', '/%s/short' % container)[0] == 404
 
 
+@pytest.mark.parametrize('size', [5000, 200000])
+def test_malformed_chunked_body_is_not_stored(api, container, size):
+    path = (api.account_path + '/%s/badchunk%d' % (container, size)).encode()
+    good = b'%x\r\n%s\r\n' % (size, b'a' * size)
+    status, out = raw_bytes(api.host, api.port, b'PUT ' + path + b' HTTP/1.1\r\nHost: x\r\n'
+                            b'X-Auth-Token: ' + api.token.encode() +
+                            b'\r\nTransfer-Encoding: chunked\r\n\r\n' + good +
+                            b'zz\r\nabc\r\n')
+    assert status is None or 400 <= status < 500, out[:300]
+    assert api.request('HEAD', '/%s/badchunk%d' % (container, size))[0] == 404
+
+
 @pytest.mark.parametrize('path', [
     b'/v1/AUTH_test/c\xff\xfe',
     b'/v1/AUTH_test/c/o\xc3',
