@@ -151,3 +151,38 @@ def test_restarted_node_is_used_again_within_seconds(cluster, api, restore):
     for name in names[6:]:
         assert api.request('PUT', '/%s/%s' % (c, name), body=b'y')[0] == 201
         assert victim.device in _devices_holding(cluster, account, c, name), name
+
+
+def test_get_resumes_from_another_replica_when_the_node_dies_mid_body(cluster, api, restore):
+    import hashlib
+    import http.client
+    account = api.account_path.rsplit('/', 1)[-1]
+    c = api.put_container()
+    obj = unique('resume')
+    data = os.urandom(40 * 1024 * 1024)
+    assert api.request('PUT', '/%s/%s' % (c, obj), body=data)[0] == 201
+    ring = Ring(cluster.swift_dir, 'object')
+    _part, primaries = ring.get_nodes(account, c, obj)
+    with open(cluster.proxy.log_path, 'rb') as f:
+        log_start = len(f.read())
+    conn = http.client.HTTPConnection(api.host, api.port, timeout=60)
+    conn.request('GET', '%s/%s/%s' % (api.account_path, c, obj),
+                 headers={'X-Auth-Token': api.token})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    got = [resp.read(1024 * 1024)]
+    # Both primaries asked first are killed: whichever one serves the body dies.
+    for node in primaries[:2]:
+        cluster.kill_server('object', _object_server_for(cluster, node).index)
+    while True:
+        chunk = resp.read(1024 * 1024)
+        if not chunk:
+            break
+        got.append(chunk)
+    conn.close()
+    body = b''.join(got)
+    assert len(body) == len(data)
+    assert hashlib.md5(body).digest() == hashlib.md5(data).digest()
+    with open(cluster.proxy.log_path, 'rb') as f:
+        log = f.read()[log_start:]
+    assert b'resuming' in log

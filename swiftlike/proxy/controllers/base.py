@@ -1,5 +1,6 @@
 """What the account, container and object controllers share: replies, backend
 fan-out with handoffs and quorum, newest-wins reads, and cached info."""
+import http.client
 from urllib.parse import quote
 
 from swiftlike.concurrency import GreenPile
@@ -89,26 +90,53 @@ def _title(name):
 
 
 class BodyIter:
-    """Streams a backend response body to the client, then frees the connection."""
+    """Streams a backend response body to the client, then frees the connection.
 
-    def __init__(self, resp, chunk_size):
+    If the backend fails mid-body and a `resume(offset, failed_node)` callback
+    is given, the rest comes from another replica (a ranged GET of the same
+    ETag), so the client still gets every byte.
+    """
+
+    def __init__(self, resp, chunk_size, resume=None, logger=None):
         self.resp = resp
         self.chunk_size = chunk_size
+        self.resume = resume
+        self.logger = logger
 
     def __iter__(self):
-        resp = self.resp
+        sent = 0
+        length = self.resp.headers.get('content-length')
+        expected = int(length) if length and length.isdigit() else None
         try:
             while True:
+                resp = self.resp
                 try:
                     chunk = resp.read(self.chunk_size)
-                except (OSError, ValueError) as err:
-                    raise ConnectionTimeout('reading from %s:%s failed: %s'
-                                            % (resp.node['ip'], resp.node['port'], err))
+                    failure = None
+                except (OSError, ValueError, http.client.HTTPException) as err:
+                    chunk, failure = b'', err
+                    if expected is not None and sent >= expected:
+                        break
+                if not chunk and (failure is not None or
+                                  (expected is not None and sent < expected)):
+                    resp.close()
+                    replacement = self.resume(sent, resp.node) if self.resume else None
+                    if self.logger:
+                        self.logger.warning('ERROR reading from %s:%s after %d bytes: %s%s',
+                                            resp.node['ip'], resp.node['port'], sent,
+                                            failure or 'short body',
+                                            '; resuming' if replacement else '')
+                    if replacement is None:
+                        raise ConnectionTimeout('reading from %s:%s failed'
+                                                % (resp.node['ip'], resp.node['port']))
+                    self.resp = replacement
+                    continue
                 if not chunk:
                     break
+                sent += len(chunk)
                 yield chunk
         finally:
-            resp.release()
+            self.resp.release()
 
     def close(self):
         self.resp.close()
@@ -247,7 +275,7 @@ class Controller:
                 resp.discard()
         return choice
 
-    def read_reply(self, resp, extra_headers=None):
+    def read_reply(self, resp, extra_headers=None, resume=None):
         """Turn a backend GET/HEAD answer into the client's response."""
         if resp is None:
             return error_reply(503, 'Service unavailable: no storage node answered')
@@ -270,7 +298,9 @@ class Controller:
             resp.release()
             return Reply(resp.status, headers, app_iter=[body],
                          content_length=None if length is not None else len(body))
-        return Reply(resp.status, headers, app_iter=BodyIter(resp, self.app.conf.client_chunk_size))
+        return Reply(resp.status, headers,
+                     app_iter=BodyIter(resp, self.app.conf.client_chunk_size,
+                                       resume if resp.status == 200 else None, self.app.logger))
 
     # -- cached info ----------------------------------------------------
 

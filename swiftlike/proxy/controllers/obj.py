@@ -50,7 +50,39 @@ class ObjectController(Controller):
         resp = self.read(ring, part, nodes, self.req.method,
                          name_path(self.account, self.container, self.obj), headers,
                          fanout=self.app.conf.object_read_fanout)
-        return self.read_reply(resp)
+        resume = None
+        if resp is not None and self.req.method == 'GET' and 'Range' not in headers:
+            etag = resp.headers.get('etag', '')
+
+            def resume(offset, failed):
+                return self._resume(ring, part, nodes, offset, failed, etag)
+        return self.read_reply(resp, resume=resume)
+
+    def _resume(self, ring, part, nodes, offset, failed, etag):
+        """The rest of the object from `offset`, from another replica with the
+        same ETag (None if none can give it)."""
+        self.app.limiter.error(failed)
+        headers = self.base_headers()
+        headers['Range'] = 'bytes=%d-' % offset
+        if etag:
+            headers['If-Match'] = etag
+        suffix = name_path(self.account, self.container, self.obj)
+        count = len(nodes) + self.app.request_node_count(len(nodes))
+        for node in self.nodes(ring, part, nodes):
+            count -= 1
+            if count < 0:
+                break
+            if node is failed or (node['ip'], node['port'], node['device']) == \
+                    (failed['ip'], failed['port'], failed['device']):
+                continue
+            resp = self._request_one(iter([node]), 'GET', part, suffix, headers, None, b'',
+                                     False)
+            if resp is not None and resp.status == 206 and \
+                    'multipart' not in resp.headers.get('content-type', ''):
+                return resp
+            if resp is not None:
+                resp.discard()
+        return None
 
     HEAD = GET
 
