@@ -45,3 +45,22 @@ def test_upload_with_a_wrong_etag_answer_is_a_named_failure(server, tmp_path):
     assert status == 1 and out == ''
     assert err.startswith('swiftlike: upload %s -> c/f.txt failed: Object PUT failed: ETag mismatch: sent %s, '
                           'server stored %s' % (path, hashlib.md5(b'abc').hexdigest(), 'b' * 32))
+
+
+def test_acl_flags_are_refused_when_info_names_no_acl_aware_auth(server):
+    server.script('GET', '/info', ('status', 200, {}, b'{"swift": {"version": "x"}}'))
+    status, out, err = run(server, ['post', 'c', '-r', '.r:*'])
+    assert status == 1
+    assert err == ('swiftlike: post c failed: the cluster does not support container ACLs (its /info names no '
+                   'ACL-aware auth); nothing was changed\n')
+    assert [r[0] for r in server.requests] == ['GET']          # only /info: no POST was sent
+
+
+def test_acl_flags_are_sent_when_info_names_tempauth(server):
+    server.script('GET', '/info', ('status', 200, {}, b'{"swift": {}, "tempauth": {"account_acls": true}}'))
+    server.script('POST', '/v1/AUTH_t/c', ('status', 204, {}, b''))
+    status, out, err = run(server, ['post', 'c', '-r', '.r:*', '-w', 'a:b'])
+    assert (status, err) == (0, '')
+    method, path, headers, _ = server.requests[-1]
+    assert (method, path, headers['X-Container-Read'], headers['X-Container-Write']) == (
+        'POST', '/v1/AUTH_t/c', '.r:*', 'a:b')

@@ -70,6 +70,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self._body()
         with srv.lock:
             srv.requests.append((self.command, self.path, dict(self.headers), body))
+        if self.path == '/info':                  # public, like a real proxy's /info
+            return self._reply(*srv.next_action(self.command, self.path)[1:])
         if self.headers.get('X-Auth-Token') not in srv.valid_tokens:
             return self._reply(401, {}, b'Unauthorized')
         action = srv.next_action(self.command, self.path)
