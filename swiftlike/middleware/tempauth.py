@@ -144,6 +144,12 @@ def verify_token(secret, reseller_prefix, token, now=None):
     return account, user, groups, expires
 
 
+def _safe_realm(account):
+    # The account comes from the URL: keep only printable ASCII so it can
+    # never break the header.
+    return ''.join(ch for ch in account[:64] if 32 <= ord(ch) < 127 and ch not in '"\\')
+
+
 def default_secret():
     from swiftlike.hashing import hash_secrets
     prefix, suffix = hash_secrets()
@@ -184,7 +190,7 @@ class TempAuth:
             identity = None
         if token and identity is None:
             return _reply(start_response, '401 Unauthorized', 'Invalid or expired token\n',
-                          [('Www-Authenticate', 'Swift realm="%s"' % account[:64])])
+                          [('Www-Authenticate', 'Swift realm="%s"' % _safe_realm(account))])
         groups = identity[2] if identity else []
         environ['REMOTE_USER'] = ','.join(groups)
         container = parts[3] if len(parts) > 3 else ''

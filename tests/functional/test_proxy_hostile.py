@@ -194,3 +194,19 @@ def test_proxy_logged_no_unhandled_errors(cluster):
     with open(cluster.proxy.log_path, encoding='utf-8', errors='replace') as f:
         log = f.read()
     assert 'Traceback' not in log and 'unhandled exception' not in log
+
+
+def test_no_header_injection_through_names(api, container):
+    status, h, _b = raw(api.host, api.port, 'GET', '/v1/AUTH_x%0d%0aInjected:%20yes/c',
+                        {'X-Auth-Token': 'AUTH_tkbogus.00'})
+    assert status == 401 and 'injected' not in h
+    name = 'line\nbreak'
+    assert api.request('PUT', '/%s/%s' % (container, name), body=b'n')[0] == 201
+    status, h, _b = api.request('PUT', '/%s/copied' % container,
+                                {'X-Copy-From': '/%s/line%%0D%%0AInjected:%%20yes' % container,
+                                 'Content-Length': '0'})
+    assert status == 404 and 'injected' not in h
+    status, h, _b = api.request('PUT', '/%s/copied' % container,
+                                {'X-Copy-From': '/%s/line%%0Abreak' % container,
+                                 'Content-Length': '0'})
+    assert status == 201 and h['x-copied-from'] == '%s/line%%0Abreak' % container

@@ -2,7 +2,7 @@
 newest-wins GET/HEAD, metadata POST, DELETE, and COPY."""
 import mimetypes
 import time
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from swiftlike.constraints import MAX_FILE_SIZE, check_content_length, check_utf8
 from swiftlike.exceptions import (BadRequest, NotFound, PreconditionFailed,
@@ -53,9 +53,8 @@ class ObjectController(Controller):
         resume = None
         if resp is not None and self.req.method == 'GET' and 'Range' not in headers:
             etag = resp.headers.get('etag', '')
-
-            def resume(offset, failed):
-                return self._resume(ring, part, nodes, offset, failed, etag)
+            resume = lambda offset, failed: self._resume(  # noqa: E731
+                ring, part, nodes, offset, failed, etag)
         return self.read_reply(resp, resume=resume)
 
     def _resume(self, ring, part, nodes, offset, failed, etag):
@@ -317,7 +316,7 @@ class ObjectController(Controller):
                        ('Last-Modified', timestamp.last_modified)]
             copied = getattr(self, 'copied_from', None)
             if copied:
-                headers.append(('X-Copied-From', copied[0]))
+                headers.append(('X-Copied-From', quote(copied[0].encode('utf-8'), safe='/')))
                 if copied[1]:
                     headers.append(('X-Copied-From-Last-Modified', copied[1]))
             return Reply(201, headers, b'')
