@@ -60,8 +60,8 @@ def _add_global_options(parser, suppress):
                        help='auth version; only v1.0 is supported')
     group.add_argument('--retries', type=_non_negative_int, default=default(5), metavar='N',
                        help='retries per request on network errors and 5xx (default 5)')
-    group.add_argument('--timeout', type=float, default=default(None), metavar='SECONDS',
-                       help='socket timeout (default: none)')
+    group.add_argument('--timeout', type=_positive_float, default=default(120.0), metavar='SECONDS',
+                       help='give up on a connection silent for this long, then retry (default 120)')
     group.add_argument('--insecure', action='store_true', default=default(False),
                        help='do not verify the server certificate (https)')
     out = parser.add_argument_group('output options')
@@ -69,6 +69,16 @@ def _add_global_options(parser, suppress):
                      help='print only errors')
     out.add_argument('--no-progress', action='store_true', default=default(False),
                      help='never draw progress bars (they are drawn only when stderr is a terminal)')
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a number' % text) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError('must be more than 0, got %s' % text)
+    return value
 
 
 def _non_negative_int(text):

@@ -50,6 +50,10 @@ class BodySource:
     def chunked(self):
         return self.length is None
 
+    @property
+    def replayable(self):
+        return isinstance(self.contents, bytes) or self._start_pos is not None
+
     def rewind(self):
         """Make the body sendable again; False when that is impossible (an iterator already read)."""
         if not self.started:
@@ -184,9 +188,9 @@ class Transport:
             idle = self._local.idle = {}
         return idle
 
-    def acquire(self, key):
-        """An idle kept-alive connection of this thread, or a new one."""
-        pool = self._idle().get(key)
+    def acquire(self, key, fresh=False):
+        """An idle kept-alive connection of this thread, or a new one (always new if `fresh`)."""
+        pool = None if fresh else self._idle().get(key)
         while pool:
             conn = pool.pop()
             if conn.sock is not None:
@@ -225,7 +229,8 @@ class Transport:
         path = parts.path or '/'
         if parts.query:
             path += '?' + parts.query
-        conn, reused = self.acquire(key)
+        # A body that cannot be sent twice never goes on an idle socket the server may have closed meanwhile.
+        conn, reused = self.acquire(key, fresh=body is not None and not body.replayable)
         try:
             raw = self._send(conn, method, path, headers, body)
         except NETWORK_ERRORS as err:

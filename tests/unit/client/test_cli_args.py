@@ -128,6 +128,7 @@ USAGE_ERRORS = [
     (['upload', 'c', 'f', '-t', 'many'], "'many' is not a whole number"),
     (['--retries', '-1', 'stat'], 'must be 0 or more'),
     (['-V', '2', 'stat'], "invalid choice: '2'"),
+    (['--timeout', '0', 'stat'], 'must be more than 0'),
 ]
 
 

@@ -277,3 +277,14 @@ def test_names_are_quoted(server):
     conn = connect(server)
     conn.head_object('c c', 'dir/a b?#%')
     assert server.requests[0][1] == '/v1/AUTH_t/c%20c/dir/a%20b%3F%23%25'
+
+
+def test_an_iterator_body_never_rides_an_idle_kept_alive_socket(server):
+    conn = connect(server)
+    conn.head_container('c')
+    assert server.connections == 1
+    server.script('PUT', '/v1/AUTH_t/c/o', ('status', 201, {'Etag': hashlib.md5(b'ab').hexdigest()}, b''))
+    conn.put_object('c', 'o', iter([b'a', b'b']))
+    assert server.connections == 2          # a fresh socket: a stale one could not be retried with this body
+    conn.head_container('c')
+    assert server.connections == 2          # the idle one is still there for requests that can be resent
