@@ -112,6 +112,14 @@ def test_non_admin_user_needs_acl(cluster, api):
     time.sleep(3.2)
     assert plain.request('PUT', '/%s/w' % c, body=b'x')[0] == 201
     assert plain.request('DELETE', '/%s/w' % c)[0] == 204
+    # Copies need read access to the source and write access to the target.
+    assert plain.request('COPY', '/%s/o' % c, {'Destination': '/%s/o2' % c})[0] == 201
+    secret = api.put_container()
+    api.put_object(secret, 'hidden', b'no')
+    time.sleep(3.2)
+    assert plain.request('PUT', '/%s/leak' % c, {'X-Copy-From': '/%s/hidden' % secret,
+                                                  'Content-Length': '0'})[0] == 403
+    assert plain.request('COPY', '/%s/o' % c, {'Destination': '/%s/o3' % secret})[0] == 403
     assert plain.request('DELETE', '/' + c)[0] == 403
 
 

@@ -157,12 +157,16 @@ class Controller:
 
     # -- auth -----------------------------------------------------------
 
-    def authorize(self, read_acl='', write_acl='', is_object=False):
-        """Ask the auth middleware about a non-owner, now that the ACLs are known."""
+    def authorize(self, read_acl='', write_acl='', is_object=False, method=None):
+        """Ask the auth middleware about a non-owner, now that the ACLs are known
+        (`method`: judge as if the request were that, e.g. GET for a copy source)."""
         hook = self.req.environ.get(AUTHORIZE_KEY)
         if hook is None:
             return
-        denied = hook(self.req.environ, read_acl, write_acl, is_object)
+        environ = self.req.environ
+        if method is not None:
+            environ = dict(environ, REQUEST_METHOD=method)
+        denied = hook(environ, read_acl, write_acl, is_object)
         if denied:
             status, reason = denied
             if status.startswith('401'):

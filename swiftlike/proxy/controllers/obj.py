@@ -271,7 +271,8 @@ class ObjectController(Controller):
         src_container, src_obj = _split_copy_path(copy_from, 'X-Copy-From')
         if not self.is_owner:
             info = self.container_info(self.account, src_container)
-            self.authorize(info.get('read_acl', ''), info.get('write_acl', ''), is_object=True)
+            self.authorize(info.get('read_acl', ''), info.get('write_acl', ''), is_object=True,
+                           method='GET')
         ring = self.app.object_ring
         part, nodes = ring.get_nodes(self.account, src_container, src_obj)
         resp = self.read(ring, part, nodes, 'GET', name_path(self.account, src_container, src_obj),
