@@ -303,7 +303,7 @@ class Controller:
             return Reply(resp.status, headers, app_iter=[body],
                          content_length=None if length is not None else len(body))
         return Reply(resp.status, headers,
-                     app_iter=BodyIter(resp, self.app.conf.client_chunk_size,
+                     app_iter=BodyIter(resp, self.app.conf.object_chunk_size,
                                        resume if resp.status == 200 else None, self.app.logger))
 
     # -- cached info ----------------------------------------------------

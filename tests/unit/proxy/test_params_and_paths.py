@@ -210,3 +210,17 @@ def test_fast_response_parses_like_http_client():
     close = FastResponse(Sock(b'HTTP/1.0 200 OK\r\n\r\nbody'), method='GET')
     close.begin()
     assert close.will_close and close.read() == b'body'
+
+
+def test_sample_config_loads_and_documents_every_option():
+    import dataclasses
+    import os
+    import re
+    from swiftlike.middleware import catch_errors, proxy_logging, tempauth
+    path = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'etc', 'proxy-server.conf')
+    conf, factory = load(path)
+    assert conf.bind_port == 8080
+    text = open(path).read()
+    for cls in (Conf, catch_errors.Conf, proxy_logging.Conf, tempauth.Conf):
+        for field in dataclasses.fields(cls):
+            assert re.search(r'^# %s =' % field.name, text, re.M), field.name
