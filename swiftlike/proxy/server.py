@@ -6,7 +6,7 @@ import importlib
 from swiftlike.config import build, read_ini
 from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH,
                                    MAX_OBJECT_NAME_LENGTH, check_name_length, check_utf8)
-from swiftlike.exceptions import BadRequest, ConfigError, SwiftlikeError
+from swiftlike.exceptions import BadRequest, ConfigError, RingError, SwiftlikeError
 from swiftlike.http import Request
 from swiftlike.logs import get_logger
 from swiftlike.proxy.backend import ConnectionPool
@@ -95,6 +95,9 @@ class App:
     def __call__(self, environ, start_response):
         try:
             reply = self.handle(environ)
+        except RingError as err:
+            self.logger.error('ERROR ring unavailable: %s', err.reason)
+            reply = error_reply(503, 'Service unavailable: ring not loaded')
         except SwiftlikeError as err:
             reply = error_reply(err.http_status, err.reason, err.headers)
         except UnicodeError:

@@ -224,3 +224,18 @@ def test_sample_config_loads_and_documents_every_option():
     for cls in (Conf, catch_errors.Conf, proxy_logging.Conf, tempauth.Conf):
         for field in dataclasses.fields(cls):
             assert re.search(r'^# %s =' % field.name, text, re.M), field.name
+
+
+def test_missing_rings_answer_503(tmp_path):
+    import io
+    conf, factory = load(write(tmp_path, '[DEFAULT]\nswift_dir = %s\n[proxy-server]\n'
+                                         '[pipeline:main]\npipeline = proxy-server\n' % tmp_path))
+    app = factory()
+    out = {}
+
+    def start_response(status, headers, exc_info=None):
+        out['status'] = status
+    body = b''.join(app({'REQUEST_METHOD': 'GET', 'PATH_INFO': '/v1/AUTH_a/c/o',
+                         'wsgi.input': io.BytesIO(b''), 'SERVER_NAME': 'x',
+                         'SERVER_PORT': '1', 'wsgi.url_scheme': 'http'}, start_response))
+    assert out['status'].startswith('503') and b'ring' in body
