@@ -210,6 +210,13 @@ class ObjectController(Controller):
         else:
             length, chunked = self._body_length()
             reader = self.req.environ['wsgi.input'].read
+        try:
+            return self._put(headers, source, length, chunked, reader)
+        finally:
+            if source is not None:
+                source.close()
+
+    def _put(self, headers, source, length, chunked, reader):
         fresh = self.req.headers.get('X-Fresh-Metadata', '').lower() in ('true', '1', 'yes', 'on')
         if source is not None and fresh:
             headers = {k: v for k, v in headers.items()
@@ -232,15 +239,10 @@ class ObjectController(Controller):
             headers['Content-Length'] = str(length)
         ring, part, nodes = self._ring()
         headers_list = self._per_node(headers, nodes, delete_at)
-        try:
-            if length is not None and length <= self.app.conf.buffered_put_size:
-                return self._buffered_put(ring, part, nodes, headers_list, length, reader,
-                                          timestamp)
-            return self._stream_put(ring, part, nodes, headers_list, chunked, length, reader,
-                                    timestamp, source)
-        finally:
-            if source is not None:
-                source.close()
+        if length is not None and length <= self.app.conf.buffered_put_size:
+            return self._buffered_put(ring, part, nodes, headers_list, length, reader, timestamp)
+        return self._stream_put(ring, part, nodes, headers_list, chunked, length, reader,
+                                timestamp, source)
 
     def _body_length(self):
         te = self.req.headers.get('Transfer-Encoding', '').lower()
