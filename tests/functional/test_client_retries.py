@@ -12,8 +12,7 @@ import time
 import uuid
 
 from swiftlike.client import Connection
-from tests.functional.test_client_support import (conn, empty_and_delete, endpoint,  # noqa: F401 - fixtures
-                                                  worker_proxy)
+from tests.functional.test_client_support import endpoint, empty_and_delete, worker_proxy  # noqa: F401
 
 SIZE = 48 << 20
 

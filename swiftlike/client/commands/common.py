@@ -25,6 +25,7 @@ class Context:
         self._lock = threading.Lock()
         self._output_lock = threading.Lock()     # whole lines from many threads, never interleaved
         self._conn = None
+        self._progress = None
         self._connection_factory = connection_factory
 
     @property
@@ -49,7 +50,7 @@ class Context:
             self.progress_log(line, self.out)
 
     def progress_log(self, line, stream):
-        progress = getattr(self, '_progress', None)
+        progress = self._progress
         if progress is not None:
             progress.log(line, stream)
         else:
@@ -65,7 +66,7 @@ class Context:
         return self._progress
 
     def end_progress(self):
-        progress, self._progress = getattr(self, '_progress', None), None
+        progress, self._progress = self._progress, None
         if progress is not None:
             progress.close()
 
@@ -100,8 +101,7 @@ def connection_kwargs(args):
         raise UsageError('no credentials: missing %s; or give --os-storage-url and --os-auth-token'
                          % ', '.join(missing))
     return dict(authurl=auth, user=user, key=key, preauthurl=storage_url, preauthtoken=token,
-                retries=args.retries, insecure=args.insecure, timeout=args.timeout,
-                starting_backoff=getattr(args, 'backoff', 1))
+                retries=args.retries, insecure=args.insecure, timeout=args.timeout)
 
 
 def _isatty(stream):
