@@ -63,11 +63,12 @@ class Progress:
     def log(self, line, stream=None):
         stream = stream or self.out
         with self._lock:
-            if self._drawn and self._same_terminal(stream):
+            cleared = self._drawn and self._same_terminal(stream)
+            if cleared:
                 self._clear()
             stream.write(line + '\n')
             stream.flush()
-            if self._drawn:
+            if cleared:
                 self._draw()
 
     def close(self):
