@@ -89,7 +89,8 @@ class Progress:
             frac = min(1.0, self.done_bytes / self.total_bytes)
             parts.append('%3d%%' % int(frac * 100))
             amount = '%s/%s' % (human_size(self.done_bytes), human_size(self.total_bytes))
-            eta = (self.total_bytes - self.done_bytes) / rate if rate > 0 else None
+            settled = elapsed >= 1.0          # the first moment's rate says little about the whole
+            eta = (self.total_bytes - self.done_bytes) / rate if rate > 0 and settled else None
             tail = '%s  %s/s  ETA %s' % (amount, human_size(rate), format_eta(eta))
         else:
             frac = None
