@@ -231,3 +231,43 @@ def test_put_object_from_bytesio_retries_keep_position(conn, container):
     buf.read(6)
     conn.put_object(container, 'tail', buf)
     assert conn.get_object(container, 'tail')[1] == b'BODY'
+
+
+def test_same_return_shapes_as_python_swiftclient(endpoint, conn, container):
+    """Code written for python-swiftclient's Connection gets the same shapes from ours."""
+    import swiftclient
+    theirs = swiftclient.Connection(endpoint.auth_url, endpoint.user, endpoint.key, retries=1)
+    mine_etag = conn.put_object(container, 'mine', b'abc', headers={'X-Object-Meta-K': 'v'},
+                                content_type='text/plain')
+    their_etag = theirs.put_object(container, 'theirs', b'abc', headers={'X-Object-Meta-K': 'v'},
+                                   content_type='text/plain')
+    assert mine_etag == their_etag
+    volatile = {'date', 'x-trans-id', 'x-openstack-request-id', 'last-modified', 'x-timestamp'}
+
+    def same(a, b):
+        if isinstance(a, dict):
+            assert set(a) == set(b)
+            return all(same(a[k], b[k]) for k in a if k not in volatile)
+        return type(a) is type(b)
+    for mine, their in [
+            (conn.head_object(container, 'mine'), theirs.head_object(container, 'theirs')),
+            (conn.get_object(container, 'mine'), theirs.get_object(container, 'theirs')),
+            (conn.head_container(container), theirs.head_container(container)),
+            (conn.head_account(), theirs.head_account())]:
+        if isinstance(mine, tuple):
+            assert same(mine[0], their[0]) and mine[1] == their[1]
+        else:
+            assert same(mine, their)
+    mine_headers, mine_listing = conn.get_container(container)
+    their_headers, their_listing = theirs.get_container(container)
+    assert mine_listing == their_listing and set(mine_headers) == set(their_headers)
+    _, body = conn.get_object(container, 'mine', resp_chunk_size=2)
+    _, their_body = theirs.get_object(container, 'theirs', resp_chunk_size=2)
+    assert list(body) == list(their_body) == [b'ab', b'c']
+    with pytest.raises(ClientException) as mine_err:
+        conn.get_object(container, 'nope')
+    with pytest.raises(swiftclient.ClientException) as their_err:
+        theirs.get_object(container, 'nope')
+    for attr in ('http_status', 'http_reason', 'http_response_content'):
+        assert getattr(mine_err.value, attr) == getattr(their_err.value, attr)
+    theirs.close()
