@@ -92,6 +92,8 @@ class FastResponse(http.client.HTTPResponse):
 class BackendResponse:
     """Status, lower-cased headers and a body reader of one backend answer."""
 
+    method = None
+
     def __init__(self, node, status, headers, resp=None, conn=None, pool=None):
         self.node = node
         self.status = status
@@ -213,7 +215,9 @@ def request(pool, node, method, path, headers, body=b'', query=None,
             _send_head(conn, method, path, headers)
             if body:
                 conn.send(body)
-            return _read_response(conn, node, timeout, method, pool)
+            resp = _read_response(conn, node, timeout, method, pool)
+            resp.method = method
+            return resp
         except (OSError, http.client.HTTPException, ConnectionTimeout) as err:
             conn.close()
             if reused and not isinstance(err, (ConnectionTimeout, TimeoutError)):

@@ -246,8 +246,16 @@ class Controller:
         fanout = max(1, min(fanout, len(primaries)))
         nodes = self.nodes(ring, part, primaries, max_handoffs=app.request_node_count(len(primaries)))
         pile = GreenPile(fanout)
-        for _ in range(fanout):
-            pile.spawn(self._request_one, nodes, method, part, suffix, headers, query, b'', False)
+        # One GET; the other replicas are only asked for their version (HEAD),
+        # so a read costs one body, not `fanout` of them.
+        probe_headers = {k: v for k, v in headers.items() if k not in ('Range', 'If-Range')}
+        for i in range(fanout):
+            if i and method == 'GET':
+                pile.spawn(self._request_one, nodes, 'HEAD', part, suffix, probe_headers, query,
+                           b'', False)
+            else:
+                pile.spawn(self._request_one, nodes, method, part, suffix, headers, query, b'',
+                           False)
         answers = [r for r in pile if r is not None]
         quorum = quorum_size(len(primaries))
         while True:
@@ -274,8 +282,17 @@ class Controller:
             choice = other[0]
         elif missing:
             choice = newest(missing, lambda r: response_timestamp(r.headers))
+        if choice is not None and choice.method != method:
+            # A version probe saw the newest state: fetch it from that node.
+            fetched = self._request_one(iter([choice.node]), method, part, suffix, headers,
+                                        query, b'', False)
+            if fetched is None:
+                gets = [r for r in found if r.method == method]
+                fetched = newest(gets, lambda r: response_timestamp(r.headers))
+            answers.append(fetched)
+            choice = fetched
         for resp in answers:
-            if resp is not choice:
+            if resp is not choice and resp is not None:
                 resp.discard()
         return choice
 
