@@ -111,3 +111,26 @@ def newest(responses, key):
         if best is None or (k is not None and (best_key is None or k > best_key)):
             best, best_key = resp, k
     return best
+
+
+def choose_read_answer(found, missing, other, timestamp):
+    """Which backend answer a read returns.
+
+    found: answers with the object (2xx/304/412/416); missing: 404s; other:
+    any other 4xx. The newest found answer wins, unless a 404 carries a newer
+    timestamp (a tombstone written after it); with nothing found, another 4xx
+    is returned as is, else the newest 404.
+    """
+    if found:
+        choice = newest(found, timestamp)
+        chosen_ts = timestamp(choice)
+        for gone in missing:
+            gone_ts = timestamp(gone)
+            if gone_ts is not None and chosen_ts is not None and gone_ts > chosen_ts:
+                return gone
+        return choice
+    if other:
+        return other[0]
+    if missing:
+        return newest(missing, timestamp)
+    return None

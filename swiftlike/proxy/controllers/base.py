@@ -7,7 +7,8 @@ from swiftlike.concurrency import GreenPile
 from swiftlike.exceptions import ConnectionTimeout, Forbidden, ServiceUnavailable, Unauthorized
 from swiftlike.http import status_line
 from swiftlike.proxy import backend
-from swiftlike.proxy.node_iter import best_status, iter_nodes, newest, quorum_size
+from swiftlike.proxy.node_iter import (best_status, choose_read_answer, iter_nodes, newest,
+                                       quorum_size)
 from swiftlike.timestamp import Timestamp
 
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer',
@@ -269,19 +270,8 @@ class Controller:
             if more is None:
                 break
             answers.append(more)
-        choice = None
-        if found:
-            choice = newest(found, lambda r: response_timestamp(r.headers))
-            chosen_ts = response_timestamp(choice.headers)
-            for gone in missing:
-                gone_ts = response_timestamp(gone.headers)
-                if gone_ts is not None and chosen_ts is not None and gone_ts > chosen_ts:
-                    choice = gone
-                    break
-        elif other:
-            choice = other[0]
-        elif missing:
-            choice = newest(missing, lambda r: response_timestamp(r.headers))
+        choice = choose_read_answer(found, missing, other,
+                                    lambda r: response_timestamp(r.headers))
         if choice is not None and choice.method != method:
             # A version probe saw the newest state: fetch it from that node.
             fetched = self._request_one(iter([choice.node]), method, part, suffix, headers,

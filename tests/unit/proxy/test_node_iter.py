@@ -120,3 +120,20 @@ def test_newest():
     assert newest(items, lambda x: x[1])[0] == 'c'
     assert newest([('x', None)], lambda x: x[1])[0] == 'x'
     assert newest([], lambda x: x) is None
+
+
+@pytest.mark.parametrize('found,missing,other,expected', [
+    ([('a', 5)], [], [], 'a'),
+    ([('a', 5), ('b', 7)], [], [], 'b'),
+    ([('a', 7), ('b', 7)], [], [], 'a'),
+    ([('a', 5)], [('gone', 6)], [], 'gone'),        # deleted after that version
+    ([('a', 5)], [('gone', 4)], [], 'a'),           # deleted, then written again
+    ([('a', 5)], [('never', None)], [], 'a'),       # that node never had it
+    ([], [('x', None), ('t', 3)], [], 't'),
+    ([], [('x', None)], [('bad', None)], 'bad'),
+    ([], [], [], None),
+])
+def test_choose_read_answer(found, missing, other, expected):
+    from swiftlike.proxy.node_iter import choose_read_answer
+    choice = choose_read_answer(found, missing, other, lambda r: r[1])
+    assert (choice[0] if choice else None) == expected
