@@ -140,7 +140,7 @@ class BaseConnection:
             except NETWORK_ERRORS as err:
                 if body is not None and not body.rewind():
                     raise ClientException('%s %s failed: %s (the body cannot be sent again: %s)' % (
-                        what, method, _describe(err), 'an iterator was already read'),
+                        what, method, _describe(err), 'it is an iterator or a pipe, already read'),
                         *_url_parts(target)[:4], method=method) from None
                 outcome_unknown = True
                 self._count_resend()

@@ -237,6 +237,9 @@ class Transport:
             conn.close()
             err.reused = reused
             raise
+        except BaseException:
+            conn.close()        # e.g. the body's file shrank, or Ctrl-C: the socket is mid-request
+            raise
         return Response(self, key, conn, raw, method)
 
     @staticmethod
