@@ -208,6 +208,7 @@ class Controller:
                 app.limiter.error(node)
                 resp.close()
                 continue
+            app.limiter.success(node)
             if read_body:
                 resp.body = resp.read()
                 resp.release()
