@@ -164,7 +164,7 @@ def test_run_once_writes_recon_and_logs_summary(tmp_path, caplog):
     with caplog.at_level('INFO'):
         stats = d.run_once()
     assert stats == {'seen': 10, 'devices': 2}
-    entry = read_recon(str(tmp_path / 'recon' / 'object.recon'))['object_counter']
+    entry = read_recon(str(tmp_path / 'node' / '.recon' / 'object.recon'))['object_counter']
     assert entry['seen'] == 10 and entry['ok'] is True and entry['pass_time'] >= 0
     lines = [r.getMessage() for r in caplog.records if 'object-counter pass' in r.getMessage()]
     assert len(lines) == 1 and 'seen=10' in lines[0]
