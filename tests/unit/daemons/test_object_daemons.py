@@ -1,0 +1,181 @@
+"""Object daemons on real files: auditor, reclaim, handoff removal, async records."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from swiftlike.daemon import read_recon
+from swiftlike.hashing import hash_path
+from swiftlike.obj.async_records import list_records, read_record
+from swiftlike.obj.auditor import AuditorConf, ObjectAuditor
+from swiftlike.obj.diskfile import FsDiskFileManager
+from swiftlike.obj.object_files import list_partition, reclaim_partition, remove_files
+from swiftlike.obj.updater import ObjectUpdater, UpdaterConf, container_nodes_for
+
+
+def _put(dev, name, body, ts, part=1):
+    df = FsDiskFileManager().get_diskfile(dev, part, 'a', 'c', name)
+    writer = df.create(len(body))
+    writer.write(body)
+    writer.commit({'X-Timestamp': ts, 'Content-Length': str(len(body)),
+                   'ETag': hashlib.md5(body).hexdigest(), 'name': '/a/c/' + name})
+    return df
+
+
+def _hash_dir(dev, name, part=1):
+    h = hash_path('a', 'c', name)
+    return os.path.join(dev, 'objects', str(part), h[-3:], h)
+
+
+@pytest.fixture
+def devices(tmp_path):
+    os.makedirs(tmp_path / 'sda')
+    return str(tmp_path)
+
+
+def test_auditor_quarantines_only_bad_objects(devices):
+    dev = os.path.join(devices, 'sda')
+    _put(dev, 'good', b'good bytes', '1700000001.00000')
+    _put(dev, 'flipped', b'original', '1700000001.00000')
+    _put(dev, 'short', b'0123456789', '1700000001.00000')
+    _put(dev, 'nometa', b'abc', '1700000001.00000')
+    flipped = os.path.join(_hash_dir(dev, 'flipped'), '1700000001.00000.data')
+    with open(flipped, 'r+b') as f:
+        f.write(b'O')
+    with open(os.path.join(_hash_dir(dev, 'short'), '1700000001.00000.data'), 'r+b') as f:
+        f.truncate(4)
+    nometa = os.path.join(_hash_dir(dev, 'nometa'), '1700000001.00000.data')
+    os.removexattr(nometa, 'user.swiftlike.metadata')
+    auditor = ObjectAuditor(AuditorConf(devices=devices, mount_check=False,
+                                        files_per_second=0, bytes_per_second=0))
+    stats = auditor.run_once()
+    assert stats['quarantined'] == 3 and stats['files_checked'] == 2   # good + flipped read
+    assert os.path.isdir(_hash_dir(dev, 'good'))
+    for name in ('flipped', 'short', 'nometa'):
+        assert not os.path.exists(_hash_dir(dev, name))
+    quarantined = os.listdir(os.path.join(dev, 'quarantined', 'objects'))
+    assert sorted(quarantined) == sorted(hash_path('a', 'c', n)
+                                         for n in ('flipped', 'short', 'nometa'))
+    recon = read_recon(os.path.join(devices, '.recon', 'object.recon'))['object_auditor']
+    assert recon['quarantined'] == 3 and recon['bytes_checked'] == len(b'good bytes') + len(b'original')
+    # The suffix is marked dirty so the replicator notices the hole.
+    invalid = open(os.path.join(dev, 'objects', '1', 'hashes.invalid')).read()
+    assert hash_path('a', 'c', 'flipped')[-3:] in invalid
+
+
+def test_auditor_honours_bytes_per_second(devices):
+    dev = os.path.join(devices, 'sda')
+    for i in range(3):
+        _put(dev, 'o%d' % i, b'x' * 100000, '1700000001.00000')
+    auditor = ObjectAuditor(AuditorConf(devices=devices, mount_check=False,
+                                        files_per_second=0, bytes_per_second=100000))
+    slept = []
+    now = [1000.0]
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+    auditor.bytes_limiter.clock = lambda: now[0]
+    auditor.bytes_limiter.sleep = sleep
+    auditor.run_once()
+    # 300 kB at 100 kB/s: about two seconds of pacing beyond the one-second burst.
+    assert 1.5 <= sum(slept) <= 2.5
+
+
+def test_reclaim_removes_only_old_tombstones(devices):
+    dev = os.path.join(devices, 'sda')
+    old = FsDiskFileManager().get_diskfile(dev, 1, 'a', 'c', 'old')
+    old.delete('1000000000.00000')
+    recent = FsDiskFileManager().get_diskfile(dev, 1, 'a', 'c', 'recent')
+    recent.delete('%.5f' % time.time())
+    _put(dev, 'data', b'x', '1000000000.00000')
+    part = os.path.join(dev, 'objects', '1')
+    assert reclaim_partition(part, time.time() - 3600) == 1
+    assert not os.path.exists(_hash_dir(dev, 'old'))
+    assert os.path.isdir(_hash_dir(dev, 'recent'))
+    assert os.path.isdir(_hash_dir(dev, 'data'))     # data is never reclaimed
+
+
+def test_remove_files_keeps_what_arrived_after_the_offer(devices):
+    dev = os.path.join(devices, 'sda')
+    _put(dev, 'a', b'1', '1700000001.00000', part=5)
+    _put(dev, 'b', b'2', '1700000001.00000', part=5)
+    part = os.path.join(dev, 'objects', '5')
+    offers = list_partition(part)
+    assert sorted(offers) == sorted([hash_path('a', 'c', 'a'), hash_path('a', 'c', 'b')])
+    _put(dev, 'b', b'3', '1700000009.00000', part=5)      # a newer write lands meanwhile
+    assert remove_files(part, offers) == 1                # b's old file was already superseded
+    assert os.listdir(_hash_dir(dev, 'b', part=5)) == ['1700000009.00000.data']
+    assert not os.path.exists(_hash_dir(dev, 'a', part=5))
+    offers = list_partition(part)
+    remove_files(part, offers)
+    assert not os.path.exists(part)                       # an emptied handoff goes entirely
+
+
+def test_async_records_newest_wins_and_garbage_is_reported(tmp_path):
+    root = tmp_path / 'async_pending' / 'abc'
+    root.mkdir(parents=True)
+    h = 'f' * 29 + 'abc'
+    for ts in ('1700000003.00000', '1700000001.00000', '1700000002.00000'):
+        (root / ('%s-%s' % (h, ts))).write_text('{}')
+    (root / 'no-timestamp-here').write_text('x')
+    (root / '.tmp-inflight').write_text('x')
+    found = list(list_records(str(tmp_path / 'async_pending')))
+    live = [os.path.basename(p) for p, superseded in found if not superseded]
+    old = [os.path.basename(p) for p, superseded in found if superseded]
+    assert live == ['no-timestamp-here', h + '-1700000003.00000']
+    assert sorted(old) == [h + '-1700000001.00000', h + '-1700000002.00000']
+    assert read_record(str(root / 'no-timestamp-here'), ('op',)) is None
+
+
+@pytest.mark.parametrize('content', [b'not json', b'[]', b'{"op": "PUT"}',
+                                     b'{"op": "EXPLODE", "account": "a", "container": "c",'
+                                     b' "obj": "o", "headers": {}}', b'\xff' * 10])
+def test_updater_drops_unreadable_records(devices, content):
+    path = os.path.join(devices, 'sda', 'async_pending', 'abc', 'x' * 29 + 'abc-1700000001.00000')
+    os.makedirs(os.path.dirname(path))
+    with open(path, 'wb') as f:
+        f.write(content)
+    updater = ObjectUpdater(UpdaterConf(devices=devices, mount_check=False, files_per_second=0,
+                                        swift_dir=devices))
+    stats = updater.run_once()
+    assert stats['bad_records'] == 1 and not os.path.exists(path)
+
+
+def test_updater_keeps_records_it_could_not_deliver(devices):
+    path = os.path.join(devices, 'sda', 'async_pending', 'abc', 'x' * 29 + 'abc-1700000001.00000')
+    os.makedirs(os.path.dirname(path))
+    record = {'op': 'PUT', 'account': 'a', 'container': 'c', 'obj': 'o',
+              'headers': {'X-Timestamp': '1700000001.00000'}, 'partition': 1,
+              'container_nodes': [['127.0.0.1:1', 'sdb']]}     # nothing listens on port 1
+    with open(path, 'w') as f:
+        json.dump(record, f)
+    updater = ObjectUpdater(UpdaterConf(devices=devices, mount_check=False, files_per_second=0,
+                                        swift_dir=devices, conn_timeout=0.2))
+    stats = updater.run_once()
+    assert stats['failures'] == 1 and os.path.exists(path)
+    assert container_nodes_for(record, None) == [(1, {'ip': '127.0.0.1', 'port': 1,
+                                                      'device': 'sdb'})]
+
+
+def test_cli_option_overrides_and_bad_keys(tmp_path):
+    conf = tmp_path / 'object-server.conf'
+    devices = tmp_path / 'node'
+    (devices / 'sda').mkdir(parents=True)
+    (tmp_path / 'swiftlike.conf').write_text('[hash]\npath_prefix = p\n')
+    conf.write_text('[DEFAULT]\ndevices = %s\nmount_check = false\nswift_dir = %s\n'
+                    '[object-server]\nbind_port = 6000\n[object-auditor]\n' % (devices, tmp_path))
+    env = dict(os.environ, SWIFTLIKE_CONF=str(tmp_path / 'swiftlike.conf'))
+    cmd = [sys.executable, '-m', 'swiftlike.cli.daemons', 'object-auditor', str(conf), '--once']
+    ok = subprocess.run(cmd + ['-o', 'bytes_per_second=0', '-o', 'files_per_second=0'],
+                        capture_output=True, text=True, env=env, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert 'object-auditor pass done' in ok.stderr
+    for bad in (['-o', 'no_such_key=1'], ['-o', 'bytes_per_second=fast'], ['-o', 'novalue']):
+        res = subprocess.run(cmd + bad, capture_output=True, text=True, env=env, timeout=60)
+        assert res.returncode == 2 and res.stderr.strip(), bad
+        assert 'Traceback' not in res.stderr
