@@ -97,12 +97,13 @@ class ContainerUpdater(Daemon):
                     if os.path.exists(path):
                         yield int(part), path
 
-    def report_db(self, path, stats):
+    def report_db(self, path, stats, gone_is_done=False):
         broker = ContainerBroker(path, logger=self.logger)
         info = broker.get_info()
         if not broker.needs_report(info):
             return True
-        if self.send_report(info['account'], info['container'], stats_headers(info)):
+        if self.send_report(info['account'], info['container'], stats_headers(info),
+                            gone_is_done):
             broker.reported(info['put_timestamp'], info['delete_timestamp'],
                             info['object_count'], info['bytes_used'])
             stats['reported'] += 1
@@ -110,11 +111,13 @@ class ContainerUpdater(Daemon):
         stats['report_failures'] += 1
         return False
 
-    def send_report(self, account, container, headers):
-        """PUT the stats to the account replicas; True once a majority took them."""
+    def send_report(self, account, container, headers, gone_is_done=False):
+        """PUT the stats to the account replicas; True once a majority took them
+        (with gone_is_done, also when every replica answered, 404s included:
+        the account no longer exists, so there is nobody left to tell)."""
         apart, nodes = self.ring('account').get_nodes(account)
         headers = dict(headers, **{'X-Trans-Id': 'tx-container-updater'})
-        ok = 0
+        ok = gone = 0
         for node in nodes:
             path = backend_http.storage_path(node['device'], apart, account, container)
             try:
@@ -127,10 +130,12 @@ class ContainerUpdater(Daemon):
                 continue
             if 200 <= status < 300:
                 ok += 1
+            elif status == 404:
+                gone += 1
             else:
                 self.logger.info('account update %s to %s:%s answered %s', path, node['ip'],
                                  node['port'], status)
-        return ok * 2 > len(nodes)
+        return ok * 2 > len(nodes) or (gone_is_done and ok + gone == len(nodes))
 
     def process_async(self, dev_path, stats):
         root = os.path.join(dev_path, ASYNC_DIR)
@@ -154,11 +159,11 @@ class ContainerUpdater(Daemon):
                 from swiftlike.hashing import hash_path
                 local_db = db_path(dev_path, _DbKindPath, part, hash_path(account, container))
             if local_db and os.path.exists(local_db):
-                done = self.report_db(local_db, stats)
+                done = self.report_db(local_db, stats, gone_is_done=True)
             elif isinstance(record.get('headers'), dict):
                 headers = {str(k): str(v) for k, v in record['headers'].items()
                            if k.lower().startswith('x-') and k.lower() != 'x-trans-id'}
-                done = self.send_report(account, container, headers)
+                done = self.send_report(account, container, headers, gone_is_done=True)
             if done:
                 _unlink(path)
                 stats['async_done'] += 1
