@@ -27,16 +27,22 @@ class UpdaterConf(DaemonConf):
 
 
 def container_nodes_for(record, container_ring):
-    """[(partition, node)] to update: the ring's view, else what was recorded."""
-    if container_ring is not None:
-        part, nodes = container_ring.get_nodes(record['account'], record['container'])
-        return [(part, n) for n in nodes]
+    """[(partition, node)] to update: the replicas the record names (those that
+    failed), else, for records that name none, the container ring's."""
     result = []
-    for host, device in record.get('container_nodes') or []:
-        ip, _, port = str(host).rpartition(':')
-        result.append((record.get('partition'),
-                       {'ip': ip.strip('[]'), 'port': int(port), 'device': device}))
-    return result
+    for item in record.get('container_nodes') or []:
+        try:
+            host, device = item
+            ip, _, port = str(host).rpartition(':')
+            result.append((int(record['partition']),
+                           {'ip': ip.strip('[]'), 'port': int(port), 'device': str(device)}))
+        except (TypeError, ValueError, KeyError):
+            result = []     # malformed: the ring knows where the container is
+            break
+    if result or container_ring is None:
+        return result
+    part, nodes = container_ring.get_nodes(record['account'], record['container'])
+    return [(part, n) for n in nodes]
 
 
 class ObjectUpdater(Daemon):
