@@ -36,7 +36,7 @@ class DaemonConf:
     log_file: str = ''
     # Seconds between the starts of two passes in run_forever.
     interval: float = 30.0
-    # Where the recon cache lives; empty means <devices>/../recon.
+    # Where the recon cache lives; empty means <devices>/.recon (one per node).
     recon_cache_path: str = ''
     conn_timeout: float = 0.5
     node_timeout: float = 10.0
@@ -84,7 +84,7 @@ class RateLimiter:
 def default_recon_path(conf):
     if conf.recon_cache_path:
         return conf.recon_cache_path
-    return os.path.normpath(os.path.join(conf.devices, '..', 'recon'))
+    return os.path.join(conf.devices, '.recon')
 
 
 def dump_recon(path, key, value):
