@@ -74,13 +74,18 @@ class FsDiskFile(DiskFile):
         self.hash_path = os.path.join(self.part_path, self.suffix, name_hash)
         self._fd = None
         self.metadata = None
+        # True once open() found the hash dir empty: a write then leaves one
+        # file and nothing to clean up (saves a disk call per new object).
+        self.was_empty = False
 
     # -- reading ---------------------------------------------------------
     def _listdir(self):
         try:
-            return os.listdir(self.hash_path)
+            files = os.listdir(self.hash_path)
         except (FileNotFoundError, NotADirectoryError):
-            return []
+            files = []
+        self.was_empty = not files
+        return files
 
     def open(self, check_expiry=True, with_data=True, read_ahead=0, now=None):
         # A concurrent write may remove the file we just listed; list again.
@@ -190,6 +195,10 @@ class FsDiskFile(DiskFile):
         if not self.manager.defer_cleanup:
             cleanup_hash_dir(self.hash_path)
         invalidate_suffix(self.part_path, self.suffix)
+
+    @property
+    def needs_cleanup(self):
+        return self.manager.defer_cleanup and not self.was_empty
 
     def cleanup(self):
         if self.manager.defer_cleanup:

@@ -133,7 +133,8 @@ class App(StorageServer):
 
     def _after_write(self, device, df, threads):
         """Let the updates run a little, then answer; superseded files go later."""
-        spawn_n(self._cleanup, device, df)
+        if getattr(df, 'needs_cleanup', True):
+            spawn_n(self._cleanup, device, df)
         if not threads:
             return
         try:
