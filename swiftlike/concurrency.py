@@ -4,8 +4,15 @@ Everything else spawns green threads, takes timeouts and runs blocking disk
 calls through the names defined here, so the concurrency library stays
 replaceable.
 """
+import http.client
 import os
 import warnings
+from http import HTTPStatus
+
+# eventlet's green resolver (dnspython) adds ~8 MB to every process and costs
+# more per connect than libc for the numeric addresses a cluster uses; name
+# lookups then block briefly instead.
+os.environ.setdefault('EVENTLET_NO_GREENDNS', 'yes')
 
 with warnings.catch_warnings():
     # Eventlet warns on import that it is in maintenance mode; we keep it
@@ -22,6 +29,8 @@ import eventlet.tpool
 import eventlet.wsgi
 import greenlet
 
+from swiftlike.request_headers import read_headers
+
 spawn = eventlet.spawn
 spawn_n = eventlet.spawn_n
 spawn_after = eventlet.spawn_after
@@ -36,7 +45,6 @@ LightQueue = eventlet.queue.LightQueue
 Empty = eventlet.queue.Empty
 GreenletExit = greenlet.GreenletExit
 listen = eventlet.listen
-wsgi_server = eventlet.wsgi.server
 
 
 def monkey_patch():
@@ -83,3 +91,74 @@ class DiskExecutor:
             return func(*args, **kwargs)
         with self._limit(device):
             return eventlet.tpool.execute(func, *args, **kwargs)
+
+
+class _HttpProtocol(eventlet.wsgi.HttpProtocol):
+    """eventlet's request handler, with request headers read by
+    swiftlike.request_headers instead of the email package."""
+
+    def parse_request(self):
+        self.command = None
+        self.request_version = version = self.default_request_version
+        self.close_connection = True
+        self.requestline = requestline = str(self.raw_requestline, 'iso-8859-1').rstrip('\r\n')
+        words = requestline.split()
+        if not words:
+            return False
+        if len(words) >= 3:
+            version = words[-1]
+            numbers = version[5:].split('.') if version.startswith('HTTP/') else ()
+            if (len(numbers) != 2 or not all(n.isdigit() and len(n) <= 10 for n in numbers)):
+                self.send_error(HTTPStatus.BAD_REQUEST, 'Bad request version (%r)' % version)
+                return False
+            number = (int(numbers[0]), int(numbers[1]))
+            if number >= (1, 1) and self.protocol_version >= 'HTTP/1.1':
+                self.close_connection = False
+            if number >= (2, 0):
+                self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+                                'Invalid HTTP version (%s)' % version[5:])
+                return False
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(HTTPStatus.BAD_REQUEST, 'Bad request syntax (%r)' % requestline)
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != 'GET':
+                self.send_error(HTTPStatus.BAD_REQUEST,
+                                'Bad HTTP/0.9 request type (%r)' % command)
+                return False
+        if path.startswith('//'):
+            path = '/' + path.lstrip('/')
+        self.command, self.path = command, path
+        try:
+            self.headers = read_headers(self.rfile)
+        except http.client.LineTooLong as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, 'Line too long',
+                            str(err))
+            return False
+        except http.client.HTTPException as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, 'Too many headers',
+                            str(err))
+            return False
+        conntype = self.headers.get('Connection', '').lower()
+        if conntype == 'close':
+            self.close_connection = True
+        elif conntype == 'keep-alive' and self.protocol_version >= 'HTTP/1.1':
+            self.close_connection = False
+        if (self.headers.get('Expect', '').lower() == '100-continue'
+                and self.protocol_version >= 'HTTP/1.1'
+                and self.request_version >= 'HTTP/1.1'):
+            if not self.handle_expect_100():
+                return False
+        return True
+
+
+# eventlet's own handler, for tests comparing answers with ours.
+StockHttpProtocol = eventlet.wsgi.HttpProtocol
+
+
+def wsgi_server(sock, site, **kwargs):
+    kwargs.setdefault('protocol', _HttpProtocol)
+    return eventlet.wsgi.server(sock, site, **kwargs)
