@@ -80,11 +80,13 @@ def port_in_use(ip, port):
 
 class AioCluster:
     def __init__(self, layout, proxy_port=8080, users=configs.DEFAULT_USERS, workers=1,
-                 daemons=True, log_level='INFO'):
+                 daemons=True, log_level='INFO', storage_workers=None):
         self.layout = layout
         self.proxy_port = proxy_port
         self.users = list(users)
         self.workers = workers
+        # None: the same as the proxy's.
+        self.storage_workers = workers if storage_workers is None else storage_workers
         self.daemons = available_daemons() if daemons else []
         self.log_level = log_level
         self.supervisor = Supervisor(dict(os.environ, SWIFTLIKE_CONF=layout.cluster_conf,
@@ -133,7 +135,7 @@ class AioCluster:
         configs.ensure_cluster_conf(self.layout)
         rings.ensure_rings(self.layout)
         sections = {kind: [d for d in DAEMONS[kind] if d in self.daemons] for kind in STORAGE_KINDS}
-        configs.write_storage_confs(self.layout, self.workers, self.log_level, sections)
+        configs.write_storage_confs(self.layout, self.storage_workers, self.log_level, sections)
         configs.write_proxy_conf(self.layout, self.proxy_port, self.users, self.workers,
                                  self.log_level)
         self._add_specs()

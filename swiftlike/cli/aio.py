@@ -101,9 +101,14 @@ def parser():
                         % DEFAULT_PART_POWER)
     p.add_argument('--replicas', type=non_negative, default=DEFAULT_REPLICAS,
                    help='replicas for a new data dir, 1-4 (default %d)' % DEFAULT_REPLICAS)
-    p.add_argument('--workers', type=non_negative, default=1,
-                   help='worker processes per server (default 1; 0 serves in the '
-                        "server's own process)")
+    p.add_argument('--workers', type=non_negative, default=None,
+                   help='worker processes per server (0 serves in the server\'s own '
+                        'process; default: 1 for the proxy, --storage-workers for the '
+                        'storage servers)')
+    p.add_argument('--storage-workers', type=non_negative, default=None,
+                   help='worker processes per storage server (default --workers if given, '
+                        'else 0: a storage server has one device, and a process less per '
+                        'server halves the idle memory)')
     p.add_argument('--no-daemons', action='store_true',
                    help='do not run the replicators, auditors, updaters, expirer and reaper')
     p.add_argument('--user', type=user, action='append', default=[],
@@ -129,8 +134,13 @@ def make_cluster(args):
     else:
         check_reuse(layout, args.bind_ip, args.base_port, args.xfs)
     users = configs.merge_users(configs.DEFAULT_USERS, args.user)
-    return AioCluster(layout, proxy_port=args.port, users=users, workers=args.workers,
-                      daemons=not args.no_daemons, log_level=args.log_level)
+    workers = 1 if args.workers is None else args.workers
+    storage_workers = args.storage_workers
+    if storage_workers is None:
+        storage_workers = 0 if args.workers is None else args.workers
+    return AioCluster(layout, proxy_port=args.port, users=users, workers=workers,
+                      daemons=not args.no_daemons, log_level=args.log_level,
+                      storage_workers=storage_workers)
 
 
 class _Stop(Exception):
