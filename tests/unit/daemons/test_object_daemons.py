@@ -179,3 +179,31 @@ def test_cli_option_overrides_and_bad_keys(tmp_path):
         res = subprocess.run(cmd + bad, capture_output=True, text=True, env=env, timeout=60)
         assert res.returncode == 2 and res.stderr.strip(), bad
         assert 'Traceback' not in res.stderr
+
+
+def test_cli_runs_passes_until_sigterm(tmp_path):
+    import signal
+    conf = tmp_path / 'object-server.conf'
+    devices = tmp_path / 'node'
+    (devices / 'sda').mkdir(parents=True)
+    (tmp_path / 'swiftlike.conf').write_text('[hash]\npath_prefix = p\n')
+    conf.write_text('[DEFAULT]\ndevices = %s\nmount_check = false\nswift_dir = %s\n'
+                    '[object-server]\nbind_port = 6000\n[object-updater]\ninterval = 0.2\n'
+                    % (devices, tmp_path))
+    env = dict(os.environ, SWIFTLIKE_CONF=str(tmp_path / 'swiftlike.conf'))
+    proc = subprocess.Popen([sys.executable, '-m', 'swiftlike.cli.daemons', 'object-updater',
+                             str(conf)], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        recon = devices / '.recon' / 'object.recon'
+        deadline = time.time() + 30
+        while time.time() < deadline and not recon.exists():
+            time.sleep(0.1)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert err.count('object-updater pass done') >= 2
