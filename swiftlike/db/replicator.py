@@ -106,10 +106,13 @@ class DbReplicator(Daemon):
         nodes = self.ring.get_part_nodes(part)
         me = [n for n in nodes if n['device'] == device and self.is_local(n, self._ips)]
         peers = [n for n in nodes if n not in me]
+        # A deleted database past reclaim_age is not shipped to peers that
+        # already dropped it: it would only come back to be dropped again.
+        old_and_deleted = self.reclaimable(broker, info, cutoff)
         ok = 0
         for node in peers:
             try:
-                self.sync_with(node, part, db_hash, broker, info, top, stats)
+                self.sync_with(node, part, db_hash, broker, info, top, stats, old_and_deleted)
                 ok += 1
             except PeerError as err:
                 stats['failures'] += 1
@@ -122,7 +125,7 @@ class DbReplicator(Daemon):
             if repl.max_row(broker) == top and not broker.pending_size():
                 self.remove_db(path)
                 stats['handoffs_removed'] += 1
-        elif all_ok and self.reclaimable(broker, info, cutoff):
+        elif all_ok and old_and_deleted:
             self.remove_db(path)
             stats['reclaimed_dbs'] += 1
 
@@ -140,11 +143,12 @@ class DbReplicator(Daemon):
                 os.rmdir(parent)
 
     # -- one peer --------------------------------------------------------------------
-    def sync_with(self, node, part, db_hash, broker, info, top, stats):
+    def sync_with(self, node, part, db_hash, broker, info, top, stats, skip_missing=False):
         body = {'id': info['id'], 'max_row': top, 'info': repl.shareable_info(info)}
         status, answer = self._call(node, part, db_hash, 'sync', body)
         if status == 404:
-            self.ship_whole(node, part, db_hash, broker, info, top, stats)
+            if not skip_missing:
+                self.ship_whole(node, part, db_hash, broker, info, top, stats)
             return
         point = answer.get('sync_point')
         if not isinstance(point, int):

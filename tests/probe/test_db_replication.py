@@ -91,3 +91,16 @@ def test_account_replicas_converge_by_replication(probe):
     probe.run('account-replicator')
 
     assert all(container in listed(n) for n in anodes)
+
+
+def test_deleted_container_databases_are_reclaimed(probe):
+    container = probe.new_container('reclaimed')
+    assert probe.request('DELETE', '/' + container)[0] == 204
+    assert len(_db_holders(probe, 'container', probe.account, container)) == 3
+
+    probe.run('container-replicator', options={'reclaim_age': 0})
+
+    assert _db_holders(probe, 'container', probe.account, container) == []
+    # A second pass does not bring them back from anywhere.
+    probe.run('container-replicator', options={'reclaim_age': 0})
+    assert _db_holders(probe, 'container', probe.account, container) == []
