@@ -32,6 +32,9 @@ class Conf(StorageConf):
     # Bytes per read from the client and per read from disk.
     network_chunk_size: int = 65536
     disk_chunk_size: int = 65536
+    # Bytes gathered per disk write of a big PUT (each write is a thread-pool
+    # round trip, so big objects move in big steps).
+    disk_write_size: int = 1048576
     # Preallocate the object's size before writing (when the size is known).
     fallocate: bool = True
     # How long a PUT/DELETE waits for its container updates before answering;
@@ -43,7 +46,7 @@ class Conf(StorageConf):
     max_ranges: int = ranges.MAX_RANGES
 
     def validate(self):
-        if self.network_chunk_size < 1 or self.disk_chunk_size < 1:
+        if min(self.network_chunk_size, self.disk_chunk_size, self.disk_write_size) < 1:
             raise ValueError('chunk sizes must be positive')
         if self.expiring_objects_container_divisor < 1:
             raise ValueError('expiring_objects_container_divisor must be positive')
@@ -270,11 +273,18 @@ class App(StorageServer):
         else:
             writer = self.disk.run(device, df.create, length)
             try:
-                self.disk.run(device, writer.write, b''.join(first))
+                # Network chunks are gathered up to disk_write_size per disk call.
+                batch, batched = first, size
                 for chunk in body:
                     md5.update(chunk)
                     size += len(chunk)
-                    self.disk.run(device, writer.write, chunk)
+                    batch.append(chunk)
+                    batched += len(chunk)
+                    if batched >= self.conf.disk_write_size:
+                        self.disk.run(device, writer.write, b''.join(batch))
+                        batch, batched = [], 0
+                if batch:
+                    self.disk.run(device, writer.write, b''.join(batch))
                 metadata = self._put_metadata(req, names, timestamp, delete_at, size, md5,
                                               expected_etag)
                 self.disk.run(device, writer.commit, metadata)

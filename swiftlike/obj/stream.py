@@ -12,6 +12,12 @@ from swiftlike.http import status_line
 from swiftlike.obj.backend import DiskFileQuarantined
 
 
+def _read_hashed(diskfile, offset, length, md5):
+    chunk = diskfile.read(offset, length)
+    md5.update(chunk)
+    return chunk
+
+
 class ObjectStream:
     """WSGI app_iter over an opened DiskFile; close() releases it."""
 
@@ -45,11 +51,17 @@ class ObjectStream:
         finally:
             self.close()
 
-    def _read(self, offset, length):
+    def _read(self, offset, length, md5=None):
         prefetched = self.diskfile.prefetched
         if offset + length <= len(prefetched):
-            return prefetched[offset:offset + length]
-        return self.disk.run(self.device, self.diskfile.read, offset, length)
+            chunk = prefetched[offset:offset + length]
+            if md5 is not None:
+                md5.update(chunk)
+            return chunk
+        if md5 is None:
+            return self.disk.run(self.device, self.diskfile.read, offset, length)
+        # Hashing in the disk thread keeps MD5 of big objects off the event loop.
+        return self.disk.run(self.device, _read_hashed, self.diskfile, offset, length, md5)
 
     def _span(self, start, stop):
         offset = start
@@ -66,11 +78,10 @@ class ObjectStream:
         held = None
         offset = 0
         while offset < length:
-            chunk = self._read(offset, min(self.chunk_size, length - offset))
+            chunk = self._read(offset, min(self.chunk_size, length - offset), md5)
             if not chunk:
                 break
             offset += len(chunk)
-            md5.update(chunk)
             if held is not None:
                 yield held
             held = chunk
