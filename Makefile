@@ -26,8 +26,12 @@ apt:
 run: venv
 	$(VENV)/bin/swiftlike-aio $(AIO_ARGS)
 
+# Three runs, not one: unit tests run eventlet in-process and must not share a
+# worker process with the threaded HTTP peers of the functional tests.
 test: venv apt
-	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests/unit
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests/functional
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests/probe
 
 unit: venv
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
