@@ -29,11 +29,17 @@ import os
 import sqlite3
 import uuid
 
-import sqlite_utils
-
 from swiftlike.timestamp import Timestamp
 
 ZERO_TS = Timestamp(0).internal
+
+
+def _schema_db(conn):
+    # sqlite_utils (~12 MB resident) is only needed to create or migrate a
+    # schema, so a server that never does loads it never.
+    import sqlite_utils
+    return sqlite_utils.Database(conn)
+
 BUSY_TIMEOUT_MS = 25000
 DEFAULT_PENDING_MERGE_BYTES = 256 * 1024
 QUERY_CHUNK = 500  # names per IN (...) lookup, under SQLite's variable limit
@@ -123,7 +129,7 @@ class DatabaseBroker:
         if version < self.schema_version:
             with self.transaction(conn):
                 version = conn.execute('PRAGMA user_version').fetchone()[0]
-                db = sqlite_utils.Database(conn)
+                db = _schema_db(conn)
                 for target in range(version + 1, self.schema_version + 1):
                     self.migrations[target](db)
                 conn.execute('PRAGMA user_version = %d' % max(version, self.schema_version))
@@ -147,7 +153,7 @@ class DatabaseBroker:
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
             conn.execute('PRAGMA journal_mode = WAL')
-            db = sqlite_utils.Database(conn)
+            db = _schema_db(conn)
             now = Timestamp.now().internal
             self.create_schema(db, put_timestamp=normalize_ts(put_timestamp),
                                created_at=now, **info)
