@@ -8,6 +8,7 @@ internal writes made at the same instant (`internal` form
 import email.utils
 import functools
 import math
+import re
 import time
 
 PRECISION = 1e-5
@@ -90,25 +91,29 @@ class Timestamp:
         return hash(self._key())
 
 
+# whole seconds (up to 10 digits), optional fraction, optional _hex offset
+_FORM = re.compile(r'([0-9]{0,10})(?:\.([0-9]*))?(?:_([0-9a-fA-F]{1,%d}))?' % OFFSET_DIGITS)
+
+
 def _parse(text):
+    # One regex match instead of per-character checks: timestamps are parsed
+    # several times per request.
     if isinstance(text, bytes):
         text = text.decode('ascii', 'strict')
     if not isinstance(text, str):
         raise TypeError('cannot make a timestamp from %r' % (text,))
-    text = text.strip()
-    offset = 0
-    if '_' in text:
-        text, off = text.split('_', 1)
-        if not off or len(off) > OFFSET_DIGITS or not all(c in '0123456789abcdefABCDEF' for c in off):
-            raise ValueError('bad timestamp offset: %r' % off)
-        offset = int(off, 16)
-    if not text or not all(c in '0123456789.' for c in text) or text.count('.') > 1:
+    match = _FORM.fullmatch(text.strip())
+    if match is None:
         raise ValueError('bad timestamp: %r' % text)
-    whole, _, frac = text.partition('.')
-    if len(whole) > 10 or len(frac) > 5 and frac[5:].strip('0'):
+    whole, frac, off = match.groups()
+    if frac is None:
+        if not whole:
+            raise ValueError('bad timestamp: %r' % text)
+        frac = ''
+    elif len(frac) > 5 and frac[5:].strip('0'):
         raise ValueError('bad timestamp: %r' % text)
-    raw = int(whole or '0') * 100000 + int((frac[:5] + '00000')[:5] or '0')
-    return raw, offset
+    raw = int(whole or '0') * 100000 + int((frac[:5] + '00000')[:5])
+    return raw, int(off, 16) if off else 0
 
 
 def normalize(value):
