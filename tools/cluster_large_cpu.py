@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""CPU per 64 MiB object PUT and GET of a running cluster, by server type; one stream.
+
+    .venv/bin/python tools/cluster_large_cpu.py PATTERN AUTH_URL COUNT
+"""
+import sys, os, http.client, time, collections, re, subprocess
+
+from swiftlike.proxy import bench as b
+pat, auth, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = subprocess.run(['ps', '-eo', 'pid,args'], capture_output=True, text=True).stdout
+kinds = {}
+for line in out.splitlines()[1:]:
+    pid, args = line.strip().split(None, 1)
+    if pat in args and 'python' in args:
+        m = re.search(r'(proxy|object|container|account)', args); kinds[int(pid)] = m.group(1) if m else 'other'
+def snap():
+    d = collections.Counter()
+    for pid, k in kinds.items(): d[k] += b.cpu_seconds([pid])
+    return d
+url, tok = b.get_auth(auth, 'test:tester', 'testing')
+from urllib.parse import urlsplit
+p = urlsplit(url)
+body = os.urandom(64 << 20)
+c = http.client.HTTPConnection(p.hostname, p.port, timeout=120)
+c.request('PUT', p.path + '/large', headers={'X-Auth-Token': tok, 'Content-Length': '0'}); c.getresponse().read()
+for method in ('PUT', 'GET'):
+    s0 = snap(); t = time.time()
+    for i in range(n):
+        c.request(method, p.path + '/large/o%d' % i, body=body if method == 'PUT' else None, headers={'X-Auth-Token': tok})
+        r = c.getresponse(); r.read(); assert r.status < 300, r.status
+    el = time.time() - t; s1 = snap()
+    print(method, '%.1f MB/s' % (n * 64 / el), ' '.join('%s=%.0fms' % (k, (s1[k] - s0[k]) * 1000 / n) for k in sorted(s1)), flush=True)
