@@ -25,7 +25,7 @@ def _is_hash(value):
 
 
 def handle(server, req, kind):
-    device, partition, db_hash = split_path(req.path_info, 3, 3)
+    device, partition, db_hash = split_path(req.environ['PATH_INFO'], 3, 3)
     validate_device(device)
     partition = validate_partition(partition)
     if not _is_hash(db_hash):

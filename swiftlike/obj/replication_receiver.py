@@ -29,7 +29,7 @@ READ_CHUNK = 65536
 
 def handle(server, req):
     """Entry point called by the object server for the REPLICATION verb."""
-    device, partition = split_path(req.path_info, 2, 2)
+    device, partition = split_path(req.environ['PATH_INFO'], 2, 2)
     validate_device(device)
     partition = validate_partition(partition)
     op = req.headers.get('X-Replication-Op', '')

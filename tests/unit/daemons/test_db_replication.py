@@ -160,6 +160,11 @@ def test_hostile_replicate_requests_get_clear_4xx(app, tmp_path, op, body, heade
     assert _names(_served_broker(tmp_path)) == before
 
 
+def test_non_utf8_device_is_a_clear_error(app):
+    resp = _call(app, 'sync', {}, path='/%%FF/3/%s' % _db_hash())
+    assert resp.status_int == 507, (resp.status_int, resp.body)
+
+
 def test_a_shipped_db_of_the_wrong_kind_is_refused(app, tmp_path):
     other = str(tmp_path / 'other.db')
     conn = sqlite3.connect(other)

@@ -129,6 +129,7 @@ def test_push_rejects_broken_streams(app, tmp_path, body, status):
     ('/sda/1/extra', 'check', b'{}', 400),
     ('/../1', 'check', b'{}', 400),
     ('/nodev/1', 'check', b'{}', 507),
+    ('/%FF/1', 'check', b'{}', 507),  # a device name that is not UTF-8
     ('/sda/1', 'check', b'not json', 400),
     ('/sda/1', 'check', b'{"abc": []}', 400),
 ])
