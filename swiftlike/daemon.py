@@ -13,9 +13,9 @@ import json
 import os
 import signal
 import socket
-import tempfile
 import time
 
+from swiftlike.fs import write_atomically
 from swiftlike.logs import get_logger, new_txn_id, set_txn_id
 
 # Keys a daemon takes from its server's section when its own section and
@@ -95,19 +95,7 @@ def dump_recon(path, key, value):
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = read_recon(path)
         data[key] = value
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.recon-')
-        try:
-            with os.fdopen(fd, 'w') as f:
-                json.dump(data, f, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomically(path, json.dumps(data, sort_keys=True).encode('utf-8'))
 
 
 def read_recon(path):

@@ -7,8 +7,8 @@ supersedes the others.
 """
 import json
 import os
-import tempfile
 
+from swiftlike.fs import write_atomically
 from swiftlike.timestamp import Timestamp
 
 
@@ -72,17 +72,4 @@ def read_record(path, required):
 
 
 def atomic_write_json(path, data):
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, json.dumps(data).encode('utf-8'))

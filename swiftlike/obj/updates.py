@@ -10,10 +10,10 @@ request does not name).
 """
 import json
 import os
-import tempfile
 
 from swiftlike import backend_http, concurrency
 from swiftlike.exceptions import BadRequest, SwiftlikeError
+from swiftlike.fs import write_atomically
 from swiftlike.hashing import hash_path
 from swiftlike.paths import validate_device, validate_partition
 from swiftlike.proxy import backend as pooled_http
@@ -64,20 +64,8 @@ def write_async_pending(device_path, record, timestamp):
     name_hash = hash_path(record['account'], record['container'], record['obj'])
     directory = os.path.join(device_path, ASYNC_DIR, name_hash[-3:])
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(json.dumps(record, sort_keys=True).encode('utf-8', 'surrogateescape'))
-            f.flush()
-            os.fsync(f.fileno())
-        target = os.path.join(directory, '%s-%s' % (name_hash, timestamp))
-        os.rename(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    target = os.path.join(directory, '%s-%s' % (name_hash, timestamp))
+    write_atomically(target, json.dumps(record, sort_keys=True).encode('utf-8', 'surrogateescape'))
     return target
 
 

@@ -12,13 +12,12 @@ partition: hours since that partition last moved (saturating at 255).
 import array
 import gzip
 import json
-import os
 import struct
 import sys
-import tempfile
 import zlib
 
 from swiftlike.exceptions import RingError
+from swiftlike.fs import write_atomically
 
 RING_MAGIC = b'SWLRING1'
 BUILDER_MAGIC = b'SWLBLDR1'
@@ -86,26 +85,7 @@ def _read_gzip(path):
 
 def atomic_write(path, data):
     """Write data to path so readers see the old or the new file, never half."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.')
-    try:
-        with os.fdopen(fd, 'wb') as fp:
-            fp.write(data)
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, data, sync_dir=True)
 
 
 def _gz(payload):

@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from swiftlike.exceptions import RingError
-from swiftlike.ring import Ring, RingBuilder, io
+from swiftlike.ring import Ring, RingBuilder
 
 
 def small_builder():
@@ -147,7 +147,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
 
     def broken_fsync(fd):
         raise OSError(28, 'No space left on device')
-    monkeypatch.setattr(io.os, 'fsync', broken_fsync)
+    monkeypatch.setattr(os, 'fsync', broken_fsync)
     with pytest.raises(OSError):
         RingBuilder(4, 1, 0).save(path)
     assert open(path, 'rb').read() == before

@@ -1,0 +1,36 @@
+"""Small durable-file helpers shared by the servers, daemons and the ring."""
+import os
+import tempfile
+
+
+def fsync_dir(directory):
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path, data, sync_dir=False, mode=0o644):
+    """Write bytes to path so readers see the old file or the new one, never half.
+
+    The data is fsync'd before the rename; sync_dir also makes the rename itself
+    durable (for files whose loss after a crash would matter).
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if sync_dir:
+        fsync_dir(directory)
