@@ -48,8 +48,12 @@ def makedirs_durable(path):
 
 
 class FsDiskFileManager(DiskFileManager):
-    def __init__(self, fallocate=True, defer_cleanup=False):
+    def __init__(self, fallocate=True, defer_cleanup=False, bytes_per_sync=0):
         self.fallocate = fallocate
+        # Flush a big object's data to disk every this many bytes as it is
+        # written (0: only at commit), so write-back overlaps the upload and the
+        # final fsync has little left to do.
+        self.bytes_per_sync = bytes_per_sync
         # Unlinking superseded files costs milliseconds on some filesystems;
         # the server defers it past its response (DiskFile.cleanup()).
         self.defer_cleanup = defer_cleanup
@@ -224,6 +228,7 @@ class FsDiskFileWriter(DiskFileWriter):
         self.diskfile = diskfile
         self.fd, self.tmp_path = diskfile._tmp_file()
         self.done = False
+        self.unsynced = 0
         if size and diskfile.manager.fallocate:
             try:
                 os.posix_fallocate(self.fd, 0, size)
@@ -238,6 +243,11 @@ class FsDiskFileWriter(DiskFileWriter):
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
+            self.unsynced += written
+        per_sync = self.diskfile.manager.bytes_per_sync
+        if per_sync and self.unsynced >= per_sync:
+            os.fdatasync(self.fd)
+            self.unsynced = 0
 
     def commit(self, metadata):
         fd, self.fd = self.fd, None

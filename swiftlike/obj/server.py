@@ -35,6 +35,9 @@ class Conf(StorageConf):
     # Bytes gathered per disk write of a big PUT (each write is a thread-pool
     # round trip, so big objects move in big steps).
     disk_write_size: int = 1048576
+    # A big PUT's data is flushed to disk every this many bytes while it
+    # arrives (0: only by the fsync before the answer, which always happens).
+    bytes_per_sync: int = 8388608
     # Preallocate the object's size before writing (when the size is known).
     fallocate: bool = True
     # How long a PUT/DELETE waits for its container updates before answering;
@@ -48,6 +51,8 @@ class Conf(StorageConf):
     def validate(self):
         if min(self.network_chunk_size, self.disk_chunk_size, self.disk_write_size) < 1:
             raise ValueError('chunk sizes must be positive')
+        if self.bytes_per_sync < 0:
+            raise ValueError('bytes_per_sync must not be negative')
         if self.expiring_objects_container_divisor < 1:
             raise ValueError('expiring_objects_container_divisor must be positive')
 
@@ -96,7 +101,8 @@ class App(StorageServer):
     def __init__(self, conf, logger=None, backend=None):
         super().__init__(conf, logger)
         self.backend = backend or FsDiskFileManager(fallocate=conf.fallocate,
-                                                   defer_cleanup=True)
+                                                   defer_cleanup=True,
+                                                   bytes_per_sync=conf.bytes_per_sync)
         self.updates = UpdateSender(self.disk, self.logger, conf.conn_timeout,
                                     conf.node_timeout)
         self.chunk = conf.network_chunk_size

@@ -246,3 +246,27 @@ def test_metadata_the_filesystem_cannot_hold_is_507_not_500(tmp_path):
         assert harness.req('GET', '/sda/1/a/c/o').status_int == 404
     else:
         assert harness.req('GET', '/sda/1/a/c/o').headers['X-Object-Meta-K00'] == 'v' * 42
+
+
+@pytest.mark.parametrize('bytes_per_sync', [0, 1, 5, 1 << 20])
+def test_incremental_sync_keeps_the_whole_body(dev, bytes_per_sync, monkeypatch):
+    """Data flushed as it is written (every bytes_per_sync) reads back whole."""
+    synced = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, 'fdatasync', lambda fd: (synced.append(fd), real(fd)))
+    mgr = FsDiskFileManager(bytes_per_sync=bytes_per_sync)
+    chunks = [b'abc', b'defgh', b'', b'ij' * 3]
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o')
+    writer = df.create()
+    for chunk in chunks:
+        writer.write(chunk)
+    writer.commit({'name': '/a/c/o', 'X-Timestamp': Timestamp(1).internal,
+                   'Content-Length': str(len(b''.join(chunks)))})
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o')
+    df.open()
+    try:
+        assert df.read(0, 100) == b''.join(chunks)
+    finally:
+        df.close()
+    expected = {0: 0, 1: 3, 5: 2, 1 << 20: 0}[bytes_per_sync]
+    assert len(synced) == expected

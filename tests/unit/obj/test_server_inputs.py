@@ -245,3 +245,14 @@ def test_conf_file_lists_every_option():
     missing = [fl.name for fl in dataclasses.fields(Conf) if '# %s =' % fl.name not in text]
     assert missing == []
     assert load_section(path, CONF_SECTION, Conf) == Conf()
+
+
+def test_negative_bytes_per_sync_is_a_config_error(tmp_path):
+    from swiftlike.config import load_section
+    from swiftlike.exceptions import ConfigError
+    from swiftlike.obj.server import CONF_SECTION, Conf
+    path = tmp_path / 'object-server.conf'
+    path.write_text('[%s]\nbytes_per_sync = -1\n' % CONF_SECTION)
+    with pytest.raises(ConfigError) as err:
+        load_section(str(path), CONF_SECTION, Conf)
+    assert 'bytes_per_sync' in str(err.value)
