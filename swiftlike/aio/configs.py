@@ -6,7 +6,6 @@ so flags like --port or --workers take effect.
 """
 import dataclasses
 import os
-import secrets
 
 from swiftlike.config import read_ini
 from swiftlike.exceptions import ConfigError
@@ -109,7 +108,9 @@ def ensure_cluster_conf(layout):
             raise ConfigError('%s [hash]: no path_prefix/path_suffix; refusing to invent new '
                               'ones for an existing cluster' % path)
         return prefix, suffix
-    prefix, suffix = secrets.token_hex(16), secrets.token_hex(16)
+    # os.urandom, not the secrets module: that one loads OpenSSL (~4 MB) into
+    # the long-running aio supervisor for one call.
+    prefix, suffix = os.urandom(16).hex(), os.urandom(16).hex()
     _write(path, '# Made by swiftlike-aio. Never change these once data is stored.\n'
            + _ini([('hash', {'path_prefix': prefix, 'path_suffix': suffix})]))
     return prefix, suffix

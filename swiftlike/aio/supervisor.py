@@ -13,8 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 
 PR_SET_PDEATHSIG = 1
 
@@ -167,12 +166,28 @@ class Supervisor:
                 time.sleep(0.1)
 
 
+def http_status(url, timeout):
+    """Status code of a plain GET of an http:// URL (0 if the answer is not HTTP).
+    A socket, not urllib.request: that pulls http.client, email and ssl
+    (~4 MB) into the long-running supervisor for a readiness check."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != 'http' or not parts.hostname:
+        raise ValueError('not an http URL: %r' % url)
+    request = 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' % (parts.path or '/', parts.netloc)
+    with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout) as sock:
+        sock.sendall(request.encode('ascii'))
+        with sock.makefile('rb') as answer:
+            fields = answer.readline(256).split()
+    if len(fields) < 2 or not fields[0].startswith(b'HTTP/') or not fields[1].isdigit():
+        return 0
+    return int(fields[1])
+
+
 def is_ready(spec):
     if spec.ready_url:
         try:
-            with urllib.request.urlopen(spec.ready_url, timeout=2) as resp:
-                return resp.status == 200
-        except (urllib.error.URLError, OSError, ValueError):
+            return http_status(spec.ready_url, 2) == 200
+        except (OSError, ValueError):
             return False
     if spec.ready_addr:
         try:

@@ -138,3 +138,43 @@ def test_children_die_with_a_kill_9ed_supervisor(tmp_path):
         if child:
             for pid in group_members(child):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize('answer, status', [
+    (b'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 200),
+    (b'HTTP/1.0 503 Service Unavailable\r\n\r\n', 503),
+    (b'SSH-2.0-OpenSSH\r\n', 0),
+    (b'', 0),
+    (b'HTTP/1.1 abc\r\n\r\n', 0),
+])
+def test_http_status_of_a_real_listener(answer, status):
+    import socket
+    import threading
+
+    from swiftlike.aio.supervisor import http_status
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+    got = []
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            got.append(conn.recv(1024))
+            conn.sendall(answer)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        port = listener.getsockname()[1]
+        assert http_status('http://127.0.0.1:%d/healthcheck' % port, 5) == status
+    finally:
+        thread.join(5)
+        listener.close()
+    assert got[0].startswith(b'GET /healthcheck HTTP/1.0\r\n')
+
+
+def test_http_status_refuses_other_schemes():
+    from swiftlike.aio.supervisor import http_status
+    with pytest.raises(ValueError):
+        http_status('https://127.0.0.1:1/', 1)
