@@ -38,6 +38,8 @@ class Conf(StorageConf):
     # A big PUT's data is flushed to disk every this many bytes while it
     # arrives (0: only by the fsync before the answer, which always happens).
     bytes_per_sync: int = 8388608
+    # Bytes per disk call of a whole-object GET (ranges read disk_chunk_size).
+    disk_read_size: int = 1048576
     # Preallocate the object's size before writing (when the size is known).
     fallocate: bool = True
     # How long a PUT/DELETE waits for its container updates before answering;
@@ -49,7 +51,8 @@ class Conf(StorageConf):
     max_ranges: int = ranges.MAX_RANGES
 
     def validate(self):
-        if min(self.network_chunk_size, self.disk_chunk_size, self.disk_write_size) < 1:
+        if min(self.network_chunk_size, self.disk_chunk_size, self.disk_write_size,
+               self.disk_read_size) < 1:
             raise ValueError('chunk sizes must be positive')
         if self.bytes_per_sync < 0:
             raise ValueError('bytes_per_sync must not be negative')
@@ -369,7 +372,8 @@ class App(StorageServer):
         chunk = self.conf.disk_chunk_size
         if spans is None:
             return ObjectResponse(200, headers, length,
-                                  ObjectStream(self.disk, device, df, chunk, self.logger))
+                                  ObjectStream(self.disk, device, df, chunk, self.logger,
+                                               whole_read_size=self.conf.disk_read_size))
         if len(spans) == 1:
             start, stop = spans[0]
             headers['Content-Range'] = ranges.content_range(start, stop, length)

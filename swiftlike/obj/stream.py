@@ -22,11 +22,14 @@ class ObjectStream:
     """WSGI app_iter over an opened DiskFile; close() releases it."""
 
     def __init__(self, disk, device, diskfile, chunk_size, logger, spans=None,
-                 boundary=None, content_type=None):
+                 boundary=None, content_type=None, whole_read_size=None):
         self.disk = disk
         self.device = device
         self.diskfile = diskfile
         self.chunk_size = chunk_size
+        # A whole-object read moves this much per disk call (each one is a
+        # thread-pool round trip, so big objects move in big steps).
+        self.whole_read_size = max(chunk_size, whole_read_size or 0)
         self.logger = logger
         self.spans = spans
         self.boundary = boundary
@@ -77,8 +80,10 @@ class ObjectStream:
         md5 = hashlib.md5(usedforsecurity=False)
         held = None
         offset = 0
+        size = self.chunk_size  # the first piece is the open's read-ahead
         while offset < length:
-            chunk = self._read(offset, min(self.chunk_size, length - offset), md5)
+            chunk = self._read(offset, min(size, length - offset), md5)
+            size = self.whole_read_size
             if not chunk:
                 break
             offset += len(chunk)

@@ -313,3 +313,34 @@ def test_put_client_stalls_408(obj):
     resp = obj.req('PUT', P, hdrs, environ={'wsgi.input': _Stalled()})
     assert resp.status_int == 408
     assert obj.req('GET', P).status_int == 404
+
+
+@pytest.mark.parametrize('read_size', [1, 7, 64, 1 << 20])
+def test_whole_get_in_disk_read_size_pieces(tmp_path, read_size):
+    """Whole-object GETs move disk_read_size per disk call (ranges keep
+    disk_chunk_size): the body is intact, and a bad byte near the end is still
+    caught before the last piece is sent (the one piece held back)."""
+    import os
+
+    from tests.unit.obj.conftest import data_files, make_app
+    obj = make_app(tmp_path, 'fs', disk_chunk_size=4, disk_read_size=read_size)
+    body = bytes(range(256)) * 3
+    obj.put(P, body)
+    resp = obj.req('GET', P)
+    pieces = list(resp.app_iter)
+    assert b''.join(pieces) == body
+    assert len(pieces[0]) == 4  # the read-ahead of the open
+    assert max(len(p) for p in pieces[1:]) == min(max(read_size, 4), len(body) - 4)
+    resp = obj.req('GET', P, {'Range': 'bytes=10-29'})
+    assert [len(p) for p in resp.app_iter] == [4] * 5
+    [path] = data_files(obj.devices)
+    with open(path, 'r+b') as f:
+        f.seek(len(body) - 1)
+        f.write(b'\x00')
+    resp = obj.req('GET', P)
+    sent = b''
+    with pytest.raises(DiskFileQuarantined):
+        for piece in resp.app_iter:
+            sent += piece
+    assert 4 <= len(sent) < len(body) and body.startswith(sent)
+    assert os.listdir(os.path.join(obj.devices, 'sda', 'quarantined', 'objects'))
