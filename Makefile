@@ -34,7 +34,13 @@ test: venv apt
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests/probe
 
 unit: venv
-	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests/unit
+
+functional: venv
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests/functional
+
+probe: venv apt
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests/probe
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
