@@ -133,8 +133,9 @@ class Daemon:
     name = 'daemon'
     recon_kind = 'object'
 
-    def __init__(self, conf, logger=None):
+    def __init__(self, conf, logger=None, rings=None):
         self.conf = conf
+        self._rings = dict(rings or {})   # name -> Ring; None entries load on first use
         self.logger = logger or get_logger(self.name, conf.log_level, conf.log_file or None)
         self.files_limiter = RateLimiter(conf.files_per_second)
         self.bytes_limiter = RateLimiter(conf.bytes_per_second)
@@ -149,6 +150,13 @@ class Daemon:
         raise NotImplementedError
 
     # -- helpers -----------------------------------------------------------
+    def ring(self, name):
+        """The named ring, loaded once (a Ring reloads itself when its file changes)."""
+        if self._rings.get(name) is None:
+            from swiftlike.ring import Ring
+            self._rings[name] = Ring(self.conf.swift_dir, ring_name=name)
+        return self._rings[name]
+
     @property
     def recon_key(self):
         return self.name.replace('-', '_')

@@ -51,15 +51,8 @@ class AccountReaper(Daemon):
     conf_class = ReaperConf
 
     def __init__(self, conf, logger=None, rings=None):
-        super().__init__(conf, logger)
-        self._rings = dict(rings or {})
+        super().__init__(conf, logger, rings)
         self._ips = None
-
-    def ring(self, name):
-        if self._rings.get(name) is None:
-            from swiftlike.ring import Ring
-            self._rings[name] = Ring(self.conf.swift_dir, ring_name=name)
-        return self._rings[name]
 
     def sweep(self):
         if self._ips is None:

@@ -50,15 +50,8 @@ class ContainerUpdater(Daemon):
     conf_class = ContainerUpdaterConf
 
     def __init__(self, conf, logger=None, container_ring=None, account_ring=None):
-        super().__init__(conf, logger)
-        self._rings = {'container': container_ring, 'account': account_ring}
+        super().__init__(conf, logger, {'container': container_ring, 'account': account_ring})
         self._ips = None
-
-    def ring(self, name):
-        if self._rings.get(name) is None:
-            from swiftlike.ring import Ring
-            self._rings[name] = Ring(self.conf.swift_dir, ring_name=name)
-        return self._rings[name]
 
     def sweep(self):
         if self._ips is None:

@@ -49,16 +49,8 @@ class DbReplicator(Daemon):
     ring_name = None
 
     def __init__(self, conf, logger=None, ring=None):
-        super().__init__(conf, logger)
-        self._ring = ring
+        super().__init__(conf, logger, {self.ring_name: ring})
         self._ips = None
-
-    @property
-    def ring(self):
-        if self._ring is None:
-            from swiftlike.ring import Ring
-            self._ring = Ring(self.conf.swift_dir, ring_name=self.ring_name)
-        return self._ring
 
     def iter_dbs(self, device):
         """(partition, db hash, path) of every database on the device."""
@@ -103,7 +95,7 @@ class DbReplicator(Daemon):
         stats['reclaimed_rows'] += broker.reclaim(cutoff) or 0
         info = broker.get_info(merge=False)
         top = repl.max_row(broker)
-        nodes = self.ring.get_part_nodes(part)
+        nodes = self.ring(self.ring_name).get_part_nodes(part)
         me = [n for n in nodes if n['device'] == device and self.is_local(n, self._ips)]
         peers = [n for n in nodes if n not in me]
         # A deleted database past reclaim_age is not shipped to peers that

@@ -65,14 +65,7 @@ class ObjectExpirer(Daemon):
     conf_class = ExpirerConf
 
     def __init__(self, conf, logger=None, rings=None):
-        super().__init__(conf, logger)
-        self._rings = dict(rings or {})
-
-    def ring(self, name):
-        if self._rings.get(name) is None:
-            from swiftlike.ring import Ring
-            self._rings[name] = Ring(self.conf.swift_dir, ring_name=name)
-        return self._rings[name]
+        super().__init__(conf, logger, rings)
 
     # -- the queue ---------------------------------------------------------------
     def due_buckets(self, now):

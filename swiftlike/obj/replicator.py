@@ -56,16 +56,8 @@ class ObjectReplicator(Daemon):
     conf_class = ReplicatorConf
 
     def __init__(self, conf, logger=None, ring=None):
-        super().__init__(conf, logger)
-        self._ring = ring
+        super().__init__(conf, logger, {'object': ring})
         self._ips = None
-
-    @property
-    def ring(self):
-        if self._ring is None:
-            from swiftlike.ring import Ring
-            self._ring = Ring(self.conf.swift_dir, ring_name='object')
-        return self._ring
 
     def sweep(self):
         if self._ips is None:
@@ -106,7 +98,7 @@ class ObjectReplicator(Daemon):
         self.limit(files=1)
         dev_path = os.path.join(self.conf.devices, device)
         part_path = os.path.join(dev_path, OBJECTS_DIR, str(part))
-        nodes = self.ring.get_part_nodes(part)
+        nodes = self.ring('object').get_part_nodes(part)
         me = [n for n in nodes if n['device'] == device and self.is_local(n, self._ips)]
         if me:
             self.sync_primary(dev_path, part, part_path, [n for n in nodes if n not in me],
