@@ -1,5 +1,6 @@
 """Helpers of the probe tests: client requests, daemon passes, replicas on disk."""
 import hashlib
+import json
 import os
 import subprocess
 import urllib.parse
@@ -48,10 +49,17 @@ class Probe:
         return status, body
 
     def listing(self, container):
-        status, _h, body = self.request('GET', '/%s?format=json' % container)
-        assert status == 200, (status, body)
-        import json
-        return json.loads(body)
+        """The whole listing, paged by marker (one page holds at most 10,000)."""
+        entries = []
+        while True:
+            marker = urllib.parse.quote(entries[-1]['name']) if entries else ''
+            status, _h, body = self.request(
+                'GET', '/%s?format=json&marker=%s' % (container, marker))
+            assert status == 200, (status, body)
+            page = json.loads(body)
+            if not page:
+                return entries
+            entries.extend(page)
 
     # -- daemons ----------------------------------------------------------------
     def run(self, daemon, nodes=NODES, options=None, check=True, timeout=300):
