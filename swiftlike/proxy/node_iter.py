@@ -81,10 +81,11 @@ class ErrorLimiter:
 def iter_nodes(primaries, handoffs, limiter=None, max_handoffs=None):
     """Yield primaries, then handoffs, skipping error-limited nodes.
 
-    If every primary is error-limited we still yield the limited ones after
-    the handoffs run out: better to try a suspect node than to fail at once.
+    Error-limited nodes are still yielded once the healthy ones run out
+    (primaries first): better to try a suspect node, say one just restarted,
+    than to fail at once.
     """
-    skipped = []
+    skipped, skipped_handoffs = [], []
     for node in primaries:
         if limiter is not None and limiter.is_limited(node):
             skipped.append(node)
@@ -95,10 +96,16 @@ def iter_nodes(primaries, handoffs, limiter=None, max_handoffs=None):
         if max_handoffs is not None and count >= max_handoffs:
             break
         if limiter is not None and limiter.is_limited(node):
+            skipped_handoffs.append(node)
             continue
         count += 1
         yield node
     for node in skipped:
+        yield node
+    for node in skipped_handoffs:
+        if max_handoffs is not None and count >= max_handoffs:
+            break
+        count += 1
         yield node
 
 

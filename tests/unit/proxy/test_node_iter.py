@@ -98,10 +98,15 @@ def test_iter_nodes_primaries_then_handoffs_skipping_limited():
     assert [n['id'] for n in iter_nodes(primaries, iter(handoffs), limiter)] == [1, 2, 3, 4, 5]
     limiter.error(node(2))
     limiter.error(node(5))
-    # A limited primary is tried last, after every healthy node.
-    assert [n['id'] for n in iter_nodes(primaries, iter(handoffs), limiter)] == [1, 3, 4, 2]
+    # Limited nodes are tried last, after every healthy node: primaries first.
+    assert [n['id'] for n in iter_nodes(primaries, iter(handoffs), limiter)] == [1, 3, 4, 2, 5]
     assert [n['id'] for n in iter_nodes(primaries, iter(handoffs), limiter,
                                         max_handoffs=0)] == [1, 3, 2]
+    assert [n['id'] for n in iter_nodes(primaries, iter(handoffs), limiter,
+                                        max_handoffs=1)] == [1, 3, 4, 2]
+    limiter.error(node(4))
+    assert [n['id'] for n in iter_nodes(primaries, iter(handoffs), limiter,
+                                        max_handoffs=1)] == [1, 3, 2, 4]
     clock.now += 6
     assert [n['id'] for n in iter_nodes(primaries, iter(handoffs), limiter)] == [1, 2, 3, 4, 5]
 
