@@ -229,12 +229,14 @@ class Daemon:
             self.logger.warning('cannot write recon cache %s: %s', self.recon_file, err)
         return stats
 
-    def run_forever(self, max_passes=None):
-        """Pass after pass, starting one every `interval` seconds, until SIGTERM."""
-        def on_signal(signum, frame):
-            self.stop()
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+    def run_forever(self, max_passes=None, handle_signals=True):
+        """Pass after pass, starting one every `interval` seconds, until SIGTERM
+        (or stop(), when several daemons share a process that owns the signals)."""
+        if handle_signals:
+            def on_signal(signum, frame):
+                self.stop()
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
         passes = 0
         while not self._stopping:
             start = time.time()

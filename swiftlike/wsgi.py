@@ -45,21 +45,26 @@ class _NullLog:
         pass
 
 
-def serve(sock, app, conf):
-    """Serve until SIGTERM/SIGINT; then finish in-flight requests (bounded)."""
-    pool = concurrency.GreenPool(conf.max_clients)
-    server = concurrency.spawn(
-        concurrency.wsgi_server, sock, app, log=_NullLog(), custom_pool=pool,
-        socket_timeout=conf.client_timeout, keepalive=True, minimum_chunk_size=65536,
-        log_output=False, debug=False)
+def serve_all(services):
+    """Serve each (socket, app, conf) on one hub until SIGTERM/SIGINT; then
+    give in-flight requests the longest graceful_timeout among them."""
+    servers = []
+    for sock, app, conf in services:
+        pool = concurrency.GreenPool(conf.max_clients)
+        servers.append(concurrency.spawn(
+            concurrency.wsgi_server, sock, app, log=_NullLog(), custom_pool=pool,
+            socket_timeout=conf.client_timeout, keepalive=True, minimum_chunk_size=65536,
+            log_output=False, debug=False))
+    graceful_timeout = max(conf.graceful_timeout for _s, _a, conf in services)
 
     def stop(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        concurrency.call_soon_in_hub(concurrency.kill, server)
+        for server in servers:
+            concurrency.call_soon_in_hub(concurrency.kill, server)
         # In-flight requests get graceful_timeout seconds, idle keep-alives none.
         signal.signal(signal.SIGALRM, lambda *a: os._exit(0))
-        signal.alarm(max(1, int(conf.graceful_timeout)))
+        signal.alarm(max(1, int(graceful_timeout)))
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -68,15 +73,17 @@ def serve(sock, app, conf):
     # its old timeout (PEP 475), so the hub would not see the kill scheduled by
     # stop() until some other timer fires: keep a timer due every half second.
     ticker = concurrency.spawn(_tick)
-    try:
-        server.wait()
-    except (concurrency.GreenletExit, SystemExit, KeyboardInterrupt):
-        pass
+    for server in servers:
+        try:
+            server.wait()
+        except (concurrency.GreenletExit, SystemExit, KeyboardInterrupt):
+            pass
     concurrency.kill(ticker)
-    try:
-        sock.close()
-    except OSError:
-        pass
+    for sock, _app, _conf in services:
+        try:
+            sock.close()
+        except OSError:
+            pass
 
 
 def _tick():
@@ -89,24 +96,37 @@ def run_wsgi(app_factory, conf, logger=None):
 
     app_factory() is called in each worker so no state is shared across forks.
     """
+    return run_servers([(app_factory, conf)], logger)
+
+
+def run_servers(services, logger=None):
+    """run_wsgi for several (app_factory, conf) pairs sharing one process:
+    every socket is bound first, then each worker serves all of them. The
+    number of workers is the largest any conf asks for (0: serve inline)."""
     concurrency.monkey_patch()
-    sock = bind(conf)
-    if conf.workers <= 0:
-        serve(sock, app_factory(), conf)
+    socks = [bind(conf) for _factory, conf in services]
+    workers = max(conf.workers for _factory, conf in services)
+
+    def serve_here():
+        serve_all([(sock, factory(), conf)
+                   for sock, (factory, conf) in zip(socks, services)])
+
+    if workers <= 0:
+        serve_here()
         return 0
     children = {}
     stopping = []
 
     def spawn_child():
         # A stop signal arriving between fork() and the child's handlers being
-        # installed would be lost; keep it pending until serve() unblocks it.
+        # installed would be lost; keep it pending until serve_all() unblocks it.
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
-                serve(sock, app_factory(), conf)
+                serve_here()
             finally:
                 os._exit(0)
         children[pid] = time.time()
@@ -122,7 +142,7 @@ def run_wsgi(app_factory, conf, logger=None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for _ in range(conf.workers):
+    for _ in range(workers):
         spawn_child()
     while children:
         try:
@@ -136,7 +156,8 @@ def run_wsgi(app_factory, conf, logger=None):
             if logger:
                 logger.warning('worker %d exited; starting another', pid)
             spawn_child()
-    sock.close()
+    for sock in socks:
+        sock.close()
     return 0
 
 

@@ -67,6 +67,21 @@ def server_name(kind, index=0):
     return 'proxy-server' if kind == 'proxy' else '%s-server-%d' % (kind, index)
 
 
+def node_server_name(index):
+    return 'storage-server-%d' % index
+
+
+def node_daemons_name(index):
+    return 'daemons-%d' % index
+
+
+# How the storage side is split into processes: 'node' runs each node's three
+# servers in one process and its daemons in another (the least memory);
+# 'server' gives every server and every daemon a process of its own (tests
+# that stop one server of a node need that).
+PROCESS_GROUPINGS = ('node', 'server')
+
+
 def port_in_use(ip, port):
     family = socket.AF_INET6 if ':' in ip else socket.AF_INET
     with socket.socket(family) as sock:
@@ -80,8 +95,12 @@ def port_in_use(ip, port):
 
 class AioCluster:
     def __init__(self, layout, proxy_port=8080, users=configs.DEFAULT_USERS, workers=1,
-                 daemons=True, log_level='INFO', storage_workers=None):
+                 daemons=True, log_level='INFO', storage_workers=None, processes='node'):
+        if processes not in PROCESS_GROUPINGS:
+            raise ConfigError('processes must be one of %s' % ', '.join(PROCESS_GROUPINGS))
         self.layout = layout
+        self.processes = processes
+        self._servers = []   # process names of the servers, storage ones first
         self.proxy_port = proxy_port
         self.users = list(users)
         self.workers = workers
@@ -145,28 +164,51 @@ class AioCluster:
                                  self.log_level)
         self._add_specs()
 
+    def _add(self, name, argv, **ready):
+        self.supervisor.add(ProcSpec(name, argv, os.path.join(self.layout.log_dir, name + '.log'),
+                                     **ready))
+
     def _add_specs(self):
-        ip, log_dir = self.layout.bind_ip, self.layout.log_dir
-        self.supervisor.add(ProcSpec(
-            'proxy-server', entry_argv('swiftlike-proxy-server', 'swiftlike.cli.servers',
-                                       'proxy_server', [self.layout.proxy_conf]),
-            os.path.join(log_dir, 'proxy-server.log'),
-            ready_url=self.proxy_url + '/healthcheck'))
+        self._servers = []
         for node in self.layout.nodes:
-            for kind in STORAGE_KINDS:
-                name = server_name(kind, node.index)
-                conf = self.layout.server_conf(kind, node.index)
-                self.supervisor.add(ProcSpec(
-                    name, entry_argv('swiftlike-%s-server' % kind, 'swiftlike.cli.servers',
-                                     '%s_server' % kind, [conf]),
-                    os.path.join(log_dir, name + '.log'), ready_addr=(ip, node.ports[kind])))
-                for daemon in DAEMONS[kind]:
-                    if daemon in self.daemons and (daemon not in SINGLE_NODE_DAEMONS
-                                                   or node.index == 1):
-                        name = '%s-%d' % (daemon, node.index)
-                        self.supervisor.add(ProcSpec(
-                            name, self.daemon_argv(daemon, node.index),
-                            os.path.join(log_dir, name + '.log')))
+            if self.processes == 'node':
+                self._add_node(node)
+            else:
+                self._add_per_server(node)
+        self._add('proxy-server', entry_argv('swiftlike-proxy-server', 'swiftlike.cli.servers',
+                                             'proxy_server', [self.layout.proxy_conf]),
+                  ready_url=self.proxy_url + '/healthcheck')
+        self._servers.append('proxy-server')
+
+    def node_daemons(self, index):
+        """The daemons that run for node `index` (one expirer per cluster)."""
+        return [d for kind in STORAGE_KINDS for d in DAEMONS[kind] if d in self.daemons
+                and (d not in SINGLE_NODE_DAEMONS or index == 1)]
+
+    def _add_node(self, node):
+        confs = [self.layout.server_conf(kind, node.index) for kind in STORAGE_KINDS]
+        name = node_server_name(node.index)
+        # Ready when the last port to be bound (account) accepts connections.
+        self._add(name, entry_argv('swiftlike-storage-server', 'swiftlike.cli.servers',
+                                   'storage_server', confs),
+                  ready_addr=(self.layout.bind_ip, node.ports[STORAGE_KINDS[-1]]))
+        self._servers.append(name)
+        daemons = self.node_daemons(node.index)
+        if daemons:
+            self._add(node_daemons_name(node.index),
+                      entry_argv('swiftlike-daemons', 'swiftlike.cli.daemons', 'run_daemons',
+                                 confs + ['--only', ','.join(daemons)]))
+
+    def _add_per_server(self, node):
+        for kind in STORAGE_KINDS:
+            name = server_name(kind, node.index)
+            conf = self.layout.server_conf(kind, node.index)
+            self._add(name, entry_argv('swiftlike-%s-server' % kind, 'swiftlike.cli.servers',
+                                       '%s_server' % kind, [conf]),
+                      ready_addr=(self.layout.bind_ip, node.ports[kind]))
+            self._servers.append(name)
+        for daemon in self.node_daemons(node.index):
+            self._add('%s-%d' % (daemon, node.index), self.daemon_argv(daemon, node.index))
 
     def daemon_argv(self, daemon, index, once=False):
         kind = daemon.split('-')[0]
@@ -192,7 +234,14 @@ class AioCluster:
 
     # -- processes ------------------------------------------------------------
     def server_names(self):
-        return [n for n in self.supervisor.specs if n.endswith('-server') or '-server-' in n]
+        return list(self._servers)
+
+    def process_of(self, kind, index=0):
+        """The process serving `kind` on node `index`: with processes='node',
+        a node's three servers share one (stopping one stops all three)."""
+        if kind != 'proxy' and self.processes == 'node':
+            return node_server_name(index)
+        return server_name(kind, index)
 
     def start(self, timeout=90.0):
         """Start every process; storage servers first so the proxy finds them up."""
@@ -216,19 +265,19 @@ class AioCluster:
             pass
 
     def start_server(self, kind, index=0, timeout=60.0):
-        name = server_name(kind, index)
+        name = self.process_of(kind, index)
         self.supervisor.start(name)
         self.supervisor.wait_ready([name], timeout)
         self.write_state()
 
     def stop_server(self, kind, index=0, timeout=15.0):
-        self.supervisor.stop(server_name(kind, index), timeout)
+        self.supervisor.stop(self.process_of(kind, index), timeout)
 
     def kill_server(self, kind, index=0):
-        self.supervisor.kill(server_name(kind, index))
+        self.supervisor.kill(self.process_of(kind, index))
 
     def server_pid(self, kind, index=0):
-        return self.supervisor.pid(server_name(kind, index))
+        return self.supervisor.pid(self.process_of(kind, index))
 
     def run_daemon_once(self, daemon, index, timeout=120.0):
         """Run one pass of `daemon` for node `index`; returns (exit status, output)."""

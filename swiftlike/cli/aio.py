@@ -109,6 +109,10 @@ def parser():
                    help='worker processes per storage server (default --workers if given, '
                         'else 0: a storage server has one device, and a process less per '
                         'server halves the idle memory)')
+    p.add_argument('--processes', choices=('node', 'server'), default='node',
+                   help='node (default): each node\'s three servers share a process and its '
+                        'daemons another, for the least memory; server: a process per server '
+                        'and per daemon, so each can be stopped alone')
     p.add_argument('--no-daemons', action='store_true',
                    help='do not run the replicators, auditors, updaters, expirer and reaper')
     p.add_argument('--user', type=user, action='append', default=[],
@@ -140,7 +144,7 @@ def make_cluster(args):
         storage_workers = 0 if args.workers is None else args.workers
     return AioCluster(layout, proxy_port=args.port, users=users, workers=workers,
                       daemons=not args.no_daemons, log_level=args.log_level,
-                      storage_workers=storage_workers)
+                      storage_workers=storage_workers, processes=args.processes)
 
 
 class _Stop(Exception):

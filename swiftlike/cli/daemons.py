@@ -1,4 +1,6 @@
-"""Entry points of the background daemons: `swiftlike-<daemon> CONF [--once]`.
+"""Entry points of the background daemons: `swiftlike-<daemon> CONF [--once]`,
+and `swiftlike-daemons CONF [CONF ...]`, which runs several daemons (say all
+of a node's) as green threads of one process.
 
 CONF is the config file of the server the daemon runs beside (e.g.
 object-server.conf); the daemon reads its own section ([object-replicator],
@@ -8,6 +10,7 @@ own section does not set them.
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from swiftlike.exceptions import ConfigError
@@ -72,6 +75,63 @@ def main(name, argv=None):
         return 0 if daemon.last_pass_ok else 1
     daemon.run_forever()
     return 0
+
+
+def daemons_for(paths, only=None):
+    """[(daemon name, conf path)]: for each config file, the daemons of its
+    server's kind whose section it has, or, with `only`, those named there."""
+    from swiftlike.cli.servers import storage_kind
+    from swiftlike.config import read_ini
+    chosen = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise ConfigError('%s: config file not found' % path)
+        server_section, sections = storage_kind(path), read_ini(path)
+        for name, (_module, _cls, section) in DAEMONS.items():
+            if section == server_section and (
+                    name in only if only is not None else name in sections):
+                chosen.append((name, path))
+    unknown = sorted(set(only or ()) - set(DAEMONS))
+    if unknown:
+        raise ConfigError('unknown daemon %r (known: %s)' % (unknown[0], ', '.join(DAEMONS)))
+    unmatched = sorted(set(only or ()) - {name for name, _path in chosen})
+    if unmatched:
+        raise ConfigError('no config file given is for %s' % unmatched[0])
+    return chosen
+
+
+def run_daemons(argv=None):
+    """swiftlike-daemons: many daemons, one process (one Python heap, not one each)."""
+    parser = argparse.ArgumentParser(
+        prog='swiftlike-daemons',
+        description='Run the daemons configured in these server config files '
+                    '(each file\'s daemon sections) in one process.')
+    parser.add_argument('conf', nargs='+', help='config files of the servers they run beside')
+    parser.add_argument('--only', help='just these daemons (comma-separated names)')
+    parser.add_argument('--once', action='store_true', help='one pass of each, then exit')
+    args = parser.parse_args(argv)
+    only = [n.strip() for n in args.only.split(',') if n.strip()] if args.only else None
+    from swiftlike import concurrency
+    concurrency.monkey_patch()
+    try:
+        daemons = [build_daemon(name, path) for name, path in daemons_for(args.conf, only)]
+    except ConfigError as err:
+        exit_with_error(str(err))
+    if not daemons:
+        exit_with_error('no daemon is configured in %s' % ', '.join(args.conf))
+
+    def stop_all(signum, frame):
+        for daemon in daemons:
+            daemon.stop()
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    if args.once:
+        work = [concurrency.spawn(d.run_once) for d in daemons]
+    else:
+        work = [concurrency.spawn(d.run_forever, handle_signals=False) for d in daemons]
+    for thread in work:
+        thread.wait()
+    return 0 if all(d.last_pass_ok for d in daemons) else 1
 
 
 def _entry(name):

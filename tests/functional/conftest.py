@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 
 from swiftlike.aio import configs
-from swiftlike.aio.cluster import AioCluster, server_name
+from swiftlike.aio.cluster import AioCluster
 from swiftlike.aio.layout import STORAGE_KINDS, new_layout
 from tests.conftest import TEST_HASH_PREFIX, TEST_HASH_SUFFIX
 
@@ -30,7 +30,7 @@ class ServerInfo:
         self._cluster = cluster
         self.kind = kind
         self.index = index
-        self.name = server_name(kind, index)
+        self.name = cluster.aio.process_of(kind, index)
         self.ip = ip
         self.port = port
         self.conf_path = conf_path
@@ -133,14 +133,17 @@ class Cluster:
 
 def start_cluster(data_dir, part_power=10, **aio_kwargs):
     """A started AioCluster on free ports in `data_dir` (used by the fixture);
-    aio_kwargs go to AioCluster (workers, daemons, users, log_level)."""
+    aio_kwargs go to AioCluster (workers, daemons, users, log_level, processes).
+    Each server gets a process of its own unless asked otherwise, so a test
+    can stop one server of a node."""
     layout = new_layout(str(data_dir), base_port=0, part_power=part_power)
     os.makedirs(layout.etc_dir, exist_ok=True)
     # The test suite's secrets, so in-process hashing agrees with the servers.
     with open(layout.cluster_conf, 'w') as f:
         f.write('[hash]\npath_prefix = %s\npath_suffix = %s\n'
                 % (TEST_HASH_PREFIX, TEST_HASH_SUFFIX))
-    kwargs = dict(proxy_port=0, users=configs.DEFAULT_USERS, workers=0, daemons=False)
+    kwargs = dict(proxy_port=0, users=configs.DEFAULT_USERS, workers=0, daemons=False,
+                  processes='server')
     kwargs.update(aio_kwargs)
     aio = AioCluster(layout, **kwargs)
     aio.lock()

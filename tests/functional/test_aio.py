@@ -96,7 +96,8 @@ def test_help_documents_the_flags():
     done = subprocess.run(AIO + ['--help'], stdout=subprocess.PIPE, text=True, timeout=60)
     assert done.returncode == 0
     for flag in ('--data-dir', '--bind-ip', '--port', '--base-port', '--xfs', '--workers',
-                 '--no-daemons', '--user', '--setup-only', '--part-power', '--replicas'):
+                 '--no-daemons', '--user', '--setup-only', '--part-power', '--replicas',
+                 '--processes'):
         assert flag in done.stdout
     for user in ('test:tester', 'test2:tester2', 'test:tester3', 'test5:tester5',
                  'admin:admin'):
@@ -116,6 +117,7 @@ def test_help_documents_the_flags():
     (['--bind-ip', 'not-an-ip'], 'not an IP address'),
     (['--bind-ip', '127.0.0.1; rm -rf /'], 'not an IP address'),
     (['--xfs-size', '10'], 'at least 300'),
+    (['--processes', 'thread'], 'invalid choice'),
 ])
 def test_bad_flags_exit_2_with_reason(tmp_path, args, message):
     done = subprocess.run(AIO + ['--data-dir', str(tmp_path / 'd')] + args,
@@ -201,11 +203,15 @@ def test_round_trip_restart_reuse_and_clean_stops(tmp_path, aio_runs):
     out = first.output()
     assert state['auth_url'] in out and 'test:tester' in out
     assert state['auth_url'] == state['proxy_url'] + '/auth/v1.0'
-    # Every daemon that exists runs beside its servers (the expirer once).
-    for daemon in available_daemons():
-        nodes = [1] if daemon == 'object-expirer' else [1, 2, 3, 4]
-        for n in nodes:
-            assert state['children'].get('%s-%d' % (daemon, n)), (daemon, n)
+    # Each node's servers share a process, and its daemons another: every
+    # daemon that exists runs beside its servers (the expirer on one node).
+    for n in (1, 2, 3, 4):
+        assert alive(state['children']['storage-server-%d' % n])
+        with open('/proc/%d/cmdline' % state['children']['daemons-%d' % n], 'rb') as f:
+            argv = f.read().decode().split('\0')
+        only = set(argv[argv.index('--only') + 1].split(','))
+        expected = set(available_daemons()) - ({'object-expirer'} if n > 1 else set())
+        assert only == expected, (n, only)
 
     storage_url, token = auth(state)
     assert storage_url == state['proxy_url'] + '/v1/AUTH_test'
@@ -220,7 +226,7 @@ def test_round_trip_restart_reuse_and_clean_stops(tmp_path, aio_runs):
 
     # SIGTERM: every child and every worker is gone, the aio exits 0.
     pids = first.all_pids(state)
-    assert len(pids) >= 13 + 13  # 13 servers, each with a forked worker
+    assert len(pids) >= 2 * 5 + 4  # 5 server processes with a forked worker each, 4 daemons
     first.proc.send_signal(signal.SIGTERM)
     assert first.proc.wait(60) == 0, first.output()
     assert wait_gone(pids) == []
@@ -244,25 +250,32 @@ def test_round_trip_restart_reuse_and_clean_stops(tmp_path, aio_runs):
     assert wait_gone(pids) == []
 
 
-def test_dead_server_is_restarted(tmp_path, aio_runs):
+@pytest.mark.parametrize('processes, victim_name', [('node', 'storage-server-2'),
+                                                     ('server', 'object-server-2')])
+def test_dead_server_is_restarted(tmp_path, aio_runs, processes, victim_name):
     run = AioProcess(tmp_path / 'd', '--base-port', '0', '--part-power', '6', '--workers', '0',
-                     '--no-daemons')
+                     '--no-daemons', '--processes', processes)
     aio_runs.append(run)
     state = run.wait_up()
-    victim = state['children']['object-server-2']
+    victim = state['children'][victim_name]
     os.kill(victim, signal.SIGKILL)
     deadline = time.time() + 30
     while time.time() < deadline:
-        pid = read_state(run.data_dir)['children'].get('object-server-2')
+        pid = read_state(run.data_dir)['children'].get(victim_name)
         if pid and pid != victim and alive(pid):
             break
         time.sleep(0.2)
     else:
-        raise AssertionError('object-server-2 not restarted:\n' + run.output())
-    assert 'object-server-2 exited' in run.output()
+        raise AssertionError('%s not restarted:\n%s' % (victim_name, run.output()))
+    assert '%s exited' % victim_name in run.output()
     with open(os.path.join(run.data_dir, 'run', 'aio.json')) as f:
         state = json.load(f)
-    assert state['children']['object-server-2'] == pid
+    assert state['children'][victim_name] == pid
+    # The restarted process serves again: a write needs every node's servers.
+    storage_url, token = auth(state)
+    headers = {'X-Auth-Token': token}
+    assert http('PUT', storage_url + '/back', headers, b'')[0] in (201, 202)
+    assert http('PUT', storage_url + '/back/o', headers, b'again')[0] == 201
     # Ctrl-C (SIGINT) stops it all as SIGTERM does.
     pids = run.all_pids(state)
     run.proc.send_signal(signal.SIGINT)
