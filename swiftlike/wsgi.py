@@ -8,6 +8,7 @@ import sys
 import time
 
 from swiftlike import concurrency
+from swiftlike.malloc_tuning import tune_malloc
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
@@ -104,6 +105,7 @@ def run_servers(services, logger=None):
     every socket is bound first, then each worker serves all of them. The
     number of workers is the largest any conf asks for (0: serve inline)."""
     concurrency.monkey_patch()
+    tune_malloc()
     socks = [bind(conf) for _factory, conf in services]
     workers = max(conf.workers for _factory, conf in services)
 

@@ -109,11 +109,6 @@ class AioCluster:
         self.daemons = available_daemons() if daemons else []
         self.log_level = log_level
         env = dict(os.environ, SWIFTLIKE_CONF=layout.cluster_conf, PYTHONUNBUFFERED='1')
-        # glibc serves big buffers (1 MiB disk reads and writes) from mmap only
-        # until the first is freed, then keeps them in each disk thread's arena:
-        # ~20 MB per object server after one big GET. A fixed threshold keeps
-        # big buffers mmapped, so they go back to the system when freed.
-        env.setdefault('MALLOC_MMAP_THRESHOLD_', str(256 * 1024))
         self.supervisor = Supervisor(env)
         self._lock_fd = None
 

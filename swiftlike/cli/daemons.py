@@ -63,7 +63,9 @@ def main(name, argv=None):
     if not os.path.isfile(args.conf):
         exit_with_error('%s: config file not found' % args.conf)
     from swiftlike import concurrency
+    from swiftlike.malloc_tuning import tune_malloc
     concurrency.monkey_patch()
+    tune_malloc()
     try:
         daemon = build_daemon(name, args.conf, overrides)
     except ConfigError as err:
@@ -112,7 +114,9 @@ def run_daemons(argv=None):
     args = parser.parse_args(argv)
     only = [n.strip() for n in args.only.split(',') if n.strip()] if args.only else None
     from swiftlike import concurrency
+    from swiftlike.malloc_tuning import tune_malloc
     concurrency.monkey_patch()
+    tune_malloc()
     try:
         daemons = [build_daemon(name, path) for name, path in daemons_for(args.conf, only)]
     except ConfigError as err:

@@ -221,6 +221,11 @@ class DiskFileWriter(abc.ABC):
     def write(self, chunk):
         pass
 
+    def write_chunks(self, chunks):
+        """Write a list of chunks in order (a backend may do it in one call)."""
+        for chunk in chunks:
+            self.write(chunk)
+
     @abc.abstractmethod
     def commit(self, metadata):
         """Make the data durable and visible as <metadata X-Timestamp>.data."""

@@ -290,10 +290,10 @@ class App(StorageServer):
                     batch.append(chunk)
                     batched += len(chunk)
                     if batched >= self.conf.disk_write_size:
-                        self.disk.run(device, writer.write, b''.join(batch))
+                        self.disk.run(device, writer.write_chunks, batch)
                         batch, batched = [], 0
                 if batch:
-                    self.disk.run(device, writer.write, b''.join(batch))
+                    self.disk.run(device, writer.write_chunks, batch)
                 metadata = self._put_metadata(req, names, timestamp, delete_at, size, md5,
                                               expected_etag)
                 self.disk.run(device, writer.commit, metadata)

@@ -21,13 +21,3 @@ def test_negative_storage_workers_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.parser().parse_args(['--storage-workers', '-1'])
     assert 'storage-workers' in capsys.readouterr().err
-
-
-def test_children_get_a_fixed_mmap_threshold(tmp_path, monkeypatch):
-    """Big freed buffers go back to the system instead of staying in the
-    disk threads' malloc arenas; a value the user set is kept."""
-    args = cli.parser().parse_args(['--data-dir', str(tmp_path / 'aio')])
-    monkeypatch.delenv('MALLOC_MMAP_THRESHOLD_', raising=False)
-    assert cli.make_cluster(args).supervisor.base_env['MALLOC_MMAP_THRESHOLD_'] == '262144'
-    monkeypatch.setenv('MALLOC_MMAP_THRESHOLD_', '65536')
-    assert cli.make_cluster(args).supervisor.base_env['MALLOC_MMAP_THRESHOLD_'] == '65536'

@@ -91,3 +91,20 @@ def test_quarantine(mgr_dev):
     with pytest.raises(DiskFileNotExist):
         mgr.get_diskfile(dev, 3, 'a', 'c', 'o').open()
     assert suffix_before and mgr.get_suffix_hashes(dev, 3) == {}
+
+
+@pytest.mark.parametrize('sizes', [[3, 0, 65536, 5], [1] * 3000])
+def test_write_chunks_keeps_order_even_with_thousands_of_tiny_chunks(mgr_dev, sizes):
+    mgr, dev = mgr_dev
+    chunks = [bytes([i % 251]) * size for i, size in enumerate(sizes)]
+    body = b''.join(chunks)
+    df = mgr.get_diskfile(dev, 1, 'a', 'c', 'many')
+    writer = df.create(len(body))
+    writer.write_chunks(chunks[:len(chunks) // 2])
+    writer.write_chunks(chunks[len(chunks) // 2:])
+    writer.commit({'name': '/a/c/many', 'X-Timestamp': Timestamp(1).internal,
+                   'Content-Type': 'x/y', 'Content-Length': str(len(body)),
+                   'ETag': hashlib.md5(body).hexdigest()})
+    df = mgr.get_diskfile(dev, 1, 'a', 'c', 'many').open()
+    assert df.read(0, len(body) + 1) == body
+    df.close()
