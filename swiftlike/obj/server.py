@@ -37,7 +37,9 @@ class Conf(StorageConf):
     disk_write_size: int = 1048576
     # A big PUT's data is flushed to disk every this many bytes while it
     # arrives (0: only by the fsync before the answer, which always happens).
-    bytes_per_sync: int = 8388608
+    # Off by default: with several uploads per device the early flushes
+    # serialise them (4 x 64 MiB on XFS loop devices: 94 MB/s at 8 MiB, 130-154 at 0).
+    bytes_per_sync: int = 0
     # Bytes per disk call of a whole-object GET (ranges read disk_chunk_size).
     disk_read_size: int = 1048576
     # Preallocate the object's size before writing (when the size is known).
