@@ -102,13 +102,11 @@ def parser():
     p.add_argument('--replicas', type=non_negative, default=DEFAULT_REPLICAS,
                    help='replicas for a new data dir, 1-4 (default %d)' % DEFAULT_REPLICAS)
     p.add_argument('--workers', type=non_negative, default=None,
-                   help='worker processes per server (0 serves in the server\'s own '
-                        'process; default: 1 for the proxy, --storage-workers for the '
-                        'storage servers)')
+                   help='worker processes forked per server (default 0: each server serves '
+                        'in its own process, the least memory; one proxy process keeps up '
+                        'with the four nodes on two cores)')
     p.add_argument('--storage-workers', type=non_negative, default=None,
-                   help='worker processes per storage server (default --workers if given, '
-                        'else 0: a storage server has one device, and a process less per '
-                        'server halves the idle memory)')
+                   help='worker processes per storage server (default --workers)')
     p.add_argument('--processes', choices=('node', 'server'), default='node',
                    help='node (default): each node\'s three servers share a process and its '
                         'daemons another, for the least memory; server: a process per server '
@@ -138,10 +136,8 @@ def make_cluster(args):
     else:
         check_reuse(layout, args.bind_ip, args.base_port, args.xfs)
     users = configs.merge_users(configs.DEFAULT_USERS, args.user)
-    workers = 1 if args.workers is None else args.workers
-    storage_workers = args.storage_workers
-    if storage_workers is None:
-        storage_workers = 0 if args.workers is None else args.workers
+    workers = args.workers or 0
+    storage_workers = workers if args.storage_workers is None else args.storage_workers
     return AioCluster(layout, proxy_port=args.port, users=users, workers=workers,
                       daemons=not args.no_daemons, log_level=args.log_level,
                       storage_workers=storage_workers, processes=args.processes)

@@ -1,14 +1,14 @@
-"""swiftlike-aio's worker counts: one proxy worker, storage servers in their own process."""
+"""swiftlike-aio's worker counts: every server serves in its own process unless asked."""
 import pytest
 
 from swiftlike.cli import aio as cli
 
 
 @pytest.mark.parametrize('argv, proxy, storage', [
-    ([], 1, 0),
+    ([], 0, 0),
     (['--workers', '2'], 2, 2),
     (['--workers', '0'], 0, 0),
-    (['--storage-workers', '3'], 1, 3),
+    (['--storage-workers', '3'], 0, 3),
     (['--workers', '2', '--storage-workers', '1'], 2, 1),
 ])
 def test_worker_defaults(tmp_path, argv, proxy, storage):
