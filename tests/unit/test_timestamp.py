@@ -34,3 +34,10 @@ def test_rejected(text):
 def test_rejected_types():
     with pytest.raises(TypeError):
         Timestamp(['1.5'])
+
+
+@pytest.mark.parametrize('seconds', [0, 1, 59, 784111777, 951782400, 1700000000.0, 4102444799])
+def test_http_date_matches_email_utils(seconds):
+    import email.utils
+    from swiftlike.timestamp import http_date
+    assert http_date(seconds) == email.utils.formatdate(seconds, usegmt=True)
