@@ -5,7 +5,9 @@ A concrete daemon subclasses Daemon, sets `name` (its config section, e.g.
 and implements `sweep()`, which does one pass and returns a dict of counters.
 The base times the pass, logs one summary line, and merges the counters into
 the recon cache file `<recon_cache_path>/<recon_kind>.recon` (JSON, written
-atomically under a lock so several daemons can share one file).
+atomically under a lock so several daemons can share one file). A daemon that
+counts per device (`self.counters(keys).of(device)`) also gets its entry's
+`per_device`: {device: counters}, so a failing disk shows by name.
 """
 import dataclasses
 import fcntl
@@ -129,6 +131,24 @@ def local_ips():
     return ips
 
 
+class DeviceCounters:
+    """One pass's counters, kept per device; totals() sums them up."""
+
+    def __init__(self, keys):
+        self.keys = tuple(keys)
+        self.by_device = {}
+
+    def of(self, device):
+        return self.by_device.setdefault(device, dict.fromkeys(self.keys, 0))
+
+    def totals(self):
+        totals = dict.fromkeys(self.keys, 0)
+        for counts in self.by_device.values():
+            for key, value in counts.items():
+                totals[key] = totals.get(key, 0) + value
+        return totals
+
+
 class Daemon:
     name = 'daemon'
     recon_kind = 'object'
@@ -143,6 +163,7 @@ class Daemon:
         self._stopping = False
         self.only_devices = None   # a set of names limits the pass to them
         self.last_pass_ok = True
+        self._device_counters = None
 
     # -- what subclasses implement ---------------------------------------
     def sweep(self):
@@ -195,6 +216,11 @@ class Daemon:
             return False
         return os.path.isdir(os.path.join(self.conf.devices, node['device']))
 
+    def counters(self, keys):
+        """Fresh per-device counters for this pass (see DeviceCounters)."""
+        self._device_counters = DeviceCounters(keys)
+        return self._device_counters
+
     def limit(self, files=0, nbytes=0):
         """Pace I/O: call once per file with its size."""
         if files:
@@ -210,6 +236,7 @@ class Daemon:
         """One pass: sweep, then a summary log line and the recon cache entry."""
         set_txn_id(new_txn_id('-' + self.name))
         start = time.time()
+        self._device_counters = None
         try:
             stats = self.sweep() or {}
             ok = True
@@ -223,6 +250,8 @@ class Daemon:
                          'done' if ok else 'FAILED', elapsed, summary or '-')
         entry = {'last_pass': start, 'pass_time': round(elapsed, 4), 'ok': ok}
         entry.update(stats)
+        if self._device_counters is not None:
+            entry['per_device'] = self._device_counters.by_device
         try:
             dump_recon(self.recon_file, self.recon_key, entry)
         except OSError as err:

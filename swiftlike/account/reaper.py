@@ -57,9 +57,10 @@ class AccountReaper(Daemon):
     def sweep(self):
         if self._ips is None:
             self._ips = local_ips()
-        stats = dict.fromkeys(('accounts_reaped', 'containers_deleted', 'objects_deleted',
-                               'failures', 'accounts_pending'), 0)
+        counters = self.counters(('accounts_reaped', 'containers_deleted', 'objects_deleted',
+                                  'failures', 'accounts_pending'))
         for device in self.local_devices():
+            stats = counters.of(device)
             for part, path in self.iter_dbs(device):
                 if self._stopping:
                     break
@@ -69,7 +70,7 @@ class AccountReaper(Daemon):
                 except Exception:
                     stats['failures'] += 1
                     self.logger.exception('reaping %s', path)
-        return stats
+        return counters.totals()
 
     def iter_dbs(self, device):
         root = os.path.join(self.conf.devices, device, DATADIR)

@@ -56,10 +56,11 @@ class ContainerUpdater(Daemon):
     def sweep(self):
         if self._ips is None:
             self._ips = local_ips()
-        stats = dict.fromkeys(('dbs', 'reported', 'report_failures', 'async_done',
-                               'async_failures', 'bad_records'), 0)
+        counters = self.counters(('dbs', 'reported', 'report_failures', 'async_done',
+                                  'async_failures', 'bad_records'))
         for device in self.local_devices():
             dev_path = os.path.join(self.conf.devices, device)
+            stats = counters.of(device)
             self.process_async(dev_path, stats)
             for part, path in self.iter_dbs(dev_path):
                 if self._stopping:
@@ -73,7 +74,7 @@ class ContainerUpdater(Daemon):
                 except Exception:
                     stats['report_failures'] += 1
                     self.logger.exception('reporting %s', path)
-        return stats
+        return counters.totals()
 
     def is_primary(self, device, part):
         return any(n['device'] == device and self.is_local(n, self._ips)

@@ -67,17 +67,18 @@ class DbReplicator(Daemon):
     def sweep(self):
         if self._ips is None:
             self._ips = local_ips()
-        stats = dict.fromkeys(('dbs', 'no_change', 'rows_shipped', 'diffs', 'complete_ships',
-                               'failures', 'handoffs_removed', 'reclaimed_dbs',
-                               'reclaimed_rows'), 0)
+        counters = self.counters(('dbs', 'no_change', 'rows_shipped', 'diffs', 'complete_ships',
+                                  'failures', 'handoffs_removed', 'reclaimed_dbs',
+                                  'reclaimed_rows'))
         pool = concurrency.GreenPool(self.conf.concurrency)
         for device in self.local_devices():
             for part, db_hash, path in self.iter_dbs(device):
                 if self._stopping:
                     break
-                pool.spawn_n(self._replicate_safely, device, part, db_hash, path, stats)
+                pool.spawn_n(self._replicate_safely, device, part, db_hash, path,
+                             counters.of(device))
         pool.waitall()
-        return stats
+        return counters.totals()
 
     def _replicate_safely(self, device, part, db_hash, path, stats):
         try:

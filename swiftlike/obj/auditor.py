@@ -38,17 +38,19 @@ class ObjectAuditor(Daemon):
     conf_class = AuditorConf
 
     def sweep(self):
-        stats = {'files_checked': 0, 'bytes_checked': 0, 'quarantined': 0, 'errors': 0}
+        counters = self.counters(('files_checked', 'bytes_checked', 'quarantined', 'errors'))
         start = last_log = time.time()
         for device in self.local_devices():
             dev_path = os.path.join(self.conf.devices, device)
+            stats = counters.of(device)
             for part_path, hash_dir in iter_hash_dirs(os.path.join(dev_path, OBJECTS_DIR)):
                 if self._stopping:
                     break
                 self.audit_hash_dir(dev_path, part_path, hash_dir, stats)
                 if time.time() - last_log > self.conf.log_time:
                     last_log = time.time()
-                    self.logger.info('object-auditor progress: %s', stats)
+                    self.logger.info('object-auditor progress: %s', counters.totals())
+        stats = counters.totals()
         elapsed = max(time.time() - start, 1e-6)
         stats['bytes_per_second'] = round(stats['bytes_checked'] / elapsed, 1)
         return stats

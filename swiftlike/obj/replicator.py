@@ -62,13 +62,13 @@ class ObjectReplicator(Daemon):
     def sweep(self):
         if self._ips is None:
             self._ips = local_ips()
-        stats = dict.fromkeys(('partitions', 'in_sync', 'suffixes_differed', 'files_pushed',
-                               'bytes_pushed', 'failures', 'handoffs_reverted',
-                               'files_removed', 'reclaimed', 'quarantined'), 0)
+        counters = self.counters(('partitions', 'in_sync', 'suffixes_differed', 'files_pushed',
+                                  'bytes_pushed', 'failures', 'handoffs_reverted',
+                                  'files_removed', 'reclaimed', 'quarantined'))
         jobs = []
         for device in self.local_devices():
             dev_path = os.path.join(self.conf.devices, device)
-            self.maybe_reclaim(dev_path, stats)
+            self.maybe_reclaim(dev_path, counters.of(device))
             objects = os.path.join(dev_path, OBJECTS_DIR)
             try:
                 parts = sorted(os.listdir(objects), key=lambda p: (len(p), p))
@@ -81,9 +81,9 @@ class ObjectReplicator(Daemon):
         for device, part in jobs:
             if self._stopping:
                 break
-            pool.spawn_n(self._replicate_safely, device, part, stats)
+            pool.spawn_n(self._replicate_safely, device, part, counters.of(device))
         pool.waitall()
-        return stats
+        return counters.totals()
 
     def _replicate_safely(self, device, part, stats):
         try:

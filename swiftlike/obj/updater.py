@@ -64,10 +64,11 @@ class ObjectUpdater(Daemon):
         return self._container_ring
 
     def sweep(self):
-        stats = {'successes': 0, 'failures': 0, 'unlinks': 0, 'superseded': 0, 'bad_records': 0}
+        counters = self.counters(('successes', 'failures', 'unlinks', 'superseded', 'bad_records'))
         for device in self.local_devices():
             if self._stopping:
                 break
+            stats = counters.of(device)
             root = os.path.join(self.conf.devices, device, ASYNC_DIR)
             for path, superseded in list_records(root):
                 self.limit(files=1)
@@ -76,6 +77,7 @@ class ObjectUpdater(Daemon):
                     stats['superseded'] += 1
                     continue
                 self.process(path, stats)
+        stats = counters.totals()
         stats['pending'] = self.count_pending()
         return stats
 

@@ -217,3 +217,25 @@ def test_cli_rejects_missing_and_bad_config(tmp_path):
 def test_module_has_no_eventlet_import():
     src = open(daemon_mod.__file__).read()
     assert 'import eventlet' not in src and 'import webob' not in src
+
+
+class PerDeviceDaemon(CountingDaemon):
+    def sweep(self):
+        counters = self.counters(('files', 'errors'))
+        for number, device in enumerate(self.local_devices(), 1):
+            counters.of(device)['files'] += number
+        counters.of('sdc1')['errors'] += 1
+        return counters.totals()
+
+
+def test_per_device_counters_reach_the_recon_cache_beside_the_totals(tmp_path):
+    d = PerDeviceDaemon(_conf(tmp_path))
+    assert d.run_once() == {'files': 3, 'errors': 1}
+    entry = read_recon(d.recon_file)['object_counter']
+    assert (entry['files'], entry['errors']) == (3, 1)
+    assert entry['per_device'] == {'sdb1': {'files': 1, 'errors': 0},
+                                   'sdc1': {'files': 2, 'errors': 1}}
+    # A daemon that keeps no per-device counters writes none.
+    plain = CountingDaemon(_conf(tmp_path))
+    plain.run_once()
+    assert 'per_device' not in read_recon(plain.recon_file)['object_counter']

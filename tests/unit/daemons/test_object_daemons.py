@@ -62,6 +62,8 @@ def test_auditor_quarantines_only_bad_objects(devices):
                                          for n in ('flipped', 'short', 'nometa'))
     recon = read_recon(os.path.join(devices, '.recon', 'object.recon'))['object_auditor']
     assert recon['quarantined'] == 3 and recon['bytes_checked'] == len(b'good bytes') + len(b'original')
+    assert recon['per_device'] == {'sda': {'files_checked': 2, 'quarantined': 3, 'errors': 0,
+                                           'bytes_checked': recon['bytes_checked']}}
     # The suffix is marked dirty so the replicator notices the hole.
     invalid = open(os.path.join(dev, 'objects', '1', 'hashes.invalid')).read()
     assert hash_path('a', 'c', 'flipped')[-3:] in invalid
