@@ -7,10 +7,12 @@ peer lacks (REPLICATION push, verified by the receiver before it commits).
 Each side pushes only what it has newer, so both directions converge once
 every node has run. A partition on a device that is not one of its primaries
 (a handoff) is offered whole to every primary and removed file by file once
-all of them hold it or something newer. Tombstones older than reclaim_age are
-removed by a periodic walk.
+all of them hold it or something newer. A primary whose disk is gone (507) is
+stood in for by a handoff, so the partition keeps its replica count until a
+disk is back. Tombstones older than reclaim_age are removed by a periodic walk.
 """
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -27,6 +29,8 @@ from swiftlike.obj.replication_protocol import END_RECORD, encode_header
 from swiftlike.obj.suffix_hashes import get_suffix_hashes
 
 RECLAIM_STAMP = '.reclaim-stamp'
+# Handoffs tried for a primary whose disk is gone, before waiting for the next pass.
+HANDOFF_TRIES = 3
 
 
 @dataclasses.dataclass
@@ -49,6 +53,15 @@ class ReplicatorConf(DaemonConf):
 class PeerError(Exception):
     """A peer could not be reached or refused; the partition is retried next pass."""
 
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def disk_gone(self):
+        """The peer answered 507: its disk is unmounted or missing."""
+        return self.status == 507
+
 
 class ObjectReplicator(Daemon):
     name = 'object-replicator'
@@ -64,7 +77,8 @@ class ObjectReplicator(Daemon):
             self._ips = local_ips()
         counters = self.counters(('partitions', 'in_sync', 'suffixes_differed', 'files_pushed',
                                   'bytes_pushed', 'failures', 'handoffs_reverted',
-                                  'files_removed', 'reclaimed', 'quarantined'))
+                                  'handoff_syncs', 'files_removed', 'reclaimed',
+                                  'quarantined'))
         jobs = []
         for device in self.local_devices():
             dev_path = os.path.join(self.conf.devices, device)
@@ -109,24 +123,47 @@ class ObjectReplicator(Daemon):
     def sync_primary(self, dev_path, part, part_path, peers, stats):
         local = get_suffix_hashes(part_path)
         all_ok = True
+        handoffs = None
         for node in peers:
             try:
-                remote = self.remote_hashes(node, part)
-                differ = sorted(s for s, h in local.items() if remote.get(s) != h)
-                if not differ:
-                    continue
-                stats['suffixes_differed'] += len(differ)
-                offers = list_partition(part_path, differ)
-                self.sync_offers(dev_path, part, part_path, node, offers, stats)
-                # Ask the peer to rehash now, so its next comparison is exact.
-                self.remote_hashes(node, part, differ)
+                self.sync_peer(dev_path, part, part_path, node, local, stats)
             except PeerError as err:
                 all_ok = False
                 stats['failures'] += 1
                 self.logger.info('partition %s with %s:%s/%s: %s', part, node['ip'],
                                  node['port'], node['device'], err)
+                if err.disk_gone:
+                    if handoffs is None:
+                        handoffs = iter(self.ring('object').get_more_nodes(part))
+                    self.sync_handoff(dev_path, part, part_path, handoffs, local, stats)
         if all_ok:
             stats['in_sync'] += 1
+
+    def sync_peer(self, dev_path, part, part_path, node, local, stats):
+        """Push to `node` the suffixes whose hashes differ from `local`."""
+        remote = self.remote_hashes(node, part)
+        differ = sorted(s for s, h in local.items() if remote.get(s) != h)
+        if not differ:
+            return
+        stats['suffixes_differed'] += len(differ)
+        offers = list_partition(part_path, differ)
+        self.sync_offers(dev_path, part, part_path, node, offers, stats)
+        # Ask the peer to rehash now, so its next comparison is exact.
+        self.remote_hashes(node, part, differ)
+
+    def sync_handoff(self, dev_path, part, part_path, handoffs, local, stats):
+        """A primary's disk is gone: keep the replica count with the next
+        handoff (each gone disk gets its own). The handoff's replicator gives
+        the partition back once a disk is in place again."""
+        for node in itertools.islice(handoffs, HANDOFF_TRIES):
+            try:
+                self.sync_peer(dev_path, part, part_path, node, local, stats)
+            except PeerError as err:
+                self.logger.info('partition %s to handoff %s:%s/%s: %s', part, node['ip'],
+                                 node['port'], node['device'], err)
+                continue
+            stats['handoff_syncs'] += 1
+            return
 
     def revert_handoff(self, dev_path, part, part_path, primaries, stats):
         offers = list_partition(part_path)
@@ -176,7 +213,7 @@ class ObjectReplicator(Daemon):
         except (SwiftlikeError, OSError) as err:
             raise PeerError(str(err))
         if status // 100 != 2:
-            raise PeerError('%s answered %s: %s' % (method, status, data[:200]))
+            raise PeerError('%s answered %s: %s' % (method, status, data[:200]), status)
         try:
             return json.loads(data.decode('utf-8')) if data else {}
         except (ValueError, UnicodeDecodeError):

@@ -3,6 +3,7 @@ corruption, and after a DELETE it did not see."""
 import json
 import os
 import random
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 from swiftlike.hashing import hash_path
@@ -149,3 +150,33 @@ def test_delete_missed_by_a_primary_wins_after_replication(probe):
     finally:
         for node in primaries[1:]:
             probe.cluster.start_server('object', node)
+
+
+def test_a_primary_whose_disk_is_gone_is_stood_in_for_by_a_handoff(probe):
+    container = probe.new_container('disk-gone')
+    body = os.urandom(3000)
+    assert probe.put(container, 'kept', body) == 201
+    primaries, holders = probe.object_locations(container, 'kept')
+    gone = primaries[0]
+    device_path = probe.cluster.server('object', gone).device_path
+    os.rename(device_path, device_path + '.failed')   # its server now answers 507
+    try:
+        probe.run('object-replicator', nodes=[n for n in primaries if n != gone])
+        _, holders = probe.object_locations(container, 'kept')
+        stand_ins = [n for n in holders if n not in primaries]
+        # Three copies again: the two good primaries and one handoff.
+        assert len(stand_ins) == 1 and len(holders) == 3, holders
+        assert holders[stand_ins[0]] == holders[primaries[1]]
+
+        os.mkdir(device_path)                          # a new, empty disk goes in
+        probe.run('object-replicator')
+        _, holders = probe.object_locations(container, 'kept')
+        assert sorted(holders) == sorted(primaries), holders
+        assert len({tuple(files) for files in holders.values()}) == 1
+        assert probe.handoff_partitions() == {}
+    finally:
+        # Put the original disk back, so later tests find the node as it was.
+        shutil.rmtree(device_path, ignore_errors=True)
+        os.rename(device_path + '.failed', device_path)
+    status, got = probe.get(container, 'kept')
+    assert (status, md5(got)) == (200, md5(body))
