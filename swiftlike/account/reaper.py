@@ -1,8 +1,10 @@
 """Account reaper: removes everything a deleted account still holds.
 
 For every local account database marked deleted (at least `delay_reaping`
-seconds ago) on the device that is its first primary, it takes the account's
-containers from the database, lists each container's objects from the
+seconds ago) on a device that is one of its primaries, it takes its share of
+the account's containers from the database (each primary takes those whose
+name hashes to its place in the ring's list, so the work is spread and a
+node that is down holds up only its own share), lists each one's objects from the
 container servers, deletes every object on its primaries (with
 container-update headers, and the container rows directly too), and finally
 deletes the container (with account-update headers, so the account's row
@@ -10,6 +12,7 @@ goes). Whatever fails is retried on the next pass; the emptied account
 database is reclaimed by the account replicator after reclaim_age.
 """
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -91,10 +94,12 @@ class AccountReaper(Daemon):
         if time.time() - float(info['delete_timestamp']) < self.conf.delay_reaping:
             return
         nodes = self.ring('account').get_part_nodes(part)
-        # One reaper per account: the one on its first primary.
-        if not nodes or nodes[0]['device'] != device or not self.is_local(nodes[0], self._ips):
+        shard = next((index for index, node in enumerate(nodes)
+                      if node['device'] == device and self.is_local(node, self._ips)), None)
+        if shard is None:      # a handoff copy: the primaries do the work
             return
-        containers = live_containers(broker)
+        containers = [c for c in live_containers(broker)
+                      if container_shard(c, len(nodes)) == shard]
         if not containers:
             return
         stats['accounts_pending'] += 1
@@ -217,3 +222,9 @@ def _listdir(path):
         return sorted(os.listdir(path))
     except OSError:
         return []
+
+
+def container_shard(container, replicas):
+    """The index, among an account's primaries, of the one that reaps `container`."""
+    digest = hashlib.md5(container.encode('utf-8'), usedforsecurity=False).hexdigest()
+    return int(digest, 16) % replicas

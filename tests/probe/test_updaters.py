@@ -6,6 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from swiftlike.account.reaper import container_shard
 from swiftlike.timestamp import Timestamp
 from tests.functional.conftest import http
 from tests.probe.helpers import direct
@@ -129,7 +130,8 @@ def test_reaper_removes_a_deleted_accounts_data(probe):
     url, token = probe.cluster.get_auth('test2:tester2')
     account = url.rsplit('/', 1)[-1]
     hdrs = {'X-Auth-Token': token}
-    containers = {'reap-a': ['x1', 'x2', 'x3'], 'reap-b': ['y1']}
+    # Shards 1 and 0 of 3 (container_shard): each primary reaps its own share.
+    containers = {'reap-a': ['x1', 'x2', 'x3'], 'reap-d': ['y1']}
     for container, objs in containers.items():
         assert http('PUT', '%s/%s' % (url, container), hdrs)[0] in (201, 202)
         for obj in objs:
@@ -141,6 +143,16 @@ def test_reaper_removes_a_deleted_accounts_data(probe):
         status, _h, body = direct(node, 'DELETE', '/%s/%s/%s' % (node['device'], apart, account),
                                   {'X-Timestamp': ts})
         assert status in (204, 404), (status, body)
+
+    # One primary's reaper empties only its own share of the containers.
+    first = probe.node_index('account', anodes[0]['device'])
+    probe.run('account-reaper', nodes=[first], options={'files_per_second': 0})
+    for container in containers:
+        cpart, cnodes = probe.rings['container'].get_nodes(account, container)
+        node = cnodes[0]
+        status, _h, _b = direct(node, 'HEAD', '/%s/%s/%s/%s' % (node['device'], cpart,
+                                                             account, container))
+        assert (status == 404) == (container_shard(container, len(anodes)) == 0), status
 
     probe.run('account-reaper', options={'files_per_second': 0})
 
