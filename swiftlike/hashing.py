@@ -54,3 +54,10 @@ def hash_path(account, container=None, obj=None, raw_digest=False):
     prefix, suffix = hash_secrets()
     digest = hashlib.md5(prefix + b'/' + b'/'.join(parts) + suffix, usedforsecurity=False)
     return digest.digest() if raw_digest else digest.hexdigest()
+
+
+def name_shard(name, count):
+    """A stable spread of names over `count` workers: which one takes `name`
+    (the account reaper's primaries split a deleted account's containers so)."""
+    digest = hashlib.md5(name.encode('utf-8'), usedforsecurity=False).hexdigest()
+    return int(digest, 16) % count

@@ -12,7 +12,6 @@ goes). Whatever fails is retried on the next pass; the emptied account
 database is reclaimed by the account replicator after reclaim_age.
 """
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -22,6 +21,7 @@ from swiftlike import backend_http, concurrency
 from swiftlike.account.backend import AccountBroker
 from swiftlike.daemon import Daemon, DaemonConf, local_ips
 from swiftlike.exceptions import SwiftlikeError
+from swiftlike.hashing import name_shard
 from swiftlike.timestamp import Timestamp
 
 DATADIR = 'accounts'
@@ -99,7 +99,7 @@ class AccountReaper(Daemon):
         if shard is None:      # a handoff copy: the primaries do the work
             return
         containers = [c for c in live_containers(broker)
-                      if container_shard(c, len(nodes)) == shard]
+                      if name_shard(c, len(nodes)) == shard]
         if not containers:
             return
         stats['accounts_pending'] += 1
@@ -222,9 +222,3 @@ def _listdir(path):
         return sorted(os.listdir(path))
     except OSError:
         return []
-
-
-def container_shard(container, replicas):
-    """The index, among an account's primaries, of the one that reaps `container`."""
-    digest = hashlib.md5(container.encode('utf-8'), usedforsecurity=False).hexdigest()
-    return int(digest, 16) % replicas

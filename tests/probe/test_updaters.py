@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from swiftlike.account.reaper import container_shard
+from swiftlike.hashing import name_shard
 from swiftlike.timestamp import Timestamp
 from tests.functional.conftest import http
 from tests.probe.helpers import direct
@@ -130,7 +130,7 @@ def test_reaper_removes_a_deleted_accounts_data(probe):
     url, token = probe.cluster.get_auth('test2:tester2')
     account = url.rsplit('/', 1)[-1]
     hdrs = {'X-Auth-Token': token}
-    # Shards 1 and 0 of 3 (container_shard): each primary reaps its own share.
+    # Shards 1 and 0 of 3 (name_shard): each primary reaps its own share.
     containers = {'reap-a': ['x1', 'x2', 'x3'], 'reap-d': ['y1']}
     for container, objs in containers.items():
         assert http('PUT', '%s/%s' % (url, container), hdrs)[0] in (201, 202)
@@ -152,7 +152,7 @@ def test_reaper_removes_a_deleted_accounts_data(probe):
         node = cnodes[0]
         status, _h, _b = direct(node, 'HEAD', '/%s/%s/%s/%s' % (node['device'], cpart,
                                                              account, container))
-        assert (status == 404) == (container_shard(container, len(anodes)) == 0), status
+        assert (status == 404) == (name_shard(container, len(anodes)) == 0), status
 
     probe.run('account-reaper', options={'files_per_second': 0})
 

@@ -3,14 +3,14 @@ import collections
 
 import pytest
 
-from swiftlike.account.reaper import container_shard
+from swiftlike.hashing import name_shard
 
 
 @pytest.mark.parametrize('replicas', [1, 2, 3, 5])
 def test_every_container_has_one_reaper_and_shares_are_even(replicas):
     names = ['c%d' % i for i in range(3000)] + ['ünïcode', '']
-    shards = [container_shard(name, replicas) for name in names]
+    shards = [name_shard(name, replicas) for name in names]
     assert all(0 <= s < replicas for s in shards)
-    assert shards == [container_shard(name, replicas) for name in names]   # stable
+    assert shards == [name_shard(name, replicas) for name in names]   # stable
     counts = collections.Counter(shards)
     assert min(counts.values()) > len(names) / replicas * 0.85
