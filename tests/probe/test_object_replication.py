@@ -119,6 +119,7 @@ def test_corrupt_replica_is_quarantined_restored_and_never_served(probe):
 
 
 def test_delete_missed_by_a_primary_wins_after_replication(probe):
+    probe.settle()
     container = probe.new_container('tomb')
     assert probe.put(container, 'doomed', b'soon gone') == 201
     primaries, _ = probe.object_locations(container, 'doomed')
@@ -153,6 +154,7 @@ def test_delete_missed_by_a_primary_wins_after_replication(probe):
 
 
 def test_a_primary_whose_disk_is_gone_is_stood_in_for_by_a_handoff(probe):
+    probe.settle()
     container = probe.new_container('disk-gone')
     body = os.urandom(3000)
     assert probe.put(container, 'kept', body) == 201
