@@ -3,8 +3,9 @@ import os
 import tempfile
 
 
-def fsync_dir(directory):
-    fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path):
+    """fsync a file or a directory (for a directory: the names in it) by path."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -33,4 +34,4 @@ def write_atomically(path, data, sync_dir=False, mode=0o644):
             pass
         raise
     if sync_dir:
-        fsync_dir(directory)
+        fsync_path(directory)

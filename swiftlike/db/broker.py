@@ -29,6 +29,7 @@ import os
 import sqlite3
 import uuid
 
+from swiftlike.fs import fsync_path
 from swiftlike.timestamp import Timestamp
 
 ZERO_TS = Timestamp(0).internal
@@ -160,14 +161,14 @@ class DatabaseBroker:
             conn.execute('PRAGMA user_version = %d' % self.schema_version)
             conn.close()
             conn = None
-            _fsync_path(tmp)
+            fsync_path(tmp)
             try:
                 os.link(tmp, self.db_file)
             except OSError as err:
                 if err.errno == errno.EEXIST:
                     raise DatabaseAlreadyExists(self.db_file)
                 raise
-            _fsync_path(directory)
+            fsync_path(directory)
         finally:
             if conn is not None:
                 conn.close()
@@ -427,9 +428,3 @@ class _ReadSnapshot:
         return False
 
 
-def _fsync_path(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

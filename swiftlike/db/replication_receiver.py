@@ -10,6 +10,7 @@ import tempfile
 
 from swiftlike.db import replication as repl
 from swiftlike.exceptions import BadRequest, ClientDisconnect, Conflict, NotFound
+from swiftlike.fs import fsync_path
 from swiftlike.http import make_response
 from swiftlike.paths import split_path, validate_device, validate_partition
 
@@ -136,7 +137,7 @@ def _install_or_merge(server, path, tmp, kind, sender_id, max_row):
         os.makedirs(directory, exist_ok=True)
         try:
             os.link(tmp, path)       # never replaces a database created meanwhile
-            _fsync_dir(directory)
+            fsync_path(directory)
             return {'installed': True}
         except FileExistsError:
             pass
@@ -154,9 +155,3 @@ def _install_or_merge(server, path, tmp, kind, sender_id, max_row):
     return {'installed': False, 'merged': merged}
 
 
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

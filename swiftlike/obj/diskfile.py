@@ -12,6 +12,7 @@ import os
 import tempfile
 import uuid
 
+from swiftlike.fs import fsync_path
 from swiftlike.hashing import hash_path
 from swiftlike.obj import metadata as xattr_meta
 from swiftlike.obj.backend import (DATA, META, TOMBSTONE, DiskFile, DiskFileDeleted,
@@ -29,14 +30,6 @@ QUARANTINE_DIR = os.path.join('quarantined', 'objects')
 _IOV_MAX = os.sysconf('SC_IOV_MAX') if 'SC_IOV_MAX' in os.sysconf_names else 1024
 
 
-def fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def makedirs_durable(path):
     """makedirs, fsyncing each new directory's parent so the new entry survives a crash."""
     if os.path.isdir(path):
@@ -47,7 +40,7 @@ def makedirs_durable(path):
         os.mkdir(path)
     except FileExistsError:
         return
-    fsync_dir(parent)
+    fsync_path(parent)
 
 
 class FsDiskFileManager(DiskFileManager):
@@ -198,7 +191,7 @@ class FsDiskFile(DiskFile):
             with contextlib.suppress(OSError):
                 os.unlink(tmp_path)
             raise
-        fsync_dir(self.hash_path)
+        fsync_path(self.hash_path)
         if not self.manager.defer_cleanup:
             cleanup_hash_dir(self.hash_path)
         invalidate_suffix(self.part_path, self.suffix)

@@ -18,7 +18,8 @@ from swiftlike.exceptions import BadRequest, ClientDisconnect
 from swiftlike.http import make_response
 from swiftlike.obj import metadata as xattr_meta
 from swiftlike.obj.backend import DATA
-from swiftlike.obj.diskfile import OBJECTS_DIR, TMP_DIR, fsync_dir, makedirs_durable
+from swiftlike.fs import fsync_path
+from swiftlike.obj.diskfile import OBJECTS_DIR, TMP_DIR, makedirs_durable
 from swiftlike.obj.replication_protocol import (MAX_CHECK_BODY, MAX_HEADER_LINE, ProtocolError,
                                                 parse_check_body, parse_header, wanted_files)
 from swiftlike.obj.suffix_hashes import cleanup_hash_dir, invalidate_suffix
@@ -191,6 +192,6 @@ def _commit(fd, tmp_path, header, part_path, hash_dir):
         with contextlib.suppress(OSError):
             os.unlink(tmp_path)
         raise
-    fsync_dir(hash_dir)
+    fsync_path(hash_dir)
     cleanup_hash_dir(hash_dir)
     invalidate_suffix(part_path, header['hash'][-3:])
