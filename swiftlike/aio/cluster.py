@@ -94,7 +94,7 @@ def port_in_use(ip, port):
 
 
 class AioCluster:
-    def __init__(self, layout, proxy_port=8080, users=configs.DEFAULT_USERS, workers=1,
+    def __init__(self, layout, proxy_port=8080, users=configs.DEFAULT_USERS, workers=0,
                  daemons=True, log_level='INFO', storage_workers=None, processes='node'):
         if processes not in PROCESS_GROUPINGS:
             raise ConfigError('processes must be one of %s' % ', '.join(PROCESS_GROUPINGS))
