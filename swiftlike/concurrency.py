@@ -99,38 +99,37 @@ class _HttpProtocol(eventlet.wsgi.HttpProtocol):
 
     def parse_request(self):
         self.command = None
-        self.request_version = version = self.default_request_version
+        # Errors are answered with a status line even before the version is
+        # read (http.server writes a bare body for 'HTTP/0.9').
+        self.request_version = 'HTTP/1.0'
         self.close_connection = True
         self.requestline = requestline = str(self.raw_requestline, 'iso-8859-1').rstrip('\r\n')
-        words = requestline.split()
+        # Words are separated by SP alone: str.split() would also split on
+        # the latin-1 view of UTF-8 bytes such as 0x85 or 0xA0 in a raw path.
+        words = [w for w in requestline.split(' ') if w]
         if not words:
             return False
-        if len(words) >= 3:
-            version = words[-1]
-            numbers = version[5:].split('.') if version.startswith('HTTP/') else ()
-            if (len(numbers) != 2 or not all(n.isdigit() and len(n) <= 10 for n in numbers)):
-                self.send_error(HTTPStatus.BAD_REQUEST, 'Bad request version (%r)' % version)
-                return False
-            number = (int(numbers[0]), int(numbers[1]))
-            if number >= (1, 1) and self.protocol_version >= 'HTTP/1.1':
-                self.close_connection = False
-            if number >= (2, 0):
-                self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
-                                'Invalid HTTP version (%s)' % version[5:])
-                return False
-            self.request_version = version
-        if not 2 <= len(words) <= 3:
-            self.send_error(HTTPStatus.BAD_REQUEST, 'Bad request syntax (%r)' % requestline)
+        if len(words) < 3:
+            # No HTTP/0.9: a request line without a version is refused.
+            self.send_error(HTTPStatus.BAD_REQUEST, 'Bad request syntax (%r)' % requestline[:256])
             return False
-        command, path = words[:2]
-        if len(words) == 2:
-            self.close_connection = True
-            if command != 'GET':
-                self.send_error(HTTPStatus.BAD_REQUEST,
-                                'Bad HTTP/0.9 request type (%r)' % command)
-                return False
-        if path.startswith('//'):
-            path = '/' + path.lstrip('/')
+        version = words[-1]
+        numbers = version[5:].split('.') if version.startswith('HTTP/') else ()
+        if (len(numbers) != 2 or not all(n.isdigit() and len(n) <= 10 for n in numbers)):
+            self.send_error(HTTPStatus.BAD_REQUEST, 'Bad request version (%r)' % version[:64])
+            return False
+        number = (int(numbers[0]), int(numbers[1]))
+        if number >= (2, 0) or number < (1, 0):
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+                            'Invalid HTTP version (%s)' % version[5:64])
+            return False
+        if number >= (1, 1) and self.protocol_version >= 'HTTP/1.1':
+            self.close_connection = False
+        self.request_version = version
+        command = words[0]
+        # A path with spaces in it (as Swift reads it): the words between the
+        # method and the version.
+        path = ' '.join(words[1:-1])
         self.command, self.path = command, path
         try:
             self.headers = read_headers(self.rfile)

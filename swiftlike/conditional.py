@@ -45,13 +45,13 @@ def _matches(tags, etag):
 def evaluate(headers, etag, last_modified, method='GET'):
     """None, 304 or 412 for request `headers` (a case-insensitive mapping)."""
     if_match = parse_etags(headers.get('If-Match'))
-    if if_match is not None:
-        if not _matches(if_match, etag):
-            return 412
-    else:
-        since = parse_http_date(headers.get('If-Unmodified-Since'))
-        if since is not None and last_modified > since:
-            return 412
+    if if_match is not None and not _matches(if_match, etag):
+        return 412
+    # Swift checks If-Unmodified-Since even when If-Match matched (RFC 9110
+    # would skip it); clients written against Swift rely on either failing.
+    since = parse_http_date(headers.get('If-Unmodified-Since'))
+    if since is not None and last_modified > since:
+        return 412
     if_none_match = parse_etags(headers.get('If-None-Match'))
     if if_none_match is not None:
         if _matches(if_none_match, etag):

@@ -16,6 +16,13 @@ TRUE_VALUES = {'true', '1', 'yes', 'on', 't', 'y'}
 FALSE_VALUES = {'false', '0', 'no', 'off', 'f', 'n', ''}
 
 
+def is_true(value):
+    """The one reading of a boolean request header or query parameter, as
+    Swift's: one of TRUE_VALUES (any case) is true, anything else (absent,
+    empty, garbage) is false."""
+    return value is not None and str(value).strip().lower() in TRUE_VALUES
+
+
 def parse_bool(value):
     if isinstance(value, bool):
         return value

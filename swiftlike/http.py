@@ -39,3 +39,12 @@ def is_client_error(status):
 
 def is_server_error(status):
     return 500 <= status < 600
+
+
+def client_content_type(environ):
+    """The Content-Type the client sent, or None (eventlet fills CONTENT_TYPE
+    with a default when the header is absent; its raw header list tells)."""
+    raw = environ.get('headers_raw')
+    if raw is not None and not any(k.lower() == 'content-type' for k, _v in raw):
+        return None
+    return environ.get('CONTENT_TYPE') or None

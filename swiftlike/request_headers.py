@@ -9,7 +9,8 @@ import http.client
 import re
 
 MAX_LINE = 65536      # what http.client allows per line
-MAX_HEADERS = 100     # and per request
+MAX_HEADERS = 256     # and per request (a client's 90 metadata items plus the
+                      # proxy's own headers must reach the storage servers)
 _NAME = re.compile(r'[!-9;-~]+')  # printable ASCII but ':'
 
 
@@ -60,8 +61,10 @@ class RequestHeaders:
         return value if value.count('/') == 1 else 'text/plain'
 
 
-def read_headers(fp):
-    """Read header lines up to the blank line; RequestHeaders.
+def read_header_pairs(fp):
+    """Read header lines up to the blank line: [(name, value), ...], the one
+    header-block reader of requests (servers) and responses (the proxy's
+    backend client).
 
     Raises http.client.LineTooLong / HTTPException like http.client.parse_headers.
     A continuation line (leading space or tab) extends the previous value; a
@@ -95,4 +98,9 @@ def read_headers(fp):
             ended = True
             continue
         pairs.append((name, value.strip(' \t')))
-    return RequestHeaders(pairs)
+    return pairs
+
+
+def read_headers(fp):
+    """RequestHeaders of the header block at fp (see read_header_pairs)."""
+    return RequestHeaders(read_header_pairs(fp))

@@ -2,6 +2,7 @@
 import uuid
 
 from swiftlike.db.broker import ZERO_TS, DatabaseBroker, merge_metadata, normalize_ts
+from swiftlike.policies import DEFAULT_POLICY_NAME
 from swiftlike.timestamp import Timestamp
 
 # A pending/merge record: [name, put_timestamp, delete_timestamp, object_count, bytes_used]
@@ -137,4 +138,5 @@ class AccountBroker(DatabaseBroker):
 def listing_item(row):
     name, count, used, put_ts = row
     return {'name': name, 'count': count, 'bytes': used,
-            'last_modified': Timestamp(put_ts).isoformat}
+            'last_modified': Timestamp(put_ts).isoformat,
+            'storage_policy': DEFAULT_POLICY_NAME}

@@ -105,7 +105,7 @@ class AccountServer(DBServer):
         device, part, account, _, _ = self.parse_path(req, 1, 1)
         broker = self.broker(self.device_path(device), part, account)
         info = self.existing_info(broker, device)
-        return make_response(204, b'', self.stat_headers(info))
+        return self.head_response(req, self.stat_headers(info))
 
     def GET(self, req):
         device, part, account, _, _ = self.parse_path(req, 1, 1)

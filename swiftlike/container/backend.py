@@ -94,9 +94,10 @@ class ContainerBroker(DatabaseBroker):
     def is_deleted_info(info):
         return info['object_count'] == 0 and info['delete_timestamp'] > info['put_timestamp']
 
-    def set_put_timestamp(self, timestamp, metadata=None):
-        """Newer put_timestamp (recreates a deleted container); returns
-        (info, was_deleted)."""
+    def set_put_timestamp(self, timestamp, metadata=None, recreate=True, check=None):
+        """Newer put_timestamp (recreates a deleted container unless
+        `recreate` is false: a POST only moves a live container's
+        Last-Modified); returns (info, was_deleted)."""
         self.merge_pending()
         ts = normalize_ts(timestamp)
         state = {}
@@ -105,13 +106,15 @@ class ContainerBroker(DatabaseBroker):
             was_deleted = self.is_deleted_info(info)
             state['was_deleted'] = was_deleted
             changes = {}
-            if ts > info['put_timestamp']:
+            if ts > info['put_timestamp'] and (recreate or not was_deleted):
                 changes['put_timestamp'] = ts
                 if was_deleted and ts > info['delete_timestamp']:
                     changes['status_changed_at'] = ts
             if metadata:
                 from swiftlike.db.broker import merge_metadata
                 changes['metadata'] = merge_metadata(info['metadata'], metadata)
+                if check is not None:
+                    check(changes['metadata'])
             return changes
         info = self.update_stat(change)
         return info, state['was_deleted']

@@ -13,7 +13,9 @@ from swiftlike.exceptions import BadRequest, Conflict, ConnectionTimeout, NotFou
 from swiftlike.hashing import hash_path
 from swiftlike.http import is_success, make_response
 from swiftlike.paths import validate_device, validate_partition
+from swiftlike.policies import DEFAULT_POLICY_NAME, POLICY_HEADER
 from swiftlike.server_base import require_timestamp
+from swiftlike.timestamp import Timestamp
 
 CONF_SECTION = 'container-server'
 ASYNC_DIR = 'async_pending_containers'
@@ -59,7 +61,7 @@ class ContainerServer(DBServer):
             info = self.run(device, broker.get_info, False)
         else:
             info, was_deleted = self.run(device, broker.set_put_timestamp, timestamp.internal,
-                                         metadata)
+                                         metadata, True, self.check_stored)
             if broker.is_deleted_info(info):
                 raise Conflict('Container was deleted at a newer timestamp',
                                self.deleted_headers(info))
@@ -127,7 +129,9 @@ class ContainerServer(DBServer):
                    'X-PUT-Timestamp': info['put_timestamp'],
                    'X-Backend-Put-Timestamp': info['put_timestamp'],
                    'X-Backend-Delete-Timestamp': info['delete_timestamp'],
-                   'X-Backend-Status-Changed-At': info['status_changed_at']}
+                   'X-Backend-Status-Changed-At': info['status_changed_at'],
+                   'Last-Modified': Timestamp(info['put_timestamp']).last_modified,
+                   POLICY_HEADER: DEFAULT_POLICY_NAME}
         headers.update(self.metadata_headers(info['metadata']))
         return headers
 
@@ -135,7 +139,7 @@ class ContainerServer(DBServer):
         device, part, account, container, _ = self.parse_path(req, 2, 2)
         broker = self.broker(self.device_path(device), part, account, container)
         info = self.existing_info(broker, device)
-        return make_response(204, b'', self.stat_headers(info))
+        return self.head_response(req, self.stat_headers(info))
 
     def GET(self, req):
         device, part, account, container, _ = self.parse_path(req, 2, 2)
@@ -146,8 +150,17 @@ class ContainerServer(DBServer):
                                      container)
 
     def POST(self, req):
+        """Metadata, and a newer Last-Modified (put_timestamp), as Swift's
+        container POST gives."""
         device, part, account, container, _ = self.parse_path(req, 2, 2)
-        return self.post_metadata(req, device, part, account, container)
+        timestamp = require_timestamp(req)
+        metadata = self.request_metadata(req, timestamp)
+        device_dir = self.device_path(device, for_write=True)
+        broker = self.broker(device_dir, part, account, container)
+        self.existing_info(broker, device)
+        self.run(device, broker.set_put_timestamp, timestamp.internal, metadata, False,
+                 self.check_stored)
+        return make_response(204)
 
     def REPLICATE(self, req):
         # DB replication receiver (daemons work): swiftlike/db/replication_receiver.py

@@ -299,11 +299,18 @@ class DatabaseBroker:
         finally:
             conn.close()
 
-    def update_metadata(self, updates):
-        """updates: {key: (value, timestamp)}; newest per key wins."""
+    def update_metadata(self, updates, check=None):
+        """updates: {key: (value, timestamp)}; newest per key wins. `check`
+        (merged metadata) may refuse the result by raising."""
         if not updates:
             return
-        self.update_stat(lambda info: {'metadata': merge_metadata(info['metadata'], updates)})
+
+        def change(info):
+            merged = merge_metadata(info['metadata'], updates)
+            if check is not None:
+                check(merged)
+            return {'metadata': merged}
+        self.update_stat(change)
 
     def list_rows(self, columns, params):
         """Run the pure listing engine against this database.

@@ -14,7 +14,7 @@ import json
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape as xml_escape
 
-from swiftlike.config import parse_bool
+from swiftlike.config import is_true
 from swiftlike.exceptions import BadRequest, NotAcceptable, PreconditionFailed
 
 MAX_CODE_POINT = 0x10FFFF
@@ -120,14 +120,26 @@ def list_entries(fetch, params):
             else:
                 bounds.lower, bounds.lower_incl = name, False
             if delimiter:
+                if hide_subdirs and name == prefix:
+                    continue   # ?path=d/ leaves out the marker object 'd/' itself
                 cut = name.find(delimiter, len(prefix))
                 if cut >= 0:
                     subdir = name[:cut + len(delimiter)]
-                    if not hide_subdirs and subdir != params.marker:
+                    if hide_subdirs and name == subdir:
+                        # ?path= lists a directory marker object ('d/e/') as
+                        # an object; what lies under it is skipped next.
+                        results.append(row)
+                        if len(results) >= limit or params.reverse:
+                            # (in reverse, its subtree was already passed)
+                            if len(results) >= limit:
+                                break
+                            continue
+                    elif not hide_subdirs and subdir != params.marker:
                         results.append(subdir)
                     # Skip the whole subtree with one seek.
                     if params.reverse:
-                        bounds.upper, bounds.upper_incl = subdir, False
+                        # ?path= keeps the marker object 'd/' itself in reach.
+                        bounds.upper, bounds.upper_incl = subdir, hide_subdirs
                     else:
                         after = next_prefix(subdir)
                         if after is None:
@@ -143,8 +155,9 @@ def list_entries(fetch, params):
     return results
 
 
-def parse_params(query_string, accept, max_limit):
-    """ListingParams from a raw (latin-1 WSGI) query string and Accept header."""
+def query_values(query_string):
+    """{name: value} (real str) of a raw (latin-1 WSGI) query string; 400 on
+    bad UTF-8 or a NUL in a value."""
     try:
         pairs = [(k.encode('latin-1').decode('utf-8'), v.encode('latin-1').decode('utf-8'))
                  for k, v in parse_qsl(query_string or '', keep_blank_values=True,
@@ -153,9 +166,25 @@ def parse_params(query_string, accept, max_limit):
         raise BadRequest('Query string is not valid UTF-8')
     values = {}
     for key, value in pairs:
-        if '\x00' in value:
+        # A marker is only compared with names, so it may hold a NUL (Swift's
+        # tests page with name + '\x00'); nothing else may.
+        if '\x00' in value and key not in ('marker', 'end_marker'):
             raise BadRequest('Query parameter %s contains a NUL byte' % key[:32])
         values[key] = value
+    return values
+
+
+def content_type(fmt):
+    return FORMATS[fmt] + '; charset=utf-8'
+
+
+def parse_params(query_string, accept, max_limit):
+    """ListingParams from a raw (latin-1 WSGI) query string and Accept header.
+
+    As Swift: a limit that is not a plain number is ignored (the maximum
+    applies); one above the maximum is a 412.
+    """
+    values = query_values(query_string)
     out = ListingParams(limit=max_limit)
     for key in ('prefix', 'delimiter', 'marker', 'end_marker'):
         value = values.get(key, '')
@@ -165,21 +194,17 @@ def parse_params(query_string, accept, max_limit):
     if len(out.delimiter.encode('utf-8')) > MAX_DELIMITER_BYTES:
         raise PreconditionFailed('Bad delimiter: longer than %d bytes' % MAX_DELIMITER_BYTES)
     limit = values.get('limit')
-    if limit is not None:
-        if not limit.isdigit() or not limit.isascii():
-            raise PreconditionFailed('Value of limit must be a positive integer')
+    if limit is not None and limit.isdigit() and limit.isascii():
         out.limit = int(limit)
         if out.limit > max_limit:
             raise PreconditionFailed('Maximum limit is %d' % max_limit)
     if 'reverse' in values:
-        try:
-            out.reverse = parse_bool(values['reverse'])
-        except ValueError:
-            raise BadRequest('Bad reverse value: %r' % values['reverse'][:32])
+        # As Swift: the true words turn it on, anything else leaves it off.
+        out.reverse = is_true(values['reverse'])
     if 'path' in values:
         path = values['path']
         out.path = path
-        out.prefix = path.rstrip('/') + '/' if path.strip('/') else ''
+        out.prefix = path.rstrip('/') + '/' if path else ''
         out.delimiter = '/'
     out.format = choose_format(values.get('format'), accept)
     return out
@@ -247,4 +272,4 @@ def render(entries, fmt, to_dict, xml_root, xml_item, root_name):
         body = ''.join(parts)
     else:
         body = ''.join((e if isinstance(e, str) else e[0]) + '\n' for e in entries)
-    return body.encode('utf-8'), FORMATS[fmt] + '; charset=utf-8'
+    return body.encode('utf-8'), content_type(fmt)

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import uuid
 
-from swiftlike.constraints import check_metadata
+from swiftlike.constraints import check_metadata, check_stored_metadata
 from swiftlike.db import listing
 from swiftlike.db.broker import DEFAULT_PENDING_MERGE_BYTES, DatabaseBroker, DatabaseNotFound
 from swiftlike.exceptions import BadRequest, InsufficientStorage, NotFound, ServiceUnavailable
@@ -168,8 +168,21 @@ class DBServer(StorageServer):
         device_dir = self.device_path(device, for_write=True)
         broker = self.broker(device_dir, part, account, container)
         self.existing_info(broker, device)
-        self.run(device, broker.update_metadata, metadata)
+        self.run(device, broker.update_metadata, metadata, self.check_stored)
         return make_response(204)
+
+    def check_stored(self, merged):
+        """Refuse a write that takes the stored metadata over the limits."""
+        check_stored_metadata(merged, self.meta_target)
+
+    def head_response(self, req, headers):
+        """204 with the stat headers, and the Content-Type a GET of the same
+        request would have."""
+        fmt = listing.choose_format(listing.query_values(req.environ.get('QUERY_STRING', ''))
+                                    .get('format'), req.headers.get('Accept'))
+        headers['Accept-Ranges'] = 'bytes'
+        headers['Vary'] = 'Accept'
+        return make_response(204, b'', headers, content_type=listing.content_type(fmt))
 
     def listing_response(self, req, device, broker, info, headers, list_func, to_dict,
                          xml_root, xml_item, root_name):
@@ -178,6 +191,8 @@ class DBServer(StorageServer):
         entries = self.run(device, list_func, params)
         body, content_type = listing.render(entries, params.format, to_dict, xml_root,
                                             xml_item, root_name)
+        headers['Accept-Ranges'] = 'bytes'
+        headers['Vary'] = 'Accept'
         if params.format == 'plain' and not entries:
-            return make_response(204, b'', headers)
+            return make_response(204, b'', headers, content_type=content_type)
         return make_response(200, body, headers, content_type=content_type)

@@ -184,6 +184,11 @@ class TempAuth:
             return self.app(environ, start_response)
         parts = path.split('/', 4)
         account = parts[2] if len(parts) > 2 else ''
+        if not account or (len(parts) > 4 and not parts[3]):
+            # Not a request on an account, or on an object without a
+            # container: the proxy answers it (412 Bad URL, 404), as it would
+            # for anyone.
+            return self.app(environ, start_response)
         token = environ.get('HTTP_X_AUTH_TOKEN') or environ.get('HTTP_X_STORAGE_TOKEN')
         identity = verify_token(self.secret, self.conf.reseller_prefix, token) if token else None
         if identity and '%s:%s' % (identity[0], identity[1]) not in self.users:
@@ -203,6 +208,8 @@ class TempAuth:
                 return _reply(start_response, '403 Forbidden',
                               'Only a reseller admin may create or delete accounts\n')
             environ[OWNER_KEY] = True
+            # Still asked about other accounts (a cross-account copy).
+            environ[AUTHORIZE_KEY] = self.authorize
             return self.app(environ, start_response)
         if not container or method == 'OPTIONS':
             return self.deny(environ, start_response)
@@ -221,6 +228,10 @@ class TempAuth:
         """None if allowed, else (status line, reason)."""
         method = environ.get('REQUEST_METHOD')
         groups = [g for g in environ.get('REMOTE_USER', '').split(',') if g]
+        parts = environ.get('PATH_INFO', '').split('/', 3)
+        account = parts[2] if len(parts) > 2 else ''
+        if account and account in groups and account.startswith(self.account_prefix):
+            return None   # an owner of that account
         if is_object or method in ('GET', 'HEAD'):
             if method in ('GET', 'HEAD'):
                 allowed = acl_allows(parse_acl(read_acl), groups,

@@ -138,7 +138,9 @@ def merge_metadata(data_meta, meta_meta):
         return dict(data_meta)
     merged = {k: v for k, v in data_meta.items() if not is_mutable_key(k)}
     for key, value in meta_meta.items():
-        if is_mutable_key(key) or key == 'X-Timestamp':
+        # A POST may also change the Content-Type (it carries the current one
+        # forward when it does not).
+        if is_mutable_key(key) or key in ('X-Timestamp', 'Content-Type'):
             merged[key] = value
     return merged
 

@@ -11,8 +11,9 @@ from swiftlike import conditional, constraints, ranges
 from swiftlike.concurrency import Timeout, spawn_n
 from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, InsufficientStorage,
                                   NotFound, PreconditionFailed, RequestEntityTooLarge,
-                                  RequestTimeout, ServiceUnavailable, UnprocessableEntity)
-from swiftlike.http import make_response
+                                  RangeNotSatisfiable, RequestTimeout, ServiceUnavailable,
+                                  UnprocessableEntity)
+from swiftlike.http import client_content_type, make_response
 from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNoSpace,
                                    DiskFileNotExist, delete_at_of, is_mutable_key)
 from swiftlike.obj.diskfile import FsDiskFileManager
@@ -142,6 +143,7 @@ class App(StorageServer):
             'X-Backend-Timestamp': df.data_timestamp.internal,
             'X-Backend-Data-Timestamp': df.data_timestamp.internal,
             'X-Backend-Meta-Timestamp': df.timestamp.internal,
+            'Accept-Ranges': 'bytes',
         })
         return headers
 
@@ -337,8 +339,11 @@ class App(StorageServer):
         if status is not None:
             df.close()
             keep = ('ETag', 'Last-Modified', 'X-Timestamp', 'X-Backend-Timestamp',
-                    'X-Backend-Data-Timestamp')
-            return make_response(status, headers={k: headers[k] for k in keep})
+                    'X-Backend-Data-Timestamp', 'Accept-Ranges')
+            if status == 304:
+                keep += ('Content-Type',)
+            return make_response(status, headers={k: headers[k] for k in keep},
+                                 content_type=headers['Content-Type'] if status == 304 else None)
         return None
 
     @disk_errors
@@ -369,7 +374,12 @@ class App(StorageServer):
         range_header = req.headers.get('Range')
         if range_header and conditional.if_range_allows(
                 req.headers.get('If-Range'), df.metadata.get('ETag'), _ceil_seconds(df.timestamp)):
-            spans = ranges.resolve_ranges(range_header, length, self.conf.max_ranges)
+            try:
+                spans = ranges.resolve_ranges(range_header, length, self.conf.max_ranges)
+            except RangeNotSatisfiable as err:
+                # The object's own headers come with the 416, as with Swift's.
+                err.headers = dict(headers, **(err.headers or {}))
+                raise
         headers['Accept-Ranges'] = 'bytes'
         chunk = self.conf.disk_chunk_size
         if spans is None:
@@ -410,9 +420,19 @@ class App(StorageServer):
         if delete_at is not None:
             metadata['X-Delete-At'] = str(delete_at)
         metadata['X-Timestamp'] = timestamp.internal
+        new_type = client_content_type(req.environ)
+        metadata['Content-Type'] = new_type or df.metadata.get('Content-Type',
+                                                               'application/octet-stream')
         self.disk.run(device, df.write_metadata, metadata)
         old_delete_at = delete_at_of(df.metadata)
         threads = []
+        if new_type and new_type != df.metadata.get('Content-Type'):
+            # The listing shows the new type (and the POST's time).
+            threads += self._container_update(req, device, dev_path, 'PUT', names, {
+                'X-Timestamp': timestamp.internal,
+                'X-Size': df.metadata.get('Content-Length', '0'),
+                'X-Content-Type': new_type, 'X-Etag': df.metadata.get('ETag', ''),
+                'X-Trans-Id': req.headers.get('X-Trans-Id', '-')})
         if delete_at != old_delete_at:
             threads += self._expirer_update(req, device, dev_path, 'PUT', names, delete_at,
                                             timestamp)

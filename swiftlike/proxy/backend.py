@@ -10,6 +10,7 @@ import http.client
 
 from swiftlike.concurrency import Timeout
 from swiftlike.exceptions import ConnectionTimeout
+from swiftlike.request_headers import read_header_pairs
 
 MAX_IDLE_PER_NODE = 16
 
@@ -23,6 +24,18 @@ class _Headers(dict):
     def get_all(self, name, default=None):
         value = dict.get(self, name.lower())
         return default if value is None else [value]
+
+
+def header_dict(pairs):
+    """_Headers (lower-case names) of header pairs; repeated names are joined
+    with ', '."""
+    headers = _Headers()
+    for key, value in pairs:
+        key = key.lower()
+        if key in headers:
+            value = headers[key] + ', ' + value
+        headers[key] = value
+    return headers
 
 
 class FastResponse(http.client.HTTPResponse):
@@ -46,26 +59,7 @@ class FastResponse(http.client.HTTPResponse):
             self.version = 10
         else:
             raise http.client.UnknownProtocol(version)
-        headers = _Headers()
-        count = 0
-        while True:
-            line = self.fp.readline(65537)
-            if len(line) > 65536:
-                raise http.client.LineTooLong('header line')
-            if line in (b'\r\n', b'\n', b''):
-                break
-            count += 1
-            if count > 100:
-                raise http.client.HTTPException('got more than 100 headers')
-            key, sep, value = line.decode('latin-1').partition(':')
-            if not sep:
-                continue
-            key = key.strip().lower()
-            value = value.strip()
-            if key in headers:
-                value = headers[key] + ', ' + value
-            headers[key] = value
-        self.headers = self.msg = headers
+        headers = self.headers = self.msg = header_dict(read_header_pairs(self.fp))
         self.chunked = 'chunked' in headers.get('transfer-encoding', '').lower()
         self.chunk_left = None
         self.will_close = self._check_close()
@@ -283,13 +277,7 @@ def _read_interim(conn, timeout):
             if len(parts) < 2 or not parts[1].isdigit():
                 raise http.client.BadStatusLine(line)
             status = int(parts[1])
-            headers = {}
-            while True:
-                hline = fp.readline(65537)
-                if hline in (b'\r\n', b'\n', b''):
-                    break
-                key, _, value = hline.decode('latin-1').partition(':')
-                headers[key.strip().lower()] = value.strip()
+            headers = header_dict(read_header_pairs(fp))
     finally:
         fp.close()
     return status, headers

@@ -6,8 +6,10 @@ import importlib
 from swiftlike.config import build, read_ini
 from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH,
                                    MAX_OBJECT_NAME_LENGTH, check_name_length, check_utf8)
-from swiftlike.exceptions import BadRequest, ConfigError, RingError, SwiftlikeError
+from swiftlike.exceptions import (BadRequest, ConfigError, NotFound, PreconditionFailed,
+                                  RingError, SwiftlikeError)
 from swiftlike.http import Request
+from swiftlike import policies
 from swiftlike.logs import get_logger
 from swiftlike.proxy.backend import ConnectionPool
 from swiftlike.proxy.controllers.account import AccountController
@@ -67,7 +69,7 @@ class App:
         from swiftlike.middleware import info
         info.register('swift', version=_version(), account_autocreate=conf.account_autocreate,
                       allow_account_management=conf.allow_account_management,
-                      policies=[{'name': 'default', 'default': True}])
+                      policies=policies.info())
 
     def _ring(self, name):
         ring = self._rings[name]
@@ -124,16 +126,24 @@ class App:
 
 def parse_path(path):
     """'/v1/a[/c[/o]]' (WSGI latin-1 str) -> (account, container, obj) as
-    real str; BadRequest for anything else."""
+    real str. As Swift answers: a path with no account is 412 'Bad URL'; an
+    empty first, account or container segment is 404; another API version is
+    400; invalid UTF-8 or a NUL is 412."""
     if not path.startswith('/'):
         raise BadRequest('Invalid path')
     version, _, rest = path[1:].partition('/')
+    if not version:
+        raise NotFound('Not Found')
+    account, _, rest = rest.partition('/')
+    if not account:
+        if rest:
+            raise NotFound('Not Found')
+        raise PreconditionFailed('Bad URL')
     if version not in ('v1', 'v1.0'):
         raise BadRequest('Invalid path: unknown API version %r' % version[:16])
-    account, _, rest = rest.partition('/')
-    container, _, obj = rest.partition('/')
-    if not account:
-        raise BadRequest('Invalid path: no account')
+    container, sep, obj = rest.partition('/')
+    if not container and (sep or obj):
+        raise NotFound('Not Found')
     names = []
     for raw, limit, what in ((account, MAX_ACCOUNT_NAME_LENGTH, 'Account name'),
                              (container, MAX_CONTAINER_NAME_LENGTH, 'Container name'),
@@ -141,13 +151,18 @@ def parse_path(path):
         if not raw:
             names.append(None)
             continue
-        data = check_utf8(raw, what)
+        data = valid_name_bytes(raw)
         check_name_length(data, limit, what)
         names.append(data.decode('utf-8'))
-    account, container, obj = names
-    if obj is not None and container is None:
-        raise BadRequest('Invalid path: empty container name')
-    return account, container, obj
+    return tuple(names)
+
+
+def valid_name_bytes(raw):
+    """A path segment's UTF-8 bytes; 412 as Swift gives for bad UTF-8 or NUL."""
+    try:
+        return check_utf8(raw)
+    except BadRequest:
+        raise PreconditionFailed('Invalid UTF8 or contains NULL')
 
 
 def _version():

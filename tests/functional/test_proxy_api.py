@@ -146,7 +146,7 @@ def test_container_listing_formats_and_parameters(api):
     assert names('path=a') == ['a/1', 'a/2']
     status, _h, body = api.request('GET', '/' + c, query='limit=10001')
     assert status == 412
-    assert api.request('GET', '/' + c, query='limit=abc')[0] == 412
+    assert api.request('GET', '/' + c, query='limit=abc')[0] == 200   # ignored, as Swift
     assert api.request('GET', '/' + c, query='format=yaml')[0] == 400
     status, _h, body = api.request('GET', '/' + unique())
     assert status == 404

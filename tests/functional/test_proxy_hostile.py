@@ -107,7 +107,9 @@ def test_bad_utf8_and_nul_in_path(api, path):
     status, out = raw_bytes(api.host, api.port, b'GET ' + path + b' HTTP/1.1\r\nHost: x\r\n'
                             b'X-Auth-Token: ' + api.token.encode() +
                             b'\r\nConnection: close\r\n\r\n')
-    assert status == 400, out[:300]
+    # Swift's status and text for it
+    assert status == 412, out[:300]
+    assert out.endswith(b'Invalid UTF8 or contains NULL')
 
 
 @pytest.mark.parametrize('path', [b'/v2/AUTH_test', b'/v1', b'/v1/', b'/v1//c', b'/', b'/x'])
@@ -117,10 +119,15 @@ def test_bad_paths(api, path):
 
 
 def test_bad_query_strings(api, container):
-    for query in ('prefix=%FF', 'marker=%00', 'limit=-1', 'limit=99999999999999999999',
-                  'delimiter=ab', 'format=%FF'):
+    for query in ('prefix=%FF', 'prefix=%00', 'limit=99999999999999999999',
+                  'delimiter=' + 'd' * 257, 'format=%FF', 'marker=' + 'm' * 1025):
         status, _h, _b = api.request('GET', '/' + container, query=query)
         assert 400 <= status < 500, query
+    # What Swift reads leniently: a limit that is no number is ignored, a NUL
+    # in a marker is compared like any character, delimiters may be long.
+    for query in ('limit=-1', 'limit=abc', 'marker=%00', 'delimiter=ab', 'reverse=maybe'):
+        status, _h, _b = api.request('GET', '/' + container, query=query)
+        assert status in (200, 204), query
 
 
 def test_huge_and_many_headers(api, container):
@@ -151,7 +158,9 @@ def test_bad_header_values(api, container):
         if 'Transfer-Encoding' not in hdrs:
             hdrs['Content-Length'] = str(len(body))
         status, _h, _b = api.request('PUT', path, hdrs, body)
-        assert 400 <= status < 500, (headers, status, _b)
+        # (an unknown Transfer-Encoding is 501 Not Implemented, as in Swift)
+        assert 400 <= status < 500 or (status == 501 and 'Transfer-Encoding' in hdrs), \
+            (headers, status, _b)
     status, _h, _b = api.request('COPY', path, {'Destination': 'nope'})
     assert 400 <= status < 500
     status, _h, _b = api.request('GET', path, {'Range': 'bytes=zz'})

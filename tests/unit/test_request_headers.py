@@ -119,19 +119,38 @@ def test_server_passes_headers_into_environ(server):
                      b'Content-Length: 3\r\nConnection: close\r\n\r\nabc')
     assert out.startswith(b'HTTP/1.1 200') and out.endswith(b'abc')
     assert seen[0]['HTTP_X_META'] == 'v' and seen[0]['CONTENT_TYPE'] == 'a/b'
-    assert seen[0]['CONTENT_LENGTH'] == '3' and seen[0]['PATH_INFO'] == '/a/b'
+    # The path is the client's (no slashes merged: the proxy answers '//...' 404).
+    assert seen[0]['CONTENT_LENGTH'] == '3' and seen[0]['PATH_INFO'] == '//a/b'
+
+
+@pytest.mark.parametrize('raw,status', [
+    # No HTTP/0.9: a request line without a version is a 400, not a bare body.
+    (b'GET /\r\n\r\n', b'400'), (b'PUT /\r\n\r\n', b'400'),
+    (b'GET / HTTP/0.9\r\n\r\n', b'505'), (b'GET / HTTP/9.9\r\n\r\n', b'505'),
+    (b'GET / HTTP/1.1 extra\r\n\r\n', b'400'), (b'GET / HTTP/x.y\r\n\r\n', b'400'),
+    (b'GET / FTP/1.1\r\n\r\n', b'400'), (b'GET / HTTP/1.1.1\r\n\r\n', b'400'),
+    (b'GET / HTTP/2.0\r\n\r\n', b'505'),
+    (b'GET / HTTP/1.1\r\n' + b''.join(b'X-%d: v\r\n' % i for i in range(257)) + b'\r\n',
+     b'431'),
+])
+def test_server_refuses_request_lines_the_stock_handler_takes(server, raw, status):
+    port, seen = server
+    out = _run(port, raw)
+    assert out.startswith(b'HTTP/1.1 ' + status) and not seen
+
+
+def test_server_reads_a_path_with_spaces_and_utf8_as_swift_does(server):
+    # 0x85 and 0xA0 are whitespace to str.split() in the latin-1 view of the
+    # line; a path with a space is the words between method and version.
+    port, seen = server
+    path = '/a/\u0105\u00a0\u2085 x'.encode('utf-8')
+    out = _run(port, b'GET ' + path + b' HTTP/1.1\r\nConnection: close\r\n\r\n')
+    assert out.startswith(b'HTTP/1.1 200')
+    assert seen[0]['PATH_INFO'].encode('latin-1') == path
 
 
 @pytest.mark.parametrize('raw', [
-    b'GET / HTTP/x.y\r\n\r\n',
-    b'GET / FTP/1.1\r\n\r\n',
-    b'GET / HTTP/1.1.1\r\n\r\n',
-    b'GET / HTTP/2.0\r\n\r\n',
-    b'GET / HTTP/1.1 extra\r\n\r\n',
-    b'PUT /\r\n\r\n',
-    b'GET /\r\n\r\n',
     b'\r\n',
-    b'GET / HTTP/1.1\r\n' + b''.join(b'X-%d: v\r\n' % i for i in range(101)) + b'\r\n',
     b'GET / HTTP/1.1\r\nX-Long: ' + b'a' * 9000 + b'\r\n\r\n',
     b'GET / HTTP/1.1\r\nConnection: close\r\nX-A: 1\r\n\r\n',
     b'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',

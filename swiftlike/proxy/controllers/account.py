@@ -3,6 +3,7 @@ when allowed) creation and deletion."""
 from xml.sax.saxutils import escape
 
 from swiftlike.constraints import ACCOUNT_LISTING_LIMIT
+from swiftlike.db import listing
 from swiftlike.exceptions import MethodNotAllowed
 from swiftlike.proxy.controllers.base import Controller, Reply, name_path
 from swiftlike.proxy.controllers.params import (listing_format, listing_query,
@@ -20,8 +21,8 @@ class AccountController(Controller):
         return ring, part, nodes
 
     def GET(self):
-        query = listing_query(self.req.query_string, ACCOUNT_LISTING_LIMIT) \
-            if self.req.method == 'GET' else None
+        query = listing_query(self.req.query_string, self.req.headers.get('Accept'),
+                              ACCOUNT_LISTING_LIMIT)
         ring, part, nodes = self._ring()
         headers = self.base_headers()
         for name in ('Accept', 'X-Newest'):
@@ -44,18 +45,16 @@ class AccountController(Controller):
         headers = [('X-Account-Container-Count', '0'), ('X-Account-Object-Count', '0'),
                    ('X-Account-Bytes-Used', '0'), ('X-Timestamp', now.normal),
                    ('X-Put-Timestamp', now.normal)]
-        if self.req.method == 'HEAD':
-            return Reply(204, headers)
         fmt = listing_format(parse_query(self.req.query_string), self.req.headers.get('Accept'))
+        content_type = [('Content-Type', listing.content_type(fmt)),
+                        ('Accept-Ranges', 'bytes')]
+        if self.req.method == 'HEAD' or fmt == 'plain':
+            return Reply(204, headers + content_type)
         if fmt == 'json':
-            return Reply(200, headers + [('Content-Type', 'application/json; charset=utf-8')],
-                         b'[]')
-        if fmt == 'xml':
-            body = ('<?xml version="1.0" encoding="UTF-8"?>\n<account name=%s></account>'
-                    % _xml_attr(self.account))
-            return Reply(200, headers + [('Content-Type', 'application/xml; charset=utf-8')],
-                         body)
-        return Reply(204, headers + [('Content-Type', 'text/plain; charset=utf-8')])
+            return Reply(200, headers + content_type, b'[]')
+        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<account name=%s></account>'
+                % _xml_attr(self.account))
+        return Reply(200, headers + content_type, body)
 
     def POST(self):
         meta = metadata_headers(self.req.headers, 'account')
@@ -88,7 +87,7 @@ class AccountController(Controller):
         if self.req.query_string:
             # Swift refuses this too: a stray query string may be a mistyped
             # container DELETE.
-            return Reply(400, {}, 'DELETE of an account takes no query string\n')
+            return Reply(400, {}, 'DELETE of an account takes no query string')
         ring, part, nodes = self._ring()
         headers = self.base_headers()
         headers['X-Timestamp'] = Timestamp.now().internal

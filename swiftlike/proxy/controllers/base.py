@@ -4,8 +4,10 @@ import http.client
 from urllib.parse import quote
 
 from swiftlike.concurrency import GreenPile
+from swiftlike.config import is_true
 from swiftlike.exceptions import ConnectionTimeout, Forbidden, ServiceUnavailable, Unauthorized
 from swiftlike.http import status_line
+from swiftlike.paths import str_to_wsgi
 from swiftlike.proxy import backend
 from swiftlike.proxy.node_iter import (best_status, choose_read_answer, iter_nodes, newest,
                                        quorum_size)
@@ -34,8 +36,10 @@ class Reply:
         self.body = body
         self.app_iter = app_iter
         if app_iter is None:
-            if body and not any(k.lower() == 'content-type' for k, _ in self.headers):
-                self.headers.append(('Content-Type', 'text/plain; charset=UTF-8'))
+            if not any(k.lower() == 'content-type' for k, _ in self.headers):
+                # Swift's habit, which clients see on every bodiless answer.
+                self.headers.append(('Content-Type', 'text/plain; charset=UTF-8' if body
+                                     else 'text/html; charset=UTF-8'))
             self.headers.append(('Content-Length', str(len(body))))
         elif content_length is not None:
             self.headers.append(('Content-Length', str(content_length)))
@@ -61,8 +65,7 @@ def node_path(node, part, suffix):
 
 
 def error_reply(status, reason='', headers=None):
-    body = reason if reason.endswith('\n') or not reason else reason + '\n'
-    return Reply(status, headers, body)
+    return Reply(status, headers, reason)
 
 
 def response_timestamp(headers):
@@ -151,6 +154,9 @@ class Controller:
     def __init__(self, app, req, account, container=None, obj=None):
         self.app = app
         self.req = req
+        # The account in the URL, whose ownership the auth middleware judged
+        # (a cross-account copy acts on another one as well).
+        self.path_account = account
         self.account = account
         self.container = container
         self.obj = obj
@@ -158,15 +164,21 @@ class Controller:
 
     # -- auth -----------------------------------------------------------
 
-    def authorize(self, read_acl='', write_acl='', is_object=False, method=None):
+    def authorize(self, read_acl='', write_acl='', is_object=False, method=None,
+                  account=None, container=None):
         """Ask the auth middleware about a non-owner, now that the ACLs are known
-        (`method`: judge as if the request were that, e.g. GET for a copy source)."""
+        (`method`: judge as if the request were that, e.g. GET for a copy source;
+        `account`/`container`: judge that container, e.g. another account's)."""
         hook = self.req.environ.get(AUTHORIZE_KEY)
         if hook is None:
             return
         environ = self.req.environ
-        if method is not None:
-            environ = dict(environ, REQUEST_METHOD=method)
+        if method is not None or account is not None:
+            environ = dict(environ)
+            if method is not None:
+                environ['REQUEST_METHOD'] = method
+            if account is not None:
+                environ['PATH_INFO'] = str_to_wsgi('/v1/%s/%s' % (account, container or ''))
         denied = hook(environ, read_acl, write_acl, is_object)
         if denied:
             status, reason = denied
@@ -243,7 +255,7 @@ class Controller:
         answered at all.
         """
         app = self.app
-        if headers.get('X-Newest', '').lower() in ('true', '1', 'yes', 'on'):
+        if is_true(headers.get('X-Newest')):
             fanout = len(primaries)
         fanout = max(1, min(fanout, len(primaries)))
         nodes = self.nodes(ring, part, primaries, max_handoffs=app.request_node_count(len(primaries)))

@@ -4,6 +4,7 @@ from swiftlike.constraints import CONTAINER_LISTING_LIMIT, check_utf8
 from swiftlike.exceptions import NotFound, ServiceUnavailable
 from swiftlike.proxy.controllers.account import AccountController
 from swiftlike.proxy.controllers.base import Controller, Reply, name_path
+from swiftlike.policies import POLICY_HEADER, check_policy_name
 from swiftlike.proxy.controllers.params import listing_query, metadata_headers
 from swiftlike.timestamp import Timestamp
 
@@ -26,8 +27,8 @@ class ContainerController(Controller):
                 # Do not tell a stranger whether the container exists.
                 self.authorize('', '')
             self.authorize(info.get('read_acl', ''), info.get('write_acl', ''))
-        query = listing_query(self.req.query_string, CONTAINER_LISTING_LIMIT) \
-            if self.req.method == 'GET' else None
+        query = listing_query(self.req.query_string, self.req.headers.get('Accept'),
+                              CONTAINER_LISTING_LIMIT)
         ring, part, nodes = self._ring()
         headers = self.base_headers()
         for name in ('Accept', 'X-Newest'):
@@ -58,6 +59,7 @@ class ContainerController(Controller):
 
     def PUT(self):
         self._owner_only()
+        check_policy_name(self.req.headers.get(POLICY_HEADER))
         headers = self._write_headers()
         account_info = self.account_info()
         if account_info['status'] == 404:

@@ -4,12 +4,15 @@ import mimetypes
 import time
 from urllib.parse import quote, unquote
 
-from swiftlike.constraints import MAX_FILE_SIZE, check_content_length, check_utf8
-from swiftlike.exceptions import (BadRequest, NotFound, PreconditionFailed,
+from swiftlike.config import is_true
+from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_FILE_SIZE, check_content_length,
+                                   check_utf8)
+from swiftlike.exceptions import (BadRequest, NotFound, NotImplemented_, PreconditionFailed,
                                   RequestEntityTooLarge, ServiceUnavailable, SwiftlikeError)
-from swiftlike.paths import str_to_wsgi
+from swiftlike.http import client_content_type
 from swiftlike.proxy.controllers import obj_put
-from swiftlike.proxy.controllers.base import Controller, Reply, error_reply, name_path
+from swiftlike.proxy.controllers.base import (AUTHORIZE_KEY, Controller, Reply, error_reply,
+                                              name_path)
 from swiftlike.proxy.controllers.params import metadata_headers
 from swiftlike.timestamp import Timestamp
 
@@ -18,7 +21,8 @@ READ_HEADERS = ('Range', 'If-Match', 'If-None-Match', 'If-Modified-Since',
 # Client headers stored with the object besides X-Object-Meta-*.
 STORED_HEADERS = ('Content-Disposition', 'Content-Encoding', 'Content-Language',
                   'Cache-Control', 'Expires')
-MAX_DELETE_AT_SECONDS = 100 * 365 * 86400
+# The largest time a ten-digit X-Delete-At can name (as Swift caps it).
+MAX_DELETE_AT = 9999999999
 
 
 class ObjectController(Controller):
@@ -30,12 +34,18 @@ class ObjectController(Controller):
         part, nodes = ring.get_nodes(self.account, container or self.container, obj or self.obj)
         return ring, part, nodes
 
-    def _check_access(self, write=False, container=None):
-        """For non-owners: the container's ACLs decide (via the auth middleware)."""
-        if self.is_owner:
+    def _check_access(self, write=False, container=None, account=None, method=None):
+        """For non-owners of `account` (default: the request's target): the
+        container's ACLs decide (via the auth middleware)."""
+        account = account or self.account
+        container = container or self.container
+        if account == self.path_account and self.is_owner:
             return
-        info = self.container_info(self.account, container or self.container)
-        self.authorize(info.get('read_acl', ''), info.get('write_acl', ''), is_object=True)
+        if AUTHORIZE_KEY not in self.req.environ:
+            return
+        info = self.container_info(account, container)
+        self.authorize(info.get('read_acl', ''), info.get('write_acl', ''), is_object=True,
+                       method=method, account=account, container=container)
 
     # -- reads -------------------------------------------------------------
 
@@ -91,24 +101,29 @@ class ObjectController(Controller):
     # -- writes ------------------------------------------------------------
 
     def _delete_at(self, headers):
-        """X-Delete-At / X-Delete-After -> absolute int, or None; 400 when bad."""
+        """X-Delete-At / X-Delete-After -> absolute int, or None; 400 when bad
+        (with Swift's wording). A time past the year 2286 is capped there."""
         value = self.req.headers.get('X-Delete-At')
         after = self.req.headers.get('X-Delete-After')
         now = time.time()
         if after is not None:
-            if not after.strip().isdigit():
+            try:
+                after = int(after)
+            except ValueError:
                 raise BadRequest('Non-integer X-Delete-After')
-            delete_at = int(now + int(after))
+            if after < 0:
+                raise BadRequest('X-Delete-After in past')
+            delete_at = int(now + after)
         elif value is not None:
-            if not value.strip().isdigit():
+            try:
+                delete_at = int(value)
+            except ValueError:
                 raise BadRequest('Non-integer X-Delete-At')
-            delete_at = int(value)
         else:
             return None
-        if delete_at <= now:
+        if delete_at < now:
             raise BadRequest('X-Delete-At in past')
-        if delete_at > now + MAX_DELETE_AT_SECONDS:
-            raise BadRequest('X-Delete-At too far in the future')
+        delete_at = min(delete_at, MAX_DELETE_AT)
         headers['X-Delete-At'] = str(delete_at)
         return delete_at
 
@@ -163,9 +178,17 @@ class ObjectController(Controller):
         for name in STORED_HEADERS:
             if name in self.req.headers:
                 headers[name] = self.req.headers[name]
+        ctype = client_content_type(self.req.environ)
+        if ctype:
+            check_utf8(ctype, 'Content-Type')
+            headers['Content-Type'] = ctype
         delete_at = self._delete_at(headers)
         headers['X-Timestamp'] = Timestamp.now().internal
         headers_list = [dict(headers) for _ in nodes]
+        if ctype:
+            # A new type shows in the listing: the object servers update it.
+            for h, extra in zip(headers_list, self._container_headers(len(nodes))):
+                h.update(extra)
         if delete_at:
             for h, extra in zip(headers_list, self._expirer_headers(delete_at, len(nodes))):
                 h.update(extra)
@@ -178,6 +201,11 @@ class ObjectController(Controller):
         self._check_access(write=True)
         ring, part, nodes = self._ring()
         common = self.base_headers()
+        if_delete_at = self.req.headers.get('X-If-Delete-At')
+        if if_delete_at is not None:
+            if not if_delete_at.strip().isdigit():
+                raise BadRequest('Bad X-If-Delete-At header value')
+            common['X-If-Delete-At'] = if_delete_at.strip()
         common['X-Timestamp'] = Timestamp.now().internal
         resp = self.make_requests(ring, part, nodes, 'DELETE',
                                   name_path(self.account, self.container, self.obj),
@@ -185,29 +213,44 @@ class ObjectController(Controller):
         return self.write_reply(resp)
 
     def COPY(self):
+        """A server-side copy to Destination (and Destination-Account): the
+        PUT of the destination with this object as its source."""
         dest = self.req.headers.get('Destination')
         if not dest:
             raise PreconditionFailed('Destination header required')
-        if self.req.headers.get('Destination-Account'):
-            raise BadRequest('Destination-Account is not supported')
+        dest_account = self.req.headers.get('Destination-Account')
         dest_container, dest_obj = _split_copy_path(dest, 'Destination')
-        source = '/%s/%s' % (self.container, self.obj)
-        self.req.environ['HTTP_X_COPY_FROM'] = str_to_wsgi(source)
+        self.copy_ref = (self.account, self.container, self.obj)
+        if dest_account is not None:
+            self.account = _account_header(dest_account, 'Destination-Account')
         self.req.environ['CONTENT_LENGTH'] = '0'
         self.req.environ.pop('HTTP_TRANSFER_ENCODING', None)
         self.container, self.obj = dest_container, dest_obj
         return self.PUT()
 
     def PUT(self):
-        self._check_access(write=True)
         headers = self.base_headers()
+        source_ref = getattr(self, 'copy_ref', None)
         copy_from = self.req.headers.get('X-Copy-From')
+        if source_ref is None and copy_from is not None:
+            src_account = self.req.headers.get('X-Copy-From-Account')
+            src_account = _account_header(src_account, 'X-Copy-From-Account') \
+                if src_account is not None else self.account
+            source_ref = (src_account,) + _split_copy_path(copy_from, 'X-Copy-From')
         source = None
-        if copy_from is not None:
-            source, length, reader, source_headers = self._copy_source(copy_from)
+        if source_ref is not None:
+            # The source first (a missing one is a 404 wherever it goes, as
+            # with Swift), then the right to write the destination.
+            source, length, reader, source_headers = self._copy_source(*source_ref)
             chunked = False
             headers.update(source_headers)
+            try:
+                self._check_access(write=True)
+            except BaseException:
+                source.close()
+                raise
         else:
+            self._check_access(write=True)
             length, chunked = self._body_length()
             reader = self.req.environ['wsgi.input'].read
         try:
@@ -217,7 +260,7 @@ class ObjectController(Controller):
                 source.close()
 
     def _put(self, headers, source, length, chunked, reader):
-        fresh = self.req.headers.get('X-Fresh-Metadata', '').lower() in ('true', '1', 'yes', 'on')
+        fresh = is_true(self.req.headers.get('X-Fresh-Metadata'))
         if source is not None and fresh:
             headers = {k: v for k, v in headers.items()
                        if not k.lower().startswith('x-object-meta-')
@@ -232,6 +275,11 @@ class ObjectController(Controller):
         etag = self.req.headers.get('ETag')
         if etag and source is None:
             headers['ETag'] = etag.strip().strip('"')
+        if_none_match = self.req.headers.get('If-None-Match')
+        if if_none_match is not None:
+            if if_none_match.strip() != '*':
+                raise BadRequest('If-None-Match only supports *')
+            headers['If-None-Match'] = '*'
         delete_at = self._delete_at(headers)
         timestamp = Timestamp.now()
         headers['X-Timestamp'] = timestamp.internal
@@ -247,14 +295,14 @@ class ObjectController(Controller):
     def _body_length(self):
         te = self.req.headers.get('Transfer-Encoding', '').lower()
         if te and te != 'chunked':
-            raise BadRequest('Unsupported Transfer-Encoding: %s' % te[:32])
+            raise NotImplemented_('Transfer-Encoding %s is not supported' % te[:32])
         if te == 'chunked':
             return None, True
         length = check_content_length(self.req.headers)
         return length, False
 
     def _content_type(self, headers, source):
-        detect = self.req.headers.get('X-Detect-Content-Type', '').lower() in ('true', '1', 'yes')
+        detect = is_true(self.req.headers.get('X-Detect-Content-Type'))
         ctype = client_content_type(self.req.environ)
         if ctype and not detect:
             check_utf8(ctype, 'Content-Type')
@@ -265,23 +313,24 @@ class ObjectController(Controller):
             guessed = mimetypes.guess_type(self.obj)[0]
             headers['Content-Type'] = guessed or 'application/octet-stream'
 
-    def _copy_source(self, copy_from):
+    def _copy_source(self, src_account, src_container, src_obj):
         """Open the source of a server-side copy: (response, length, reader, headers)."""
         if self.req.content_length not in (None, 0) or \
                 self.req.headers.get('Transfer-Encoding'):
             raise BadRequest('A copy request must have an empty body')
-        src_container, src_obj = _split_copy_path(copy_from, 'X-Copy-From')
-        if not self.is_owner:
-            info = self.container_info(self.account, src_container)
-            self.authorize(info.get('read_acl', ''), info.get('write_acl', ''), is_object=True,
-                           method='GET')
+        self._check_access(account=src_account, container=src_container, method='GET')
         ring = self.app.object_ring
-        part, nodes = ring.get_nodes(self.account, src_container, src_obj)
-        resp = self.read(ring, part, nodes, 'GET', name_path(self.account, src_container, src_obj),
-                         self.base_headers(), fanout=self.app.conf.object_read_fanout)
+        part, nodes = ring.get_nodes(src_account, src_container, src_obj)
+        src_headers = self.base_headers()
+        range_header = self.req.headers.get('Range')
+        if range_header:
+            src_headers['Range'] = range_header   # a copy of just that range
+        resp = self.read(ring, part, nodes, 'GET', name_path(src_account, src_container, src_obj),
+                         src_headers, fanout=self.app.conf.object_read_fanout)
         if resp is None:
             raise ServiceUnavailable('No object server answered for the copy source')
-        if resp.status != 200:
+        if resp.status not in (200, 206) or \
+                'multipart' in resp.headers.get('content-type', ''):
             resp.close()
             if resp.status == 404:
                 raise NotFound('Copy source not found')
@@ -298,7 +347,8 @@ class ObjectController(Controller):
                 headers[title] = value
         headers['Content-Type'] = resp.headers.get('content-type', 'application/octet-stream')
         self.copied_from = ('%s/%s' % (src_container, src_obj),
-                            resp.headers.get('last-modified', ''))
+                            resp.headers.get('last-modified', ''),
+                            src_account if src_account != self.account else None)
         return resp, length, resp.read, headers
 
     def _buffered_put(self, ring, part, nodes, headers_list, length, reader, timestamp):
@@ -322,9 +372,12 @@ class ObjectController(Controller):
                 headers.append(('X-Copied-From', quote(copied[0].encode('utf-8'), safe='/')))
                 if copied[1]:
                     headers.append(('X-Copied-From-Last-Modified', copied[1]))
+                if copied[2]:
+                    headers.append(('X-Copied-From-Account',
+                                    quote(copied[2].encode('utf-8'), safe='')))
             return Reply(201, headers, b'')
         if status == 409:
-            return Reply(202, {}, 'A newer version of the object exists\n')
+            return Reply(202, {}, 'A newer version of the object exists')
         if status == 422:
             return error_reply(422, 'ETag does not match the body')
         if status == 499:
@@ -346,7 +399,7 @@ class ObjectController(Controller):
             statuses = [r.status for r in finals]
             status = obj_put.best_status(statuses, replicas)
             if status == 409:
-                return Reply(202, {}, 'A newer version of the object exists\n')
+                return Reply(202, {}, 'A newer version of the object exists')
             if status in (412, 422) or (status // 100 == 4 and status != 409):
                 return error_reply(status, 'Object servers refused the upload')
             return error_reply(503, 'Service unavailable: could not reach a quorum of '
@@ -360,13 +413,16 @@ class ObjectController(Controller):
         status, chosen, _responses = obj_put.collect_responses(app, putters, replicas)
         return self._put_reply(status, chosen, timestamp)
 
-def client_content_type(environ):
-    """The Content-Type the client sent, or None (eventlet fills CONTENT_TYPE
-    with a default when the header is absent; its raw header list tells)."""
-    raw = environ.get('headers_raw')
-    if raw is not None and not any(k.lower() == 'content-type' for k, _v in raw):
-        return None
-    return environ.get('CONTENT_TYPE') or None
+def _account_header(value, header):
+    """An account named by a header (URL-quoted or not) as real str; 400 if bad."""
+    try:
+        text = unquote(value.encode('latin-1').decode('latin-1'), encoding='latin-1')
+    except UnicodeEncodeError:
+        raise BadRequest('Invalid %s header' % header)
+    data = check_utf8(text, header)
+    if not data or b'/' in data or len(data) > MAX_ACCOUNT_NAME_LENGTH:
+        raise PreconditionFailed('Bad %s header' % header)
+    return data.decode('utf-8')
 
 
 def _split_copy_path(value, header):

@@ -2,11 +2,11 @@
 from urllib.parse import parse_qsl, urlencode
 
 from swiftlike.constraints import check_metadata, check_utf8
-from swiftlike.exceptions import BadRequest, PreconditionFailed
+from swiftlike.db import listing
+from swiftlike.exceptions import BadRequest
 
 LISTING_PARAMS = ('prefix', 'delimiter', 'marker', 'end_marker', 'limit', 'reverse',
                   'format', 'path')
-FORMATS = ('json', 'xml', 'plain')
 
 
 def parse_query(query_string):
@@ -26,44 +26,21 @@ def parse_query(query_string):
     return params
 
 
-def listing_query(query_string, max_limit):
-    """The backend query string for a listing; 412 on a bad limit, 400 on a
-    bad format or delimiter."""
-    params = parse_query(query_string)
-    out = []
-    for name in LISTING_PARAMS:
-        if name not in params:
-            continue
-        value = params[name]
-        if name == 'limit':
-            if not value.isdigit():
-                raise PreconditionFailed('Value of limit must be a non-negative integer')
-            if int(value) > max_limit:
-                raise PreconditionFailed('Maximum limit is %d' % max_limit)
-        elif name == 'format':
-            value = value.lower()
-            if value not in FORMATS:
-                raise BadRequest('Unknown format %r: use json, xml or plain' % value[:32])
-        elif name == 'delimiter' and len(value.encode('utf-8')) > 1 and value:
-            raise BadRequest('Bad delimiter: one character only')
-        elif name in ('prefix', 'marker', 'end_marker', 'path'):
-            check_utf8(value.encode('utf-8'), name)
-            if len(value.encode('utf-8')) > 1024 * 2:
-                raise BadRequest('%s too long' % name)
-        out.append((name, value))
+def listing_query(query_string, accept, max_limit):
+    """The backend query string for a listing, checked by the same rules the
+    container and account servers apply (swiftlike.db.listing.parse_params):
+    412 on a limit over the maximum or an over-long marker, prefix or
+    delimiter, 400 on a bad format, bad UTF-8 or a NUL."""
+    params = listing.parse_params(query_string, accept, max_limit)
+    given = listing.query_values(query_string)
+    out = [(name, given[name]) for name in LISTING_PARAMS if name in given]
+    if 'limit' in given:
+        out = [(k, v) for k, v in out if k != 'limit'] + [('limit', str(params.limit))]
     return urlencode(out) if out else None
 
 
 def listing_format(params, accept):
-    fmt = params.get('format')
-    if fmt:
-        return fmt.lower()
-    accept = (accept or '').lower()
-    if 'application/json' in accept:
-        return 'json'
-    if 'application/xml' in accept or 'text/xml' in accept:
-        return 'xml'
-    return 'plain'
+    return listing.choose_format(params.get('format'), accept)
 
 
 def metadata_headers(req_headers, target):

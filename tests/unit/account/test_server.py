@@ -59,7 +59,7 @@ def test_container_rows_and_stats(app):
     assert headers['X-Account-Object-Count'] == '4'
     items = json.loads(body)
     assert items == [{'name': 'c1', 'count': 4, 'bytes': 40,
-                      'last_modified': '1970-01-01T00:00:02.000000'}]
+                      'last_modified': '1970-01-01T00:00:02.000000', 'storage_policy': 'default'}]
     # an older report of c2's put does not undelete it
     put_row(app, 'c2', put=2, delete=0)
     assert call(app, 'GET', '/sda/1/a')[2] == b'c1\n'

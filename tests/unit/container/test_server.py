@@ -119,8 +119,7 @@ def test_listing_params(app):
 
 
 @pytest.mark.parametrize('query,status', [
-    ('limit=10001', 412), ('limit=-1', 412), ('limit=abc', 412), ('limit=1.5', 412),
-    ('format=yaml', 400), ('reverse=maybe', 400), ('marker=%FF', 400),
+    ('limit=10001', 412), ('format=yaml', 400), ('marker=%FF', 400),
     ('prefix=%00', 400), ('marker=' + 'x' * 1025, 412), ('delimiter=' + 'x' * 257, 412),
 ])
 def test_bad_listing_params(app, query, status):

@@ -19,10 +19,15 @@ def reference(names, p):
             continue
         entry = (name,)
         if p.delimiter:
+            if p.path is not None and name == p.prefix:
+                continue   # Swift leaves out the path's own marker object
             cut = name.find(p.delimiter, len(p.prefix))
-            if cut >= 0:
+            if cut >= 0 and p.path is not None:
+                if name != name[:cut + len(p.delimiter)]:
+                    continue   # deeper than the path: not listed
+            elif cut >= 0:
                 entry = name[:cut + len(p.delimiter)]
-                if p.path is not None or entry == p.marker:
+                if entry == p.marker:
                     continue
                 if out and out[-1] == entry:
                     continue
@@ -58,10 +63,11 @@ def test_matches_reference(names, prefix, delimiter, marker, end_marker, limit, 
 
 
 @settings(max_examples=200, deadline=None)
-@given(names=names_st, path=st.text(st.sampled_from(['a', 'b', '/']), max_size=3))
-def test_path_matches_reference(names, path):
-    p = ListingParams(path=path, prefix=path.rstrip('/') + '/' if path.strip('/') else '',
-                      delimiter='/')
+@given(names=names_st, path=st.text(st.sampled_from(['a', 'b', '/']), max_size=3),
+       limit=st.integers(1, 50), reverse=st.booleans())
+def test_path_matches_reference(names, path, limit, reverse):
+    p = ListingParams(path=path, prefix=path.rstrip('/') + '/' if path else '',
+                      delimiter='/', limit=limit, reverse=reverse)
     assert list_entries(list_fetch(names), p) == reference(names, p)
 
 
@@ -116,10 +122,9 @@ def test_bounds_contains():
 
 
 @pytest.mark.parametrize('query,error', [
-    ('limit=x', PreconditionFailed), ('limit=10001', PreconditionFailed),
-    ('limit=%EF%BC%91', PreconditionFailed), ('format=bad', BadRequest),
-    ('reverse=perhaps', BadRequest), ('marker=%C3', BadRequest),
-    ('end_marker=%00', BadRequest), ('prefix=' + 'p' * 1025, PreconditionFailed),
+    ('limit=10001', PreconditionFailed), ('format=bad', BadRequest),
+    ('marker=%C3', BadRequest),
+    ('prefix=%00', BadRequest), ('prefix=' + 'p' * 1025, PreconditionFailed),
 ])
 def test_parse_params_rejects(query, error):
     with pytest.raises(error):
@@ -161,3 +166,23 @@ def test_render_plain_json_xml_escaping():
     assert body == 'a<&>"\nd/\n'.encode()
     body, ctype = listing.render([('\u00e9', 1)], 'json', to_dict, 'c', 'o', 'c')
     assert body == '[{"name":"\u00e9","bytes":1}]'.encode('utf-8')
+
+
+@pytest.mark.parametrize('query,limit,reverse', [
+    # As Swift: a limit that is not a plain number is ignored, and only the
+    # true words turn reverse on.
+    ('limit=x', 10000, False), ('limit=%EF%BC%91', 10000, False), ('limit=5000.0', 10000, False),
+    ('limit=0', 0, False), ('reverse=perhaps', 10000, False), ('reverse=', 10000, False),
+    ('reverse=Y', 10000, True), ('reverse=on', 10000, True),
+])
+def test_parse_params_lenient_like_swift(query, limit, reverse):
+    p = listing.parse_params(query, None, 10000)
+    assert (p.limit, p.reverse) == (limit, reverse)
+
+
+def test_path_lists_marker_objects_but_not_deeper_names():
+    names = ['/dir1/', '/dir1/f', '/file', 'd/', 'd/e/', 'd/e/f', 'd/g', 'x']
+    for path, want in (('/', ['/dir1/', '/file']), ('d', ['d/e/', 'd/g']),
+                       ('d/', ['d/e/', 'd/g']), ('', ['d/', 'x'])):
+        p = listing.parse_params('path=' + path, None, 10000)
+        assert [e[0] for e in list_entries(list_fetch(names), p)] == want, path

@@ -27,9 +27,9 @@ def call(app, environ):
 def test_gatekeeper_environ_filter():
     internal = ['HTTP_X_BACKEND_FOO', 'HTTP_X_OBJECT_SYSMETA_A', 'HTTP_X_CONTAINER_SYSMETA_B',
                 'HTTP_X_ACCOUNT_SYSMETA_C', 'HTTP_X_OBJECT_TRANSIENT_SYSMETA_D', 'HTTP_X_TIMESTAMP',
-                'HTTP_X_CONTAINER_HOST', 'HTTP_X_DELETE_AT_HOST', 'HTTP_X_IF_DELETE_AT',
-                'HTTP_X_ACCOUNT_PARTITION']
-    public = ['HTTP_X_OBJECT_META_A', 'HTTP_X_AUTH_TOKEN', 'HTTP_X_DELETE_AT',
+                'HTTP_X_CONTAINER_HOST', 'HTTP_X_DELETE_AT_HOST', 'HTTP_X_ACCOUNT_PARTITION']
+    # X-If-Delete-At is a client's precondition on DELETE, as in Swift.
+    public = ['HTTP_X_OBJECT_META_A', 'HTTP_X_AUTH_TOKEN', 'HTTP_X_DELETE_AT', 'HTTP_X_IF_DELETE_AT',
               'HTTP_X_CONTAINER_READ', 'HTTP_CONTENT_TYPE', 'HTTP_X_COPY_FROM']
     for key in internal:
         assert gatekeeper.is_internal_environ_key(key), key

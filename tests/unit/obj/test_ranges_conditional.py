@@ -88,7 +88,8 @@ EARLIER = email.utils.formatdate(NOW - 100, usegmt=True)
     ({'If-Unmodified-Since': EARLIER}, 'GET', 412),
     ({'If-Unmodified-Since': DATE}, 'GET', None),
     ({'If-Unmodified-Since': 'nonsense'}, 'GET', None),
-    ({'If-Match': '"abc"', 'If-Unmodified-Since': EARLIER}, 'GET', None),
+    # As Swift: If-Unmodified-Since counts even when If-Match matched.
+    ({'If-Match': '"abc"', 'If-Unmodified-Since': EARLIER}, 'GET', 412),
 ])
 def test_evaluate(headers, method, expected):
     assert conditional.evaluate(headers, 'abc', NOW, method) == expected

@@ -1,9 +1,11 @@
 import pytest
 
-from swiftlike.exceptions import BadRequest, ConfigError, PreconditionFailed, RequestEntityTooLarge
+from swiftlike.exceptions import (BadRequest, ConfigError, NotFound, PreconditionFailed,
+                                  RequestEntityTooLarge)
 from swiftlike.proxy.controllers.base import (client_headers, name_path, node_path,
                                               response_timestamp)
-from swiftlike.proxy.controllers.obj import _split_copy_path, client_content_type
+from swiftlike.http import client_content_type
+from swiftlike.proxy.controllers.obj import _split_copy_path
 from swiftlike.proxy.controllers.params import (listing_format, listing_query,
                                                 metadata_headers, parse_query)
 from swiftlike.proxy.info_cache import InfoCache
@@ -29,12 +31,18 @@ def test_parse_path(path, expected):
     assert parse_path(path) == expected
 
 
-@pytest.mark.parametrize('path', [
-    '', 'v1/a', '/v2/a', '/v1', '/v1/', '/v1//c', '/v1/a//o', '/v1/a/c\x00',
-    '/v1/a/\xff\xfe', '/v1/a/c/' + 'o' * 1025, '/v1/a/' + 'c' * 257, '/v1/' + 'a' * 257,
+@pytest.mark.parametrize('path,error', [
+    # As Swift answers them: no account is 412 'Bad URL', an empty segment
+    # before a name 404, bad UTF-8 or NUL 412, another version 400.
+    ('', BadRequest), ('v1/a', BadRequest), ('/v2/a', BadRequest),
+    ('/v1', PreconditionFailed), ('/v1/', PreconditionFailed), ('/info asdf', PreconditionFailed),
+    ('/', NotFound), ('//v1/a', NotFound), ('/v1//c', NotFound), ('/v1/a//o', NotFound),
+    ('/v1/a/c\x00', PreconditionFailed), ('/v1/a/\xff\xfe', PreconditionFailed),
+    ('/v1/a/c/' + 'o' * 1025, BadRequest), ('/v1/a/' + 'c' * 257, BadRequest),
+    ('/v1/' + 'a' * 257, BadRequest),
 ])
-def test_parse_path_rejects(path):
-    with pytest.raises(BadRequest):
+def test_parse_path_rejects(path, error):
+    with pytest.raises(error):
         parse_path(path)
 
 
@@ -60,21 +68,22 @@ def test_metadata_headers_validates_and_maps_removals():
 
 
 def test_listing_query():
-    assert listing_query('', 10000) is None
-    assert listing_query('format=json&limit=5&bogus=1', 10000) == 'limit=5&format=json'
-    assert 'prefix=%C3%A9' in listing_query('prefix=%C3%A9', 10000)
+    assert listing_query('', None, 10000) is None
+    assert listing_query('format=json&limit=5&bogus=1', None, 10000) == 'format=json&limit=5'
+    assert 'prefix=%C3%A9' in listing_query('prefix=%C3%A9', None, 10000)
+    # The same rules as the container and account servers (one check).
+    assert listing_query('delimiter=ab', None, 10000) == 'delimiter=ab'
+    assert listing_query('limit=x', None, 10000) == 'limit=10000'
     with pytest.raises(PreconditionFailed):
-        listing_query('limit=10001', 10000)
+        listing_query('limit=10001', None, 10000)
     with pytest.raises(PreconditionFailed):
-        listing_query('limit=-1', 10000)
+        listing_query('delimiter=' + 'x' * 257, None, 10000)
     with pytest.raises(BadRequest):
-        listing_query('format=yaml', 10000)
+        listing_query('format=yaml', None, 10000)
     with pytest.raises(BadRequest):
-        listing_query('prefix=%FF', 10000)
+        listing_query('prefix=%FF', None, 10000)
     with pytest.raises(BadRequest):
-        listing_query('marker=%00', 10000)
-    with pytest.raises(BadRequest):
-        listing_query('delimiter=ab', 10000)
+        listing_query('prefix=%00', None, 10000)
 
 
 def test_parse_query_and_format():
