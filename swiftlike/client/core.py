@@ -5,8 +5,9 @@ import threading
 import time
 from urllib.parse import quote, urlencode, urlsplit
 
-from swiftlike.client.exceptions import ClientException
+from swiftlike.client.exceptions import ClientException, InvalidURL
 from swiftlike.client.transport import NETWORK_ERRORS, BodySource, Transport
+from swiftlike.client.urls import check_url
 
 # Statuses worth another try: the server (or a proxy in front of it) may answer differently in a moment.
 RETRY_STATUSES = frozenset([500, 502, 503, 504])
@@ -34,6 +35,8 @@ class BaseConnection:
             raise ClientException('auth version %r is not supported (only v1.0 auth)' % (auth_version,))
         os_options = os_options or {}
         self.authurl = authurl or auth_url
+        if self.authurl is not None:
+            check_url(self.authurl, 'auth URL')
         self.user = user
         self.key = key
         self.tenant_name = tenant_name
@@ -42,6 +45,8 @@ class BaseConnection:
         self.max_backoff = max_backoff
         self.retry_on_ratelimit = retry_on_ratelimit
         self.preauthurl = preauthurl or os_options.get('object_storage_url')
+        if self.preauthurl is not None:
+            check_url(self.preauthurl, 'storage URL')
         self.url = self.preauthurl
         self.token = preauthtoken or os_options.get('auth_token')
         self.attempts = 0           # requests sent, retries included (for the curious and for tests)
@@ -83,6 +88,13 @@ class BaseConnection:
             raise ClientException('Auth GET failed: the response has no X-Storage-Url and X-Auth-Token',
                                   http_status=resp.status, http_reason=resp.reason,
                                   http_response_headers=resp.headers)
+        if not self.preauthurl:
+            try:
+                check_url(url, 'the X-Storage-Url it answered')
+            except InvalidURL as err:
+                raise ClientException('Auth GET failed: %s' % err, *_url_parts(self.authurl)[:4],
+                                      http_status=resp.status, http_reason=resp.reason,
+                                      http_response_headers=resp.headers) from None
         self.auth_count += 1
         return (self.preauthurl or url), token
 
@@ -207,6 +219,7 @@ class BaseConnection:
             url = self.url or self.preauthurl or self.authurl
             if not url:
                 url, _ = self.get_auth()
+        check_url(url, 'URL')
         p = urlsplit(url)
         info_url = '%s://%s/info' % (p.scheme, p.netloc)
         resp, data = self._send_with_retries('Capabilities', 'GET', info_url, {}, use_token=False)

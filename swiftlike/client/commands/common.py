@@ -4,8 +4,9 @@ import sys
 import threading
 
 from swiftlike.client.connection import Connection
-from swiftlike.client.exceptions import ClientException
+from swiftlike.client.exceptions import ClientException, InvalidURL
 from swiftlike.client.progress import Progress
+from swiftlike.client.urls import check_url
 
 
 class UsageError(Exception):
@@ -90,6 +91,17 @@ class Context:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
+
+
+def check_connection_urls(args):
+    """A usage error naming the option when -A/--auth or --os-storage-url (or their variables) is unusable."""
+    for value, option, what in ((args.auth, '-A/--auth (or ST_AUTH)', 'auth URL'),
+                                (args.os_storage_url, '--os-storage-url (or OS_STORAGE_URL)', 'storage URL')):
+        if value:
+            try:
+                check_url(value, what)
+            except InvalidURL as err:
+                raise UsageError('%s: %s' % (option, err.msg)) from None
 
 
 def connection_kwargs(args):
