@@ -124,6 +124,8 @@ class BaseConnection:
         `deleting`: a 404 after an attempt whose outcome is unknown (the connection broke after the request
         was sent) counts as success, since the earlier attempt most likely did the delete.
         """
+        _check_names(what, method, container, obj)
+
         def url_for(storage_url):
             return self.make_path_url(storage_url, container, obj, query)
         return self._send_with_retries(what, method, url_for, dict(headers or {}), body=body, read=read,
@@ -234,6 +236,23 @@ def _text(value):
     if isinstance(value, bytes):
         return value.decode('utf-8')
     return str(value)
+
+
+def _check_names(what, method, container, obj):
+    """Refuse names that would silently address something else: an empty container or object name (the request
+    would go to the account or the container) and a container name with '/' (its tail would name an object)."""
+    problem = None
+    if container is not None:
+        name = _text(container)
+        if not name:
+            problem = 'the container name is empty'
+        elif '/' in name:
+            problem = "container name %r contains '/': a container name cannot (the rest would be read as an " \
+                      "object name)" % name
+    if problem is None and obj is not None and not _text(obj):
+        problem = 'the object name is empty'
+    if problem:
+        raise ClientException('%s %s failed: %s' % (what, method, problem), method=method)
 
 
 def _drain(resp, data):

@@ -177,6 +177,36 @@ def test_plan_walks_directories_keeps_empty_ones_and_reports_missing(tmp_path, m
     assert [i.name for i in items] == ['renamed']
 
 
+@pytest.mark.parametrize('text,expected', [
+    ('c', ('c', '')), ('c/', ('c', '')), ('c/a', ('c', 'a/')), ('c/a/b/', ('c', 'a/b/')),
+    ('c//x', ('c', '/x/')), ('c/a//', ('c', 'a//')), ('c/\u00e9t\u00e9', ('c', '\u00e9t\u00e9/')),
+    ('c/..', ('c', '../')), ('c/a b', ('c', 'a b/'))])
+def test_container_argument_may_carry_an_object_name_prefix(text, expected):
+    assert upload.split_container(text) == expected
+
+
+@pytest.mark.parametrize('text', ['', '/', '/x', '//x/y'])
+def test_container_argument_needs_a_container(text):
+    with pytest.raises(UsageError, match='CONTAINER is empty'):
+        upload.split_container(text)
+
+
+def test_requests_refuse_names_that_would_address_something_else():
+    from swiftlike.client import Connection
+    conn = Connection(preauthurl='http://127.0.0.1:1/v1/AUTH_t', preauthtoken='t', retries=0)
+    cases = [(lambda: conn.put_container('c/o'), "Container PUT failed: container name 'c/o' contains '/'"),
+             (lambda: conn.delete_container(''), 'Container DELETE failed: the container name is empty'),
+             (lambda: conn.get_container(b''), 'Container GET failed: the container name is empty'),
+             (lambda: conn.delete_object('c', ''), 'Object DELETE failed: the object name is empty'),
+             (lambda: conn.put_object('', 'o', b'x'), 'Object PUT failed: the container name is empty'),
+             (lambda: conn.head_object('c/d', 'o'), "Object HEAD failed: container name 'c/d' contains '/'")]
+    for call, message in cases:
+        with pytest.raises(ClientException) as info:
+            call()                      # refused before any connection (port 1 would be refused anyway)
+        assert str(info.value).startswith(message)
+    assert conn.attempts == 0
+
+
 def test_plan_usage_errors():
     with pytest.raises(UsageError, match='needs exactly one PATH'):
         upload.plan(['a', 'b'], object_name='x')
