@@ -26,11 +26,14 @@ class BaseConnection:
     The token is reused by every thread. A 401 drops it (only if it is still the token that failed, so a
     burst of 401s from many threads causes a single re-authentication) and the request is sent again.
     Network errors, 5xx and rate-limit answers are retried `retries` times with exponential backoff.
+    `on_retry(what, method, reason, retries_left)`, if given, is called before each such retry (e.g. 'Auth',
+    'GET', 'connection refused', 5), so a program can say why it is waiting.
     """
 
     def __init__(self, authurl=None, user=None, key=None, retries=5, preauthurl=None, preauthtoken=None,
                  starting_backoff=1, max_backoff=64, tenant_name=None, os_options=None, auth_version='1',
-                 cacert=None, insecure=False, retry_on_ratelimit=True, timeout=None, auth_url=None):
+                 cacert=None, insecure=False, retry_on_ratelimit=True, timeout=None, auth_url=None,
+                 on_retry=None):
         if str(auth_version) not in ('1', '1.0'):
             raise ClientException('auth version %r is not supported (only v1.0 auth)' % (auth_version,))
         os_options = os_options or {}
@@ -52,6 +55,8 @@ class BaseConnection:
         self.attempts = 0           # requests sent, retries included (for the curious and for tests)
         self.auth_count = 0         # times we authenticated
         self.resent = 0             # requests sent again after a network error, 5xx or rate limit
+        self.succeeded_once = False  # some request has got its final answer (the server is there)
+        self.on_retry = on_retry
         self._auth_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self.transport = Transport(timeout=timeout, insecure=insecure, cacert=cacert)
@@ -165,6 +170,7 @@ class BaseConnection:
                 if attempt > self.retries:
                     raise ClientException('%s %s failed after %d attempts: %s' % (
                         what, method, attempt, _describe(err)), *_url_parts(target)[:4], method=method) from None
+                self._notify_retry(what, method, _describe(err), self.retries - attempt + 1)
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
@@ -184,6 +190,7 @@ class BaseConnection:
                 _drain(resp, data)
                 attempt += 1
                 self._count_resend()
+                self._notify_retry(what, method, '%s %s' % (resp.status, resp.reason), self.retries - attempt + 1)
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
@@ -194,7 +201,12 @@ class BaseConnection:
                     data = _read_error_body(resp)
                 raise ClientException.from_response(what, method, _url_parts(target), resp.status,
                                                     resp.reason, resp.headers, data)
+            self.succeeded_once = True
             return resp, data
+
+    def _notify_retry(self, what, method, reason, retries_left):
+        if self.on_retry is not None:
+            self.on_retry(what, method, reason, retries_left)
 
     def _count_resend(self):
         with self._count_lock:

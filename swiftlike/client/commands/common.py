@@ -28,12 +28,24 @@ class Context:
         self._conn = None
         self._progress = None
         self._connection_factory = connection_factory
+        self._retry_noticed = False
 
     @property
     def conn(self):
         if self._conn is None:
-            self._conn = self._connection_factory(**connection_kwargs(self.args))
+            self._conn = self._connection_factory(on_retry=self.retry_notice, **connection_kwargs(self.args))
         return self._conn
+
+    def retry_notice(self, what, method, reason, retries_left):
+        """Say once (stderr) that we are retrying when the cluster looks unreachable: an authentication, or any
+        request before one has succeeded. Retries later in a long run stay quiet unless they run out."""
+        with self._lock:
+            if self._retry_noticed or (what != 'Auth' and self._conn is not None and self._conn.succeeded_once):
+                return
+            self._retry_noticed = True
+        label = 'auth' if what == 'Auth' else '%s %s' % (what.lower(), method)
+        self.progress_log('swiftlike: %s failed (%s); retrying %d more time%s...' % (
+            label, reason, retries_left, '' if retries_left == 1 else 's'), self.err)
 
     def fail(self, what, name, reason):
         """Record a failed item and say so on stderr at once; the command goes on with the others."""
