@@ -279,8 +279,11 @@ def test_progress_bar_is_drawn_on_a_terminal_only(endpoint, container, tmp_path)
     status, out, screen = run_in_pty(endpoint, ['upload', container, str(path), '--object-name', 'big.bin'])
     assert status == 0 and out == 'big.bin\n'
     assert '\r\x1b[Kupload ' in screen and 'upload 100% [' in screen and '40.0 MiB/40.0 MiB' in screen
+    frames = [f for f in screen.split('\r\x1b[K') if f.startswith('upload')]
+    assert frames[-1].rstrip().endswith('ETA 0:00')          # the last frame is drawn at the end: 0 s left
+    # A named object's size comes with its response: the download bar has a percentage too.
     status, out, screen = run_in_pty(endpoint, ['download', container, 'big.bin', '-D', str(tmp_path / 'd')])
-    assert status == 0 and 'download ' in screen and '40.0 MiB' in screen
+    assert status == 0 and 'download 100% [' in screen and '40.0 MiB/40.0 MiB' in screen
     assert (tmp_path / 'd' / 'big.bin').stat().st_size == 40 << 20
     # Not a terminal: no bar, no carriage returns, nothing but the names.
     status, out, err = cli(endpoint, 'upload', container, str(path), '--object-name', 'big2.bin')

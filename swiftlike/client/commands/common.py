@@ -71,11 +71,11 @@ class Context:
                 stream.write(line + '\n')
                 stream.flush()
 
-    def progress(self, label, total_bytes=None, total_items=None):
+    def progress(self, label, total_bytes=None, total_items=None, unsized=0):
         """A progress bar on stderr, live only when stderr is a terminal and output is not quiet."""
         enabled = not self.quiet and not getattr(self.args, 'no_progress', False) and _isatty(self.err)
         self._progress = Progress(label, total_bytes, total_items, stream=self.err, out=self.out,
-                                  enabled=enabled)
+                                  enabled=enabled, unsized=unsized)
         return self._progress
 
     def end_progress(self):
