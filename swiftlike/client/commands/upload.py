@@ -10,9 +10,10 @@ NAME = 'upload'
 HELP = 'upload files and directories'
 DESCRIPTION = '''Upload files and directories (recursively) to a container, creating it if needed.
 Object names are the paths as given, without a leading "/" or "../"; CONTAINER/PREFIX puts
-them under PREFIX (as the swift CLI does). Directories are uploaded concurrently. Uploads are resumable: an object whose size and ETag already match the local
-file's MD5 is skipped, so re-running an interrupted upload only sends what is missing
-(--force uploads everything again). Every upload is checked against the ETag the server returns.
+them under PREFIX (as the swift CLI does). Directories are uploaded concurrently. Uploads are
+resumable: an object whose size and ETag already match the local file's MD5 is skipped, so
+re-running an interrupted upload only sends what is missing (--force uploads everything again).
+Every upload is checked against the ETag the server returns.
 
 examples:
   swiftlike upload photos cat.jpg                   object "cat.jpg"
