@@ -7,7 +7,7 @@ import os
 import sys
 
 from swiftlike.client.commands import COMMANDS
-from swiftlike.client.commands.common import Context, UsageError
+from swiftlike.client.commands.common import Context, UsageError, check_connection_urls
 from swiftlike.client.exceptions import ClientException
 
 PROG = 'swiftlike'
@@ -128,6 +128,7 @@ def main(argv=None, stdout=None, stderr=None, stdin=None):
         return 2
     ctx = Context(args, stdout=stdout, stderr=stderr, stdin=stdin)
     try:
+        check_connection_urls(args)
         args.run(args, ctx)
     except UsageError as err:
         stderr.write('%s %s: error: %s\n' % (PROG, args.command, err))

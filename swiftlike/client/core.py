@@ -5,8 +5,9 @@ import threading
 import time
 from urllib.parse import quote, urlencode, urlsplit
 
-from swiftlike.client.exceptions import ClientException
+from swiftlike.client.exceptions import ClientException, InvalidURL
 from swiftlike.client.transport import NETWORK_ERRORS, BodySource, Transport
+from swiftlike.client.urls import check_url
 
 # Statuses worth another try: the server (or a proxy in front of it) may answer differently in a moment.
 RETRY_STATUSES = frozenset([500, 502, 503, 504])
@@ -25,15 +26,20 @@ class BaseConnection:
     The token is reused by every thread. A 401 drops it (only if it is still the token that failed, so a
     burst of 401s from many threads causes a single re-authentication) and the request is sent again.
     Network errors, 5xx and rate-limit answers are retried `retries` times with exponential backoff.
+    `on_retry(what, method, reason, retries_left)`, if given, is called before each such retry (e.g. 'Auth',
+    'GET', 'connection refused', 5), so a program can say why it is waiting.
     """
 
     def __init__(self, authurl=None, user=None, key=None, retries=5, preauthurl=None, preauthtoken=None,
                  starting_backoff=1, max_backoff=64, tenant_name=None, os_options=None, auth_version='1',
-                 cacert=None, insecure=False, retry_on_ratelimit=True, timeout=None, auth_url=None):
+                 cacert=None, insecure=False, retry_on_ratelimit=True, timeout=None, auth_url=None,
+                 on_retry=None):
         if str(auth_version) not in ('1', '1.0'):
             raise ClientException('auth version %r is not supported (only v1.0 auth)' % (auth_version,))
         os_options = os_options or {}
         self.authurl = authurl or auth_url
+        if self.authurl is not None:
+            check_url(self.authurl, 'auth URL')
         self.user = user
         self.key = key
         self.tenant_name = tenant_name
@@ -42,11 +48,15 @@ class BaseConnection:
         self.max_backoff = max_backoff
         self.retry_on_ratelimit = retry_on_ratelimit
         self.preauthurl = preauthurl or os_options.get('object_storage_url')
+        if self.preauthurl is not None:
+            check_url(self.preauthurl, 'storage URL')
         self.url = self.preauthurl
         self.token = preauthtoken or os_options.get('auth_token')
         self.attempts = 0           # requests sent, retries included (for the curious and for tests)
         self.auth_count = 0         # times we authenticated
         self.resent = 0             # requests sent again after a network error, 5xx or rate limit
+        self.succeeded_once = False  # some request has got its final answer (the server is there)
+        self.on_retry = on_retry
         self._auth_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self.transport = Transport(timeout=timeout, insecure=insecure, cacert=cacert)
@@ -83,6 +93,13 @@ class BaseConnection:
             raise ClientException('Auth GET failed: the response has no X-Storage-Url and X-Auth-Token',
                                   http_status=resp.status, http_reason=resp.reason,
                                   http_response_headers=resp.headers)
+        if not self.preauthurl:
+            try:
+                check_url(url, 'the X-Storage-Url it answered')
+            except InvalidURL as err:
+                raise ClientException('Auth GET failed: %s' % err, *_url_parts(self.authurl)[:4],
+                                      http_status=resp.status, http_reason=resp.reason,
+                                      http_response_headers=resp.headers) from None
         self.auth_count += 1
         return (self.preauthurl or url), token
 
@@ -112,6 +129,8 @@ class BaseConnection:
         `deleting`: a 404 after an attempt whose outcome is unknown (the connection broke after the request
         was sent) counts as success, since the earlier attempt most likely did the delete.
         """
+        _check_names(what, method, container, obj)
+
         def url_for(storage_url):
             return self.make_path_url(storage_url, container, obj, query)
         return self._send_with_retries(what, method, url_for, dict(headers or {}), body=body, read=read,
@@ -151,6 +170,7 @@ class BaseConnection:
                 if attempt > self.retries:
                     raise ClientException('%s %s failed after %d attempts: %s' % (
                         what, method, attempt, _describe(err)), *_url_parts(target)[:4], method=method) from None
+                self._notify_retry(what, method, _describe(err), self.retries - attempt + 1)
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
@@ -170,6 +190,7 @@ class BaseConnection:
                 _drain(resp, data)
                 attempt += 1
                 self._count_resend()
+                self._notify_retry(what, method, '%s %s' % (resp.status, resp.reason), self.retries - attempt + 1)
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
@@ -180,7 +201,12 @@ class BaseConnection:
                     data = _read_error_body(resp)
                 raise ClientException.from_response(what, method, _url_parts(target), resp.status,
                                                     resp.reason, resp.headers, data)
+            self.succeeded_once = True
             return resp, data
+
+    def _notify_retry(self, what, method, reason, retries_left):
+        if self.on_retry is not None:
+            self.on_retry(what, method, reason, retries_left)
 
     def _count_resend(self):
         with self._count_lock:
@@ -207,6 +233,7 @@ class BaseConnection:
             url = self.url or self.preauthurl or self.authurl
             if not url:
                 url, _ = self.get_auth()
+        check_url(url, 'URL')
         p = urlsplit(url)
         info_url = '%s://%s/info' % (p.scheme, p.netloc)
         resp, data = self._send_with_retries('Capabilities', 'GET', info_url, {}, use_token=False)
@@ -221,6 +248,23 @@ def _text(value):
     if isinstance(value, bytes):
         return value.decode('utf-8')
     return str(value)
+
+
+def _check_names(what, method, container, obj):
+    """Refuse names that would silently address something else: an empty container or object name (the request
+    would go to the account or the container) and a container name with '/' (its tail would name an object)."""
+    problem = None
+    if container is not None:
+        name = _text(container)
+        if not name:
+            problem = 'the container name is empty'
+        elif '/' in name:
+            problem = "container name %r contains '/': a container name cannot (the rest would be read as an " \
+                      "object name)" % name
+    if problem is None and obj is not None and not _text(obj):
+        problem = 'the object name is empty'
+    if problem:
+        raise ClientException('%s %s failed: %s' % (what, method, problem), method=method)
 
 
 def _drain(resp, data):

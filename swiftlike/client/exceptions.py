@@ -92,3 +92,11 @@ class ClientException(Exception):
         elif self.transaction_id:
             text += ' (txn: %s)' % self.transaction_id
         return text
+
+
+class InvalidURL(ClientException, ValueError):
+    """An auth or storage URL no request can be sent to (not http:// or https://, no host, a bad port).
+
+    Raised before anything is sent. It is a ClientException like every other failure, and a ValueError since it
+    is a bad argument (as int('x') would be).
+    """

@@ -13,6 +13,8 @@ import stat
 import threading
 from urllib.parse import urlsplit
 
+from swiftlike.client.urls import check_url
+
 DEFAULT_CHUNK = 65536
 MAX_IDLE_PER_HOST = 4
 
@@ -225,7 +227,13 @@ class Transport:
         kept-alive socket (likely closed by the server while idle: the caller may retry at once).
         """
         parts = urlsplit(url)
-        key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == 'https' else 80))
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if parts.scheme not in ('http', 'https') or not parts.hostname or port == 0:
+            check_url(url)          # raises InvalidURL saying what is wrong with it
+        key = (parts.scheme, parts.hostname, port or (443 if parts.scheme == 'https' else 80))
         path = parts.path or '/'
         if parts.query:
             path += '?' + parts.query

@@ -76,6 +76,48 @@ def test_single_file_names_stdin_and_stdout(endpoint, conn, container, tmp_path)
     assert done.returncode == 0 and done.stdout == b'from stdin' * 1000
 
 
+def test_upload_into_container_slash_prefix_like_the_swift_cli(endpoint, conn, container, tmp_path):
+    """`upload CONTAINER/PREFIX PATH...`: the objects go into CONTAINER under PREFIX (files, directories with
+    their empty sub-directories, --object-name, stdin), never into a container named "CONTAINER/PREFIX"."""
+    (tmp_path / 'file').write_bytes(b'f')
+    (tmp_path / 'dir' / 'sub').mkdir(parents=True)
+    (tmp_path / 'dir' / 'empty').mkdir()
+    (tmp_path / 'dir' / 'x').write_bytes(b'x')
+    (tmp_path / 'dir' / 'sub' / 'y').write_bytes(b'y')
+    status, out, err = cli(endpoint, 'upload', container + '/sub', 'file', 'dir/', cwd=str(tmp_path))
+    assert (status, err) == (0, '')
+    assert sorted(out.splitlines()) == ['sub/dir/empty', 'sub/dir/sub/y', 'sub/dir/x', 'sub/file']
+    _, listing = conn.get_container(container)
+    assert [o['name'] for o in listing] == ['sub/dir/empty', 'sub/dir/sub/y', 'sub/dir/x', 'sub/file']
+    assert conn.get_object(container, 'sub/dir/sub/y')[1] == b'y'
+    assert conn.head_object(container, 'sub/dir/empty')['content-type'].startswith('application/directory')
+    status, out, err = cli(endpoint, 'upload', container + '/a/b/', 'file', '--object-name', 'n',
+                           cwd=str(tmp_path))
+    assert (status, out, err) == (0, 'a/b/n\n', '')
+    status, out, err = cli(endpoint, 'upload', container + '/in', '-', '--object-name', 'piped', input=b'p')
+    assert (status, out) == (0, 'in/piped\n') and conn.get_object(container, 'in/piped')[1] == b'p'
+    status, out, err = cli(endpoint, 'upload', container + '/', 'file', cwd=str(tmp_path))
+    assert (status, out) == (0, 'file\n')
+    # Re-running resumes (nothing is sent again), and no container or object named after the whole argument.
+    status, out, err = cli(endpoint, 'upload', container + '/sub', 'file', 'dir/', cwd=str(tmp_path))
+    assert (status, out, err) == (0, '', '')
+    _, listing = conn.get_container(container)
+    assert sorted(o['name'] for o in listing) == ['a/b/n', 'file', 'in/piped', 'sub/dir/empty', 'sub/dir/sub/y',
+                                                  'sub/dir/x', 'sub/file']
+    _, containers = conn.get_account(prefix=container)
+    assert [c['name'] for c in containers] == [container]
+    status, out, err = cli(endpoint, 'upload', '/sub', 'file', cwd=str(tmp_path))
+    assert status == 2 and err.startswith('swiftlike upload: error: CONTAINER is empty')
+
+
+def test_other_commands_refuse_a_container_name_with_a_slash(endpoint, conn, container):
+    conn.put_object(container, 'sub', b'an object the slash would have reached')
+    status, out, err = cli(endpoint, 'post', container + '/sub', '-m', 'k:v')
+    assert status == 1
+    assert "container name '%s/sub' contains '/'" % container in err
+    assert 'x-object-meta-k' not in conn.head_object(container, 'sub')
+
+
 def test_download_failures_are_named_and_the_rest_still_lands(endpoint, conn, container, tmp_path):
     conn.put_object(container, 'good', b'good')
     conn.put_object(container, '../escape', b'evil')
@@ -237,8 +279,11 @@ def test_progress_bar_is_drawn_on_a_terminal_only(endpoint, container, tmp_path)
     status, out, screen = run_in_pty(endpoint, ['upload', container, str(path), '--object-name', 'big.bin'])
     assert status == 0 and out == 'big.bin\n'
     assert '\r\x1b[Kupload ' in screen and 'upload 100% [' in screen and '40.0 MiB/40.0 MiB' in screen
+    frames = [f for f in screen.split('\r\x1b[K') if f.startswith('upload')]
+    assert frames[-1].rstrip().endswith('ETA 0:00')          # the last frame is drawn at the end: 0 s left
+    # A named object's size comes with its response: the download bar has a percentage too.
     status, out, screen = run_in_pty(endpoint, ['download', container, 'big.bin', '-D', str(tmp_path / 'd')])
-    assert status == 0 and 'download ' in screen and '40.0 MiB' in screen
+    assert status == 0 and 'download 100% [' in screen and '40.0 MiB/40.0 MiB' in screen
     assert (tmp_path / 'd' / 'big.bin').stat().st_size == 40 << 20
     # Not a terminal: no bar, no carriage returns, nothing but the names.
     status, out, err = cli(endpoint, 'upload', container, str(path), '--object-name', 'big2.bin')

@@ -167,10 +167,25 @@ def listening_master(port):
     return holders[0] if holders else None
 
 
-def workers_serving(master_pid, port):
-    """Workers of `master_pid` that hold an established client connection on `port`."""
+def alive(pid):
+    """True for a running process; False once it is gone or a zombie (killed, not yet reaped by its parent)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            state = f.read().rsplit(')', 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ('Z', 'X')
+
+
+def established_connections(master_pid, port):
+    """{worker pid: number of established client connections on `port` it holds} for the workers holding any."""
     established = {inode for lport, _, state, inode in _tcp_sockets() if lport == port and state == '01'}
-    return [pid for pid in children(master_pid) if _socket_inodes(pid) & established]
+    held = {}
+    for pid in children(master_pid):
+        count = len(_socket_inodes(pid) & established)
+        if count and alive(pid):
+            held[pid] = count
+    return held
 
 
 class WorkerProxy:
@@ -183,7 +198,8 @@ class WorkerProxy:
         self.proc = proc
 
     def workers(self):
-        return children(self.master_pid)
+        """The live worker pids (a killed worker the master has not reaped yet is not one)."""
+        return [pid for pid in children(self.master_pid) if alive(pid)]
 
     def wait_workers(self, count=2, timeout=30):
         deadline = time.time() + timeout
@@ -194,15 +210,28 @@ class WorkerProxy:
         raise AssertionError('proxy %d has workers %r' % (self.master_pid, self.workers()))
 
     def kill_busy_worker(self, timeout=30):
-        """SIGKILL a worker that is serving one of our connections right now; returns its pid."""
+        """SIGKILL the worker holding the most client connections (waiting for one to hold any).
+
+        Returns (pid, connections it held). Which requests those connections carry is the caller's to arrange:
+        a connection held open mid-request is broken by the kill; an idle kept-alive one merely closed.
+        """
         deadline = time.time() + timeout
         while time.time() < deadline:
-            busy = workers_serving(self.master_pid, self.port)
-            if busy:
-                os.kill(busy[0], signal.SIGKILL)
-                return busy[0]
+            held = established_connections(self.master_pid, self.port)
+            if held:
+                pid = max(held, key=held.get)
+                os.kill(pid, signal.SIGKILL)
+                return pid, held[pid]
             time.sleep(0.01)
         raise AssertionError('no proxy worker had a client connection')
+
+    def wait_gone(self, pid, timeout=30):
+        """Wait until the master has reaped the killed worker `pid` (it reaps and replaces it at once)."""
+        deadline = time.time() + timeout
+        while pid in children(self.master_pid):
+            if time.time() > deadline:
+                raise AssertionError('killed worker %d is still there' % pid)
+            time.sleep(0.05)
 
 
 def start_worker_proxy(cluster, tmp_dir, workers=2):

@@ -8,6 +8,7 @@ account listing holds only what the tour made.
 """
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,18 @@ def test_tour_parsing():
     assert blocks == [('echo a\n', 'a\n'), ('true\n', None)]
 
 
+def _checkout_venv(directory):
+    """Make `directory/.venv` the venv running the tests (a link), or, when they run outside a venv, a stand-in
+    whose bin/activate puts this interpreter's scripts on PATH."""
+    link = os.path.join(directory, '.venv')
+    if sys.prefix != sys.base_prefix and os.path.exists(os.path.join(sys.prefix, 'bin', 'activate')):
+        os.symlink(sys.prefix, link)
+        return
+    os.makedirs(os.path.join(link, 'bin'))
+    with open(os.path.join(link, 'bin', 'activate'), 'w') as f:
+        f.write('export PATH=%s:"$PATH"\n' % shlex.quote(os.path.dirname(sys.executable)))
+
+
 @pytest.fixture(scope='module')
 def tour_cluster(tmp_path_factory):
     aio = start_cluster(tmp_path_factory.mktemp('tour-aio'))
@@ -62,8 +75,12 @@ def test_readme_tour(tour_cluster, tmp_path):
     for n, (commands, _expected) in enumerate(blocks):
         script += ['echo %s' % (MARK % n), commands.replace(README_URL, url)]
     env = dict(os.environ)
-    # `swift` (python-swiftclient) comes from the venv running the tests.
-    env['PATH'] = os.path.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
+    env.pop('VIRTUAL_ENV', None)
+    # As a reader would: `swift` and `swiftlike` are not on PATH until the tour's `. .venv/bin/activate`
+    # (run in the checkout, here in a directory whose .venv is the venv running the tests).
+    bindir = os.path.dirname(sys.executable)
+    env['PATH'] = os.pathsep.join(p for p in env.get('PATH', '').split(os.pathsep) if p and p != bindir)
+    _checkout_venv(str(tmp_path))
     done = subprocess.run(['bash', '-c', '\n'.join(script)], cwd=str(tmp_path), env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           timeout=120)

@@ -4,8 +4,9 @@ import sys
 import threading
 
 from swiftlike.client.connection import Connection
-from swiftlike.client.exceptions import ClientException
+from swiftlike.client.exceptions import ClientException, InvalidURL
 from swiftlike.client.progress import Progress
+from swiftlike.client.urls import check_url
 
 
 class UsageError(Exception):
@@ -27,12 +28,24 @@ class Context:
         self._conn = None
         self._progress = None
         self._connection_factory = connection_factory
+        self._retry_noticed = False
 
     @property
     def conn(self):
         if self._conn is None:
-            self._conn = self._connection_factory(**connection_kwargs(self.args))
+            self._conn = self._connection_factory(on_retry=self.retry_notice, **connection_kwargs(self.args))
         return self._conn
+
+    def retry_notice(self, what, method, reason, retries_left):
+        """Say once (stderr) that we are retrying when the cluster looks unreachable: an authentication, or any
+        request before one has succeeded. Retries later in a long run stay quiet unless they run out."""
+        with self._lock:
+            if self._retry_noticed or (what != 'Auth' and self._conn is not None and self._conn.succeeded_once):
+                return
+            self._retry_noticed = True
+        label = 'auth' if what == 'Auth' else '%s %s' % (what.lower(), method)
+        self.progress_log('swiftlike: %s failed (%s); retrying %d more time%s...' % (
+            label, reason, retries_left, '' if retries_left == 1 else 's'), self.err)
 
     def fail(self, what, name, reason):
         """Record a failed item and say so on stderr at once; the command goes on with the others."""
@@ -58,11 +71,11 @@ class Context:
                 stream.write(line + '\n')
                 stream.flush()
 
-    def progress(self, label, total_bytes=None, total_items=None):
+    def progress(self, label, total_bytes=None, total_items=None, unsized=0):
         """A progress bar on stderr, live only when stderr is a terminal and output is not quiet."""
         enabled = not self.quiet and not getattr(self.args, 'no_progress', False) and _isatty(self.err)
         self._progress = Progress(label, total_bytes, total_items, stream=self.err, out=self.out,
-                                  enabled=enabled)
+                                  enabled=enabled, unsized=unsized)
         return self._progress
 
     def end_progress(self):
@@ -90,6 +103,17 @@ class Context:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
+
+
+def check_connection_urls(args):
+    """A usage error naming the option when -A/--auth or --os-storage-url (or their variables) is unusable."""
+    for value, option, what in ((args.auth, '-A/--auth (or ST_AUTH)', 'auth URL'),
+                                (args.os_storage_url, '--os-storage-url (or OS_STORAGE_URL)', 'storage URL')):
+        if value:
+            try:
+                check_url(value, what)
+            except InvalidURL as err:
+                raise UsageError('%s: %s' % (option, err.msg)) from None
 
 
 def connection_kwargs(args):

@@ -76,29 +76,51 @@ def run(args, ctx):
         ctx.fail('download', args.container or 'account listing', err)
         return
     sizes = [j[2] for j in jobs]
-    total = sum(sizes) if jobs and None not in sizes else None
-    progress = ctx.progress('download', total, len(jobs))
+    # Named objects' sizes come with their responses: the bar shows a percentage once all are known.
+    progress = ctx.progress('download', sum(s for s in sizes if s is not None), len(jobs), sizes.count(None))
 
     def download_one(job):
-        container, name, _size, path = job
+        container, name, size, path = job
         label = '%s/%s' % (container, name)
+        sized = SizeOnce(progress, known=size is not None)
         try:
             if path is not None and args.output is None and unsafe_name(name):
                 raise ValueError('refused: the name would be written outside %s' % args.output_dir)
             if path is None:
-                _to_stream(conn, container, name, headers, ctx, progress)
-            elif fetch_to_file(conn, container, name, path, headers, progress, args.skip_identical):
+                _to_stream(conn, container, name, headers, ctx, progress, sized)
+            elif fetch_to_file(conn, container, name, path, headers, progress, args.skip_identical, sized):
                 ctx.say(label)
             progress.item_done()
         except ClientException as err:
             ctx.fail('download', label, err)
         except (OSError, ValueError) as err:
             ctx.fail('download', label, getattr(err, 'strerror', None) or str(err))
+        finally:
+            sized(0)              # a failed item adds nothing more to the total
 
     try:
         ctx.run_parallel(download_one, jobs, args.object_threads)
     finally:
         ctx.end_progress()
+
+
+class SizeOnce:
+    """Tells the progress bar one object's size, the first time it is known (and never when it was already)."""
+
+    def __init__(self, progress, known=False):
+        self._progress = progress
+        self._told = known
+
+    def __call__(self, nbytes):
+        if not self._told:
+            self._told = True
+            self._progress.size_known(nbytes)
+
+
+def response_length(headers):
+    """The body's length from Content-Length, or None (e.g. chunked)."""
+    length = headers.get('content-length')
+    return int(length) if length is not None and length.isdigit() else None
 
 
 def _list(conn, container, prefix):
@@ -129,19 +151,25 @@ def expected_md5(headers):
     return etag if len(etag) == 32 else None
 
 
-def fetch_to_file(conn, container, name, path, headers, progress, skip_identical=False):
-    """Download one object to `path` atomically; False when skipped as identical."""
+def fetch_to_file(conn, container, name, path, headers, progress, skip_identical=False, sized=None):
+    """Download one object to `path` atomically; False when skipped as identical.
+
+    `sized(nbytes)` is told the object's length as soon as a response says it.
+    """
+    sized = sized or (lambda nbytes: None)
     if path.endswith(os.sep):
         os.makedirs(path, exist_ok=True)          # a pseudo-directory marker "dir/"
         return True
     if skip_identical and os.path.isfile(path):
         head = conn.head_object(container, name, headers=headers)
         if expected_md5(head) and expected_md5(head) == file_md5(path):
-            progress.add(int(head.get('content-length', 0)))
+            sized(response_length(head))
+            progress.add(response_length(head) or 0)
             return False
     directory = os.path.dirname(path) or '.'
     os.makedirs(directory, exist_ok=True)
     resp_headers, body = conn.get_object(container, name, resp_chunk_size=1 << 20, headers=headers)
+    sized(response_length(resp_headers))
     if resp_headers.get('content-type', '').startswith('application/directory') and \
             resp_headers.get('content-length') == '0':
         body.close()
@@ -183,9 +211,10 @@ def _check(headers, got_md5, received):
         raise ValueError('received %d bytes, expected %s' % (received, length))
 
 
-def _to_stream(conn, container, name, headers, ctx, progress):
+def _to_stream(conn, container, name, headers, ctx, progress, sized):
     out = getattr(ctx.out, 'buffer', ctx.out)
     resp_headers, body = conn.get_object(container, name, resp_chunk_size=1 << 20, headers=headers)
+    sized(response_length(resp_headers))
     md5 = hashlib.md5()
     with body:
         for chunk in body:

@@ -9,21 +9,26 @@ from swiftlike.client.exceptions import ClientException
 NAME = 'upload'
 HELP = 'upload files and directories'
 DESCRIPTION = '''Upload files and directories (recursively) to a container, creating it if needed.
-Object names are the paths as given, without a leading "/" or "../". Directories are uploaded
-concurrently. Uploads are resumable: an object whose size and ETag already match the local
-file's MD5 is skipped, so re-running an interrupted upload only sends what is missing
-(--force uploads everything again). Every upload is checked against the ETag the server returns.
+Object names are the paths as given, without a leading "/" or "../"; CONTAINER/PREFIX puts
+them under PREFIX (as the swift CLI does). Directories are uploaded concurrently. Uploads are
+resumable: an object whose size and ETag already match the local file's MD5 is skipped, so
+re-running an interrupted upload only sends what is missing (--force uploads everything again).
+Every upload is checked against the ETag the server returns.
 
 examples:
   swiftlike upload photos cat.jpg                   object "cat.jpg"
   swiftlike upload photos ./2024                    objects "2024/..."
   swiftlike upload photos ./2024 --object-name y    objects "y/..."
+  swiftlike upload photos/2024/may cat.jpg          object "2024/may/cat.jpg"
+  swiftlike upload photos/old ./2024                objects "old/2024/..."
   tar c dir | swiftlike upload backups - --object-name dir.tar    from stdin (sent chunked)
 '''
 
 
 def add_arguments(parser):
-    parser.add_argument('container', help='container to upload into (created if missing)')
+    parser.add_argument('container', metavar='CONTAINER[/PREFIX]',
+                        help='container to upload into (created if missing); a PREFIX after the first "/" is put '
+                             'in front of every object name')
     parser.add_argument('paths', nargs='+', metavar='PATH', help='files or directories; "-" reads stdin')
     parser.add_argument('--object-name', metavar='NAME',
                         help='object name for a single file, or name prefix replacing a single directory')
@@ -47,6 +52,19 @@ def object_name_for(path):
     """The default object name of a local path: normalised, without leading '/', './' or '../'."""
     parts = [p for p in os.path.normpath(path).replace(os.sep, '/').split('/') if p not in ('', '.', '..')]
     return '/'.join(parts)
+
+
+def split_container(text):
+    """'photos/2024/may' -> ('photos', '2024/may/'): the container, and the prefix for object names ('' if none).
+
+    As the swift CLI does: everything after the first '/' is a pseudo-folder the objects go into.
+    """
+    container, _, prefix = text.partition('/')
+    if not container:
+        raise UsageError('CONTAINER is empty in %r; give CONTAINER or CONTAINER/PREFIX' % text)
+    if prefix and not prefix.endswith('/'):
+        prefix += '/'
+    return container, prefix
 
 
 def plan(paths, object_name=None):
@@ -130,7 +148,10 @@ class ProgressReader:
 
 
 def run(args, ctx):
+    container, prefix = split_container(args.container)
     items, problems = plan(args.paths, args.object_name)
+    for item in items:
+        item.name = prefix + item.name
     headers = build_headers(args, 'X-Object-Meta-')
     for path, reason in problems:
         ctx.fail('upload', path, reason)
@@ -138,41 +159,41 @@ def run(args, ctx):
         return
     conn = ctx.conn
     try:
-        conn.head_container(args.container)
+        conn.head_container(container)
     except ClientException as err:
         if not is_not_found(err):
-            ctx.fail('upload', 'container ' + args.container, err)
+            ctx.fail('upload', 'container ' + container, err)
             return
         try:
-            conn.put_container(args.container)
+            conn.put_container(container)
         except ClientException as err2:
-            ctx.fail('upload', 'container ' + args.container, err2)
+            ctx.fail('upload', 'container ' + container, err2)
             return
-    existing = {} if args.force else _existing(conn, args.container, items)
+    existing = {} if args.force else _existing(conn, container, items)
     progress = ctx.progress('upload', sum(i.size or 0 for i in items), len(items))
 
     def upload_one(item):
         try:
-            if not args.force and _identical(conn, args.container, item, existing):
+            if not args.force and _identical(conn, container, item, existing):
                 progress.add(item.size)
                 progress.item_done()
                 return
             hdrs = dict(headers)
             if item.is_dir_marker:
                 hdrs.setdefault('Content-Type', 'application/directory')
-                conn.put_object(args.container, item.name, b'', headers=hdrs)
+                conn.put_object(container, item.name, b'', headers=hdrs)
             elif item.path == '-':
                 stdin = getattr(ctx.stdin, 'buffer', ctx.stdin)
-                conn.put_object(args.container, item.name, ProgressReader(stdin, progress), headers=hdrs)
+                conn.put_object(container, item.name, ProgressReader(stdin, progress), headers=hdrs)
             else:
                 hdrs.setdefault('X-Object-Meta-Mtime', '%.6f' % item.mtime)
                 with open(item.path, 'rb') as f:
-                    conn.put_object(args.container, item.name, ProgressReader(f, progress),
+                    conn.put_object(container, item.name, ProgressReader(f, progress),
                                     content_length=item.size, headers=hdrs)
             progress.item_done()
             ctx.say(item.name)
         except ClientException as err:
-            ctx.fail('upload', '%s -> %s/%s' % (item.path, args.container, item.name), err)
+            ctx.fail('upload', '%s -> %s/%s' % (item.path, container, item.name), err)
         except OSError as err:
             ctx.fail('upload', item.path, err.strerror or str(err))
         except ValueError as err:      # the file changed size while being read

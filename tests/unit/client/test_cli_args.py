@@ -209,6 +209,49 @@ def test_unreachable_server_names_the_item_and_exits_1():
     assert 'Traceback' not in err + out
 
 
+def test_unreachable_server_says_once_that_it_is_retrying(monkeypatch):
+    from swiftlike.client.core import BaseConnection
+    naps = []
+    monkeypatch.setattr(BaseConnection, '_sleep', lambda self, backoff: naps.append(backoff))
+    url = 'http://127.0.0.1:%d/auth/v1.0' % closed_port()
+    status, out, err = run(['-A', url, '-U', 'u:v', '-K', 'k', '--retries', '3', 'list'])
+    assert status == 1 and out == ''
+    assert err.splitlines() == [
+        'swiftlike: auth failed (connection refused); retrying 3 more times...',
+        'swiftlike: list account failed: Auth GET failed after 4 attempts: connection refused']
+    assert len(naps) == 3                                    # the retries are kept
+    status, out, err = run(['-A', url, '-U', 'u:v', '-K', 'k', '--retries', '1', 'stat'])
+    assert err.splitlines()[0] == 'swiftlike: auth failed (connection refused); retrying 1 more time...'
+    # With a storage URL and token there is no auth: the first request says it instead.
+    status, out, err = run(['--os-storage-url', url.replace('/auth/v1.0', '/v1/AUTH_t'), '--os-auth-token', 't',
+                            '--retries', '2', 'stat'])
+    assert status == 1
+    assert err.splitlines()[0] == 'swiftlike: account HEAD failed (connection refused); retrying 2 more times...'
+    assert len(err.splitlines()) == 2
+
+
+def test_retry_notice_is_quiet_once_the_cluster_has_answered():
+    from swiftlike.client.commands.common import Context
+
+    class Conn:
+        succeeded_once = False
+    err = io.StringIO()
+    ctx = Context(parse(['stat']), stdout=io.StringIO(), stderr=err)
+    ctx._conn = Conn()
+    ctx.retry_notice('Object', 'PUT', '503 Service Unavailable', 5)
+    ctx.retry_notice('Auth', 'GET', 'connection refused', 5)       # once per run
+    assert err.getvalue() == 'swiftlike: object PUT failed (503 Service Unavailable); retrying 5 more times...\n'
+    ctx = Context(parse(['stat']), stdout=io.StringIO(), stderr=err)
+    ctx._conn = Conn()
+    ctx._conn.succeeded_once = True
+    err.truncate(0)
+    err.seek(0)
+    ctx.retry_notice('Object', 'PUT', '503 Service Unavailable', 5)   # mid-run: quiet
+    assert err.getvalue() == ''
+    ctx.retry_notice('Auth', 'GET', 'timed out', 2)                   # re-authenticating: said
+    assert err.getvalue() == 'swiftlike: auth failed (timed out); retrying 2 more times...\n'
+
+
 def test_upload_of_missing_local_files_names_each_one(tmp_path):
     url = 'http://127.0.0.1:%d/auth/v1.0' % closed_port()
     status, out, err = run(['-A', url, '-U', 'u:v', '-K', 'k', 'upload', 'c',

@@ -86,6 +86,76 @@ def test_progress_render_without_total():
     assert bar.render(80) == 'download 2.0 KiB  2.0 KiB/s'
 
 
+def test_progress_eta_comes_as_soon_as_there_is_a_rate():
+    clock = Clock()
+    bar = Progress('upload', total_bytes=100 << 20, stream=io.StringIO(), clock=clock)
+    assert bar.render(100).endswith('0 B/100.0 MiB  0 B/s  ETA --:--')      # nothing moved: no rate yet
+    clock.now += 0.2
+    bar.add(10 << 20)
+    assert bar.render(100).endswith('10.0 MiB/100.0 MiB  50.0 MiB/s  ETA 0:02')
+    clock.now += 0.2
+    bar.add(90 << 20)
+    assert bar.render(100).endswith('100.0 MiB/100.0 MiB  250.0 MiB/s  ETA 0:00')
+
+
+def test_progress_rate_and_eta_follow_the_recent_pace():
+    clock = Clock()
+    bar = Progress('upload', total_bytes=1000 << 20, stream=io.StringIO(), clock=clock)
+    for _ in range(20):                       # 10 s at 1 MiB/s...
+        clock.now += 0.5
+        bar.add(512 << 10)
+    for _ in range(20):                       # ...then 10 s at 10 MiB/s: the last 5 s are what count
+        clock.now += 0.5
+        bar.add(5 << 20)
+    assert bar.rate() == 10 << 20             # 50 MiB in the last 5 s (the whole run's average: 5.5 MiB/s)
+    assert bar.render(120).endswith('110.0 MiB/1000.0 MiB  10.0 MiB/s  ETA 1:29')     # 890 MiB at 10 MiB/s
+    clock.now += 100                          # a long stall: the rate falls towards nothing
+    assert bar.rate() < 1 << 20
+
+
+def test_progress_rewound_bytes_never_make_a_negative_rate():
+    clock = Clock()
+    bar = Progress('upload', total_bytes=10 << 20, stream=io.StringIO(), clock=clock)
+    clock.now += 1
+    bar.add(4 << 20)
+    clock.now += 1
+    bar.add(-(4 << 20))                       # a retry rewound the file
+    assert bar.rate() == 0.0
+    assert bar.render(100).endswith('0 B/s  ETA --:--')
+
+
+def test_progress_percentage_once_every_size_is_known():
+    clock = Clock()
+    bar = Progress('download', total_bytes=0, total_items=2, unsized=2, stream=io.StringIO(), clock=clock)
+    clock.now += 1
+    assert bar.render(80) == 'download 0 B  0 B/s  0/2'
+    bar.size_known(1 << 20)
+    bar.add(512 << 10)
+    assert '%' not in bar.render(80)          # one size still unknown
+    bar.size_known(3 << 20)
+    text = bar.render(100)
+    assert text.startswith('download  12% [') and '512.0 KiB/4.0 MiB' in text and 'ETA 0:07' in text
+    bar = Progress('download', total_bytes=5, total_items=2, unsized=1, stream=io.StringIO(), clock=clock)
+    bar.size_known(None)                      # no Content-Length: the total can never be known
+    bar.size_known(7)
+    assert '%' not in bar.render(80)
+
+
+def test_download_tells_each_size_once():
+    told = []
+
+    class Bar:
+        def size_known(self, nbytes):
+            told.append(nbytes)
+    sized = download.SizeOnce(Bar())
+    sized(10)
+    sized(0)
+    download.SizeOnce(Bar(), known=True)(5)   # its size was in the listing already
+    assert told == [10]
+    assert [download.response_length(h) for h in ({'content-length': '12'}, {}, {'content-length': 'x'},
+                                                  {'content-length': '-1'})] == [12, None, None, None]
+
+
 def test_progress_draws_only_when_enabled_and_log_keeps_lines_whole():
     stream = io.StringIO()
     out = io.StringIO()
@@ -175,6 +245,36 @@ def test_plan_walks_directories_keeps_empty_ones_and_reports_missing(tmp_path, m
     assert [i.name for i in items] == ['x/a', 'x/empty', 'x/sub/b']
     items, _ = upload.plan(['d/a'], object_name='renamed')
     assert [i.name for i in items] == ['renamed']
+
+
+@pytest.mark.parametrize('text,expected', [
+    ('c', ('c', '')), ('c/', ('c', '')), ('c/a', ('c', 'a/')), ('c/a/b/', ('c', 'a/b/')),
+    ('c//x', ('c', '/x/')), ('c/a//', ('c', 'a//')), ('c/\u00e9t\u00e9', ('c', '\u00e9t\u00e9/')),
+    ('c/..', ('c', '../')), ('c/a b', ('c', 'a b/'))])
+def test_container_argument_may_carry_an_object_name_prefix(text, expected):
+    assert upload.split_container(text) == expected
+
+
+@pytest.mark.parametrize('text', ['', '/', '/x', '//x/y'])
+def test_container_argument_needs_a_container(text):
+    with pytest.raises(UsageError, match='CONTAINER is empty'):
+        upload.split_container(text)
+
+
+def test_requests_refuse_names_that_would_address_something_else():
+    from swiftlike.client import Connection
+    conn = Connection(preauthurl='http://127.0.0.1:1/v1/AUTH_t', preauthtoken='t', retries=0)
+    cases = [(lambda: conn.put_container('c/o'), "Container PUT failed: container name 'c/o' contains '/'"),
+             (lambda: conn.delete_container(''), 'Container DELETE failed: the container name is empty'),
+             (lambda: conn.get_container(b''), 'Container GET failed: the container name is empty'),
+             (lambda: conn.delete_object('c', ''), 'Object DELETE failed: the object name is empty'),
+             (lambda: conn.put_object('', 'o', b'x'), 'Object PUT failed: the container name is empty'),
+             (lambda: conn.head_object('c/d', 'o'), "Object HEAD failed: container name 'c/d' contains '/'")]
+    for call, message in cases:
+        with pytest.raises(ClientException) as info:
+            call()                      # refused before any connection (port 1 would be refused anyway)
+        assert str(info.value).startswith(message)
+    assert conn.attempts == 0
 
 
 def test_plan_usage_errors():

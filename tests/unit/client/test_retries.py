@@ -146,6 +146,33 @@ def test_retries_exhausted_raise_with_status_body_and_txn(server):
                         % server.url)
 
 
+def test_on_retry_hears_of_each_retry_with_its_reason_and_what_is_left(server):
+    server.script('HEAD', '/v1/AUTH_t/c', ('status', 503, {}, b''), ('status', 500, {}, b''),
+                  ('status', 204, {}, b''))
+    heard = []
+    conn = connect(server, retries=4, on_retry=lambda *args: heard.append(args))
+    assert not conn.succeeded_once
+    conn.head_container('c')
+    assert heard == [('Container', 'HEAD', '503 Service Unavailable', 4),
+                     ('Container', 'HEAD', '500 Internal Server Error', 3)]
+    assert conn.succeeded_once
+
+
+def test_on_retry_hears_of_an_unreachable_auth_server():
+    import socket
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()                  # nothing listens there: connection refused, at once
+    heard = []
+    conn = Connection('http://127.0.0.1:%d/auth/v1.0' % port, 'u', 'k', retries=2, starting_backoff=0.001,
+                      on_retry=lambda *args: heard.append(args))
+    with pytest.raises(ClientException, match='Auth GET failed after 3 attempts: connection refused'):
+        conn.get_auth()
+    assert heard == [('Auth', 'GET', 'connection refused', 2), ('Auth', 'GET', 'connection refused', 1)]
+    assert not conn.succeeded_once
+
+
 def test_client_errors_are_not_retried(server):
     server.script('GET', '/v1/AUTH_t/c/o', ('status', 404, {}, b'Not here'))
     with pytest.raises(ClientException) as info:
