@@ -4,6 +4,7 @@ If-Modified-Since, If-Unmodified-Since. Pure: no I/O.
 evaluate() answers None (go ahead), 304 or 412 for a representation with a
 given ETag and Last-Modified (whole seconds since the epoch).
 """
+import datetime
 import email.utils
 
 
@@ -33,8 +34,12 @@ def parse_http_date(value):
         parsed = email.utils.parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError):
         return None
-    if parsed is None or parsed.tzinfo is None:
+    if parsed is None:
         return None
+    if parsed.tzinfo is None:
+        # asctime's form ('Sun Nov  6 08:49:37 1994') has no zone: HTTP dates
+        # are GMT (RFC 9110 section 5.6.7).
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed.timestamp()
 
 

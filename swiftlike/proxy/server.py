@@ -2,6 +2,7 @@
 and routes /v1/<account>[/<container>[/<object>]] to the controllers."""
 import dataclasses
 import importlib
+from urllib.parse import parse_qsl
 
 from swiftlike.config import build, read_ini
 from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH,
@@ -18,6 +19,7 @@ from swiftlike.proxy.controllers.container import ContainerController
 from swiftlike.proxy.controllers.obj import ObjectController
 from swiftlike.proxy.info_cache import InfoCache
 from swiftlike.proxy.node_iter import ErrorLimiter
+from swiftlike.proxy.unsupported import FEATURES_KEY, refused_feature
 from swiftlike.wsgi import WsgiConf
 
 CONF_SECTION = 'proxy-server'
@@ -120,6 +122,14 @@ class App:
         if handler is None:
             return error_reply(405, 'Method not allowed: %s' % method[:16],
                                {'Allow': ', '.join(cls.verbs)})
+        refused = refused_feature(method, cls.server_type, req.headers.keys(),
+                                  dict(parse_qsl(req.query_string, keep_blank_values=True,
+                                                 errors='replace')),
+                                  environ.get(FEATURES_KEY, ()))
+        if refused:
+            # 400, not 501: clients retry a 5xx for minutes before giving up.
+            return error_reply(400, '%s: not supported by this cluster; the request '
+                                    'was not carried out' % refused)
         controller = cls(self, req, account, container, obj)
         return handler(controller)
 

@@ -109,3 +109,31 @@ def test_library_round_trip(cluster):
     conn.delete_object(container, 'o')
     conn.delete_object(container, 'gen')
     conn.delete_container(container)
+
+
+def test_cli_features_we_lack_fail_loudly_instead_of_losing_data(swift, cluster, tmp_path):
+    """`swift upload --segment-size` (DLO), `--use-slo` (SLO) and versioning
+    headers must not end in exit 0 with a 0-byte object, the manifest's JSON
+    text, or a lost old version."""
+    from tests.functional.proxy_helpers import Api
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    src = tmp_path / 'big.bin'
+    src.write_bytes(data)
+    api = Api(cluster)
+    for extra in ([], ['--use-slo']):
+        c = unique()
+        done = swift('upload', '--segment-size', '1048576', *extra, c, 'big.bin',
+                     cwd=str(tmp_path), check=False)
+        assert done.returncode != 0, (extra, done.stdout, done.stderr)
+        assert 'not supported' in done.stderr, done.stderr
+        status, h, body = api.request('GET', '/%s/big.bin' % c)
+        # nothing was stored under the file's name
+        assert status == 404, (extra, status, h.get('content-length'))
+    c = unique()
+    assert swift('post', c).returncode == 0
+    done = swift('post', '-H', 'X-Versions-Location: %s-v' % c, c, check=False)
+    assert done.returncode != 0 and 'Object versioning' in done.stderr
+    done = swift('post', '-H', 'X-Versions-Enabled: true', c, check=False)
+    assert done.returncode != 0
+    status, h, _b = api.request('HEAD', '/' + c)
+    assert 'x-versions-location' not in h and 'x-versions-enabled' not in h

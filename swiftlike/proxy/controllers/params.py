@@ -58,7 +58,13 @@ def metadata_headers(req_headers, target):
     for key, value in meta.items():
         check_utf8(key.encode('latin-1', 'replace') if isinstance(key, str) else key,
                    'Metadata name')
-        check_utf8(value, 'Metadata value')
+        if target == 'object':
+            # Objects keep values as sent (Swift stores bytes that are not
+            # UTF-8, e.g. a value cut mid-character); only a NUL is refused.
+            if '\x00' in value:
+                raise BadRequest('Metadata value contains a NUL byte')
+        else:
+            check_utf8(value, 'Metadata value')
     check_metadata(meta, target)
     return meta
 

@@ -59,11 +59,14 @@ def test_metadata_headers_validates_and_maps_removals():
     for bad in ({'X-Object-Meta-' + 'n' * 129: 'v'}, {'X-Object-Meta-V': 'v' * 257},
                 {'X-Object-Meta-%d' % i: 'v' for i in range(91)},
                 {'X-Object-Meta-%d' % i: 'v' * 250 for i in range(17)},
-                {'X-Object-Meta-': 'v'}, {'X-Object-Meta-Bad': '\xff\xfe'},
+                {'X-Object-Meta-': 'v'}, {'X-Container-Meta-Bad': '\xff\xfe'},
                 {'X-Object-Meta-Nul': 'a\x00b'}):
         with pytest.raises(BadRequest):
-            metadata_headers(bad, 'object')
+            metadata_headers(bad, 'container' if 'X-Container-Meta-Bad' in bad else 'object')
     assert metadata_headers({'X-Container-Meta-A': '1'}, 'container') == {'X-Container-Meta-A': '1'}
+    # Object values are kept as sent, even when not UTF-8 (as Swift keeps them).
+    assert metadata_headers({'X-Object-Meta-Cut': '\xe2\x82'}, 'object') == \
+        {'X-Object-Meta-Cut': '\xe2\x82'}
     assert metadata_headers({'X-Container-Meta-A': '1'}, 'object') == {}
 
 

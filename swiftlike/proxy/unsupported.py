@@ -1,0 +1,75 @@
+"""Requests that rely on a feature this cluster does not run (pure).
+
+Swift's users reach large objects, versioning, symlinks, TempURL, quotas and
+static web through headers, metadata and query parameters that a plain object
+store would otherwise store as data: a DLO manifest would be a 0-byte object,
+an SLO manifest the JSON text itself, a versioned overwrite would lose the old
+version. The proxy refuses such a request with 400 and the feature's name
+instead, unless a middleware in the pipeline implements the feature; that
+middleware says so by adding the feature's name to the environ's
+`FEATURES_KEY` set (before the request reaches the proxy app).
+"""
+FEATURES_KEY = 'swiftlike.features'
+
+# feature -> (what the user is told, [(level, kind, name)]): level is
+# 'account', 'container' or 'object' (the request's), kind 'header' (request
+# header, case-insensitive), 'meta' (a metadata header's name after
+# X-<Level>-Meta-, case-insensitive prefix) or 'query' (a query parameter, or
+# 'name=value' for one value of it).
+FEATURES = {
+    'dlo': ('Dynamic large objects (X-Object-Manifest)', [
+        ('object', 'header', 'x-object-manifest')]),
+    'slo': ('Static large objects (multipart-manifest)', [
+        ('object', 'query', 'multipart-manifest=put')]),
+    'versioned_writes': ('Object versioning (X-Versions-Location, X-History-Location)', [
+        ('container', 'header', 'x-versions-location'),
+        ('container', 'header', 'x-history-location')]),
+    'object_versioning': ('Object versioning (X-Versions-Enabled, version-id)', [
+        ('container', 'header', 'x-versions-enabled'),
+        ('container', 'query', 'versions'),
+        ('object', 'query', 'version-id')]),
+    'symlink': ('Symlinks (X-Symlink-Target)', [
+        ('object', 'header', 'x-symlink-target'),
+        ('object', 'query', 'symlink')]),
+    'tempurl': ('Temporary URLs (Temp-URL-Key, temp_url_sig)', [
+        ('account', 'meta', 'temp-url-key'), ('container', 'meta', 'temp-url-key'),
+        ('object', 'query', 'temp_url_sig')]),
+    'container_quotas': ('Container quotas (X-Container-Meta-Quota-*)', [
+        ('container', 'meta', 'quota-')]),
+    'account_quotas': ('Account quotas (X-Account-Meta-Quota-Bytes)', [
+        ('account', 'meta', 'quota-')]),
+    'staticweb': ('Static web sites (X-Container-Meta-Web-*)', [
+        ('container', 'meta', 'web-')]),
+}
+WRITE_METHODS = ('PUT', 'POST', 'COPY')
+
+
+def refused_feature(method, level, header_names, query, handled=()):
+    """The description of the first feature this request relies on that is
+    not `handled`, or None.
+
+    header_names: the request's header names (any case); query: its query
+    parameters {name: value}. Headers and metadata only count on writes (a
+    GET may carry anything; removing metadata is always allowed); query
+    parameters count on every method.
+    """
+    headers = {name.lower() for name in header_names}
+    meta_prefix = 'x-%s-meta-' % level
+    meta = [h[len(meta_prefix):] for h in headers if h.startswith(meta_prefix)]
+    for feature, (description, triggers) in FEATURES.items():
+        if feature in handled:
+            continue
+        for trigger_level, kind, name in triggers:
+            if trigger_level != level:
+                continue
+            if kind == 'query':
+                key, sep, value = name.partition('=')
+                if key in query and (not sep or query[key].strip().lower() == value):
+                    return description
+            elif method not in WRITE_METHODS:
+                continue
+            elif kind == 'header' and name in headers:
+                return description
+            elif kind == 'meta' and any(m.startswith(name) for m in meta):
+                return description
+    return None
