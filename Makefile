@@ -1,10 +1,11 @@
 # make run  -- start the all-in-one cluster (creates everything it needs)
 # make test -- set up the venv and run the whole suite
+# make conformance -- OpenStack Swift's functional tests against a fresh aio
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test venv apt unit functional probe clean
+.PHONY: run test venv apt unit functional probe conformance clean
 
 # Debian/Ubuntu ship venv separately (python3-venv): install it when we can.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -41,6 +42,11 @@ functional: venv
 
 probe: venv apt
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests/probe
+
+# Swift's own functional tests (downloaded from PyPI into var/conformance/cache)
+# against a fresh aio; not part of `make test`. MODULES=, PYTEST_ARGS=, EXTRAS=1.
+conformance: venv apt
+	$(PY) tools/conformance.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -122,7 +122,7 @@ class App:
         if handler is None:
             return error_reply(405, 'Method not allowed: %s' % method[:16],
                                {'Allow': ', '.join(cls.verbs)})
-        refused = refused_feature(method, cls.server_type, req.headers.keys(),
+        refused = refused_feature(method, cls.server_type, req.headers.items(),
                                   dict(parse_qsl(req.query_string, keep_blank_values=True,
                                                  errors='replace')),
                                   environ.get(FEATURES_KEY, ()))

@@ -44,16 +44,17 @@ FEATURES = {
 WRITE_METHODS = ('PUT', 'POST', 'COPY')
 
 
-def refused_feature(method, level, header_names, query, handled=()):
+def refused_feature(method, level, header_items, query, handled=()):
     """The description of the first feature this request relies on that is
     not `handled`, or None.
 
-    header_names: the request's header names (any case); query: its query
-    parameters {name: value}. Headers and metadata only count on writes (a
-    GET may carry anything; removing metadata is always allowed); query
-    parameters count on every method.
+    header_items: the request's (name, value) headers (names in any case);
+    query: its query parameters {name: value}. Headers and metadata only
+    count on writes and when not empty (a GET may carry anything; clearing a
+    setting, as clients do before deleting a container, is always allowed);
+    query parameters count on every method.
     """
-    headers = {name.lower() for name in header_names}
+    headers = {name.lower() for name, value in header_items if value.strip()}
     meta_prefix = 'x-%s-meta-' % level
     meta = [h[len(meta_prefix):] for h in headers if h.startswith(meta_prefix)]
     for feature, (description, triggers) in FEATURES.items():

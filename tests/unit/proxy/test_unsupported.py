@@ -25,7 +25,8 @@ from swiftlike.proxy.unsupported import refused_feature
     ('POST', 'container', ['X-Container-Meta-Web-Index'], {}, 'Static web'),
 ])
 def test_refused(method, level, headers, query, feature):
-    assert refused_feature(method, level, headers, query).startswith(feature)
+    items = [(name, 'x') for name in headers]
+    assert refused_feature(method, level, items, query).startswith(feature)
 
 
 @pytest.mark.parametrize('method,level,headers,query', [
@@ -38,10 +39,19 @@ def test_refused(method, level, headers, query, feature):
     ('PUT', 'container', ['X-Container-Read'], {'format': 'json'}),
 ])
 def test_allowed(method, level, headers, query):
-    assert refused_feature(method, level, headers, query) is None
+    items = [(name, 'x') for name in headers]
+    assert refused_feature(method, level, items, query) is None
+
+
+def test_clearing_a_setting_is_allowed():
+    # swift's clients send X-Versions-Location: '' before deleting a container
+    for name in ('X-Versions-Location', 'X-Container-Meta-Quota-Bytes', 'X-Versions-Enabled'):
+        assert refused_feature('POST', 'container', [(name, '')], {}) is None
+        assert refused_feature('POST', 'container', [(name, ' ')], {}) is None
 
 
 def test_a_middleware_that_implements_it_lets_it_through():
-    assert refused_feature('PUT', 'object', ['X-Object-Manifest'], {}, {'dlo'}) is None
-    assert refused_feature('PUT', 'object', ['X-Object-Manifest', 'X-Symlink-Target'], {},
+    assert refused_feature('PUT', 'object', [('X-Object-Manifest', 'c/p')], {}, {'dlo'}) is None
+    assert refused_feature('PUT', 'object', [('X-Object-Manifest', 'c/p'),
+                                             ('X-Symlink-Target', 'c/o')], {},
                            {'dlo'}).startswith('Symlinks')
