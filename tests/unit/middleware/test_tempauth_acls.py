@@ -304,8 +304,9 @@ def test_reseller_admin(setup):
         for method in ('PUT', 'POST', 'GET', 'DELETE'):
             status, _h, _b, env = as_user(app, tokens, 'admin:admin', path, method)
             assert status == 204 and env[OWNER_KEY] and env[RESELLER_REQUEST_KEY]
-    # Not an account of ours, nor the bare prefix.
+    # Not an account of ours (nor a hidden one), nor the bare prefix.
     assert as_user(app, tokens, 'admin:admin', '/v1/OTHER_x')[0] == 403
+    assert as_user(app, tokens, 'admin:admin', '/v1/.expiring_objects/123')[0] == 403
     assert as_user(app, tokens, 'admin:admin', '/v1/AUTH_')[0] == 403
 
 
