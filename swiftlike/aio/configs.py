@@ -11,6 +11,10 @@ from swiftlike.config import read_ini
 from swiftlike.exceptions import ConfigError
 
 RESELLER_PREFIX = 'AUTH_'
+# As Swift's SAIO: SERVICE_<account> holds a service's data for a user; a request
+# there needs the user's token and an X-Service-Token of a user in this group.
+SERVICE_PREFIX = 'SERVICE_'
+SERVICE_GROUP = 'service'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,7 +193,10 @@ def proxy_conf_sections(layout, port, users, workers=1, log_level='INFO', filter
     for name, module in filters:
         values = {'use': module}
         if name == 'tempauth':
-            values['reseller_prefix'] = RESELLER_PREFIX.rstrip('_')
+            values['reseller_prefix'] = '%s, %s' % (RESELLER_PREFIX.rstrip('_'),
+                                                    SERVICE_PREFIX.rstrip('_'))
+            # Lower case: INI keys are read that way (and merged by name on rewrite).
+            values['%srequire_group' % SERVICE_PREFIX.lower()] = SERVICE_GROUP
             for user in users:
                 key, _, value = user.conf_line().partition(' = ')
                 values[key] = value

@@ -9,8 +9,7 @@ import dataclasses
 from swiftlike.constraints import MAX_HEADER_COUNT
 from swiftlike.logs import get_logger, new_txn_id, set_txn_id
 from swiftlike.middleware.filters import make_filter_factory
-
-TXN_KEY = 'swiftlike.txn_id'
+from swiftlike.middleware.toolkit import TXN_KEY
 
 
 @dataclasses.dataclass

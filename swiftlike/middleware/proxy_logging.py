@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from swiftlike.logs import get_logger
 from swiftlike.middleware.filters import make_filter_factory
+from swiftlike.middleware.toolkit import TXN_KEY
 
 
 @dataclasses.dataclass
@@ -66,7 +67,7 @@ class ProxyLogging:
                          environ.get('REQUEST_METHOD', '-'),
                          quote(environ.get('PATH_INFO', '').encode('latin-1', 'replace'), safe='/:@')[:2048],
                          status, bytes_in, bytes_out, time.time() - start,
-                         environ.get('swiftlike.txn_id', '-'))
+                         environ.get(TXN_KEY, '-'))
 
 
 class _LoggedBody:

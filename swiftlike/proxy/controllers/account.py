@@ -5,7 +5,8 @@ from xml.sax.saxutils import escape
 from swiftlike.constraints import ACCOUNT_LISTING_LIMIT
 from swiftlike.db import listing
 from swiftlike.exceptions import MethodNotAllowed
-from swiftlike.proxy.controllers.base import Controller, Reply, name_path
+from swiftlike.middleware.toolkit import INFO_REQUEST_KEY
+from swiftlike.proxy.controllers.base import Controller, Reply, name_path, without_owner_headers
 from swiftlike.proxy.controllers.params import (listing_format, listing_query,
                                                 metadata_headers, parse_query)
 from swiftlike.timestamp import Timestamp
@@ -14,6 +15,9 @@ from swiftlike.timestamp import Timestamp
 class AccountController(Controller):
     server_type = 'account'
     verbs = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS')
+    # Middlewares keep their account state in X-Account-Sysmeta-* (tempauth's
+    # ACL): sent on with PUT/POST, returned up to them (the gatekeeper hides it).
+    passes_sysmeta = True
 
     def _ring(self):
         ring = self.app.account_ring
@@ -21,6 +25,8 @@ class AccountController(Controller):
         return ring, part, nodes
 
     def GET(self):
+        if self.req.method == 'HEAD' and self.req.environ.get(INFO_REQUEST_KEY):
+            return self.cached_info_reply()
         query = listing_query(self.req.query_string, self.req.headers.get('Accept'),
                               ACCOUNT_LISTING_LIMIT)
         ring, part, nodes = self._ring()
@@ -34,9 +40,25 @@ class AccountController(Controller):
                 and resp.headers.get('x-account-status', '').lower() != 'deleted':
             resp.close()
             return self.empty_account()
-        return self.read_reply(resp)
+        reply = self.read_reply(resp)
+        if not self.is_owner:
+            reply.headers = without_owner_headers(reply.headers)
+        return reply
 
     HEAD = GET
+
+    def cached_info_reply(self):
+        """A middleware's account_info() subrequest: the answer from this
+        worker's info cache (no backend request while it is fresh)."""
+        info = self.account_info()
+        headers = []
+        if 200 <= info['status'] < 300:
+            headers = [('X-Account-Container-Count', str(info['container_count'])),
+                       ('X-Account-Object-Count', str(info['object_count'])),
+                       ('X-Account-Bytes-Used', str(info['bytes']))]
+            headers.extend(('X-Account-Meta-' + k, v) for k, v in info['meta'].items())
+            headers.extend(('X-Account-Sysmeta-' + k, v) for k, v in info['sysmeta'].items())
+        return Reply(info['status'], headers, app_iter=[b''], content_length=0)
 
     def empty_account(self):
         """What an account that does not exist yet looks like (it is created on
@@ -57,7 +79,7 @@ class AccountController(Controller):
         return Reply(200, headers + content_type, body)
 
     def POST(self):
-        meta = metadata_headers(self.req.headers, 'account')
+        meta = self.metadata()
         ring, part, nodes = self._ring()
         headers = self.base_headers()
         headers.update(meta)
@@ -76,7 +98,7 @@ class AccountController(Controller):
     def PUT(self):
         if not self.app.conf.allow_account_management:
             raise MethodNotAllowed('Account management is disabled', {'Allow': 'GET, HEAD, POST'})
-        meta = metadata_headers(self.req.headers, 'account')
+        meta = self.metadata()
         resp = self.autocreate(meta)
         self.app.info_cache.pop(('account', self.account))
         return self.write_reply(resp)
@@ -95,6 +117,14 @@ class AccountController(Controller):
                                   [headers] * len(nodes))
         self.app.info_cache.pop(('account', self.account))
         return self.write_reply(resp)
+
+    def metadata(self):
+        """User metadata of the request (checked), and the system metadata a
+        middleware set (clients cannot: the gatekeeper drops theirs)."""
+        meta = metadata_headers(self.req.headers, 'account')
+        meta.update((k, v) for k, v in self.req.headers.items()
+                    if k.lower().startswith('x-account-sysmeta-'))
+        return meta
 
     def OPTIONS(self):
         return Reply(200, [('Allow', ', '.join(self.verbs))])

@@ -8,6 +8,7 @@ from swiftlike.config import is_true
 from swiftlike.exceptions import ConnectionTimeout, Forbidden, ServiceUnavailable, Unauthorized
 from swiftlike.http import status_line
 from swiftlike.paths import str_to_wsgi
+from swiftlike.middleware.toolkit import AUTHORIZE_KEY, OWNER_KEY, TXN_KEY
 from swiftlike.proxy import backend
 from swiftlike.proxy.node_iter import (best_status, choose_read_answer, iter_nodes, newest,
                                        quorum_size)
@@ -18,9 +19,12 @@ HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'transfer-encoding', 'te', '
                         'server', 'content-length'))
 TIMESTAMP_HEADERS = ('x-backend-timestamp', 'x-backend-put-timestamp', 'x-put-timestamp',
                      'x-timestamp')
-AUTHORIZE_KEY = 'swiftlike.authorize'
-OWNER_KEY = 'swiftlike.owner'
-TXN_KEY = 'swiftlike.txn_id'
+# What only the account's owners (env[OWNER_KEY]) may set and see.
+OWNER_ONLY_HEADERS = frozenset((
+    'x-container-read', 'x-container-write', 'x-container-sync-key', 'x-container-sync-to',
+    'x-account-meta-temp-url-key', 'x-account-meta-temp-url-key-2',
+    'x-container-meta-temp-url-key', 'x-container-meta-temp-url-key-2',
+    'x-account-access-control'))
 
 
 class Reply:
@@ -83,10 +87,16 @@ def response_timestamp(headers):
     return best
 
 
-def client_headers(backend_headers):
-    """Backend response headers a client may see (order kept)."""
+def client_headers(backend_headers, sysmeta=False):
+    """Backend response headers a client may see (order kept). With `sysmeta`,
+    system metadata stays for the middlewares (the gatekeeper hides it)."""
     return [(_title(k), v) for k, v in backend_headers.items()
-            if k not in HOP_BY_HOP and not k.startswith('x-backend-') and '-sysmeta-' not in k]
+            if k not in HOP_BY_HOP and not k.startswith('x-backend-') and
+            (sysmeta or '-sysmeta-' not in k)]
+
+
+def without_owner_headers(headers):
+    return [(k, v) for k, v in headers if k.lower() not in OWNER_ONLY_HEADERS]
 
 
 def _title(name):
@@ -150,6 +160,8 @@ class Controller:
     """Base of the per-level controllers; one instance per request."""
 
     server_type = 'base'
+    # Whether responses carry the backends' system metadata up the pipeline.
+    passes_sysmeta = False
 
     def __init__(self, app, req, account, container=None, obj=None):
         self.app = app
@@ -245,7 +257,8 @@ class Controller:
     def write_reply(self, resp, status=None):
         if resp is None:
             return error_reply(503, 'Service unavailable: no quorum of storage nodes answered')
-        return Reply(status or resp.status, client_headers(resp.headers), resp.body)
+        return Reply(status or resp.status, client_headers(resp.headers, self.passes_sysmeta),
+                     resp.body)
 
     def read(self, ring, part, primaries, method, suffix, headers, query=None, fanout=1):
         """GET/HEAD: ask `fanout` nodes at once, prefer the newest answer, and
@@ -303,7 +316,7 @@ class Controller:
         """Turn a backend GET/HEAD answer into the client's response."""
         if resp is None:
             return error_reply(503, 'Service unavailable: no storage node answered')
-        headers = client_headers(resp.headers)
+        headers = client_headers(resp.headers, self.passes_sysmeta)
         if extra_headers:
             headers.extend(extra_headers)
         if self.req.method == 'HEAD' or resp.status in (204, 304):
@@ -329,7 +342,9 @@ class Controller:
     # -- cached info ----------------------------------------------------
 
     def account_info(self, account=None):
-        """{'status', 'container_count', ...} of an account, cached briefly."""
+        """{'status', 'container_count', 'object_count', 'bytes', 'meta', 'sysmeta'}
+        of an account (meta/sysmeta keyed by lower-case header suffix), cached
+        briefly in this worker."""
         account = account or self.account
         return self.app.info_cache.get(('account', account), lambda: self._fetch_account_info(account))
 
@@ -347,7 +362,9 @@ class Controller:
         return {'status': resp.status,
                 'container_count': int(h.get('x-account-container-count', 0) or 0),
                 'object_count': int(h.get('x-account-object-count', 0) or 0),
-                'bytes': int(h.get('x-account-bytes-used', 0) or 0)}
+                'bytes': int(h.get('x-account-bytes-used', 0) or 0),
+                'meta': _suffixes(h, 'x-account-meta-'),
+                'sysmeta': _suffixes(h, 'x-account-sysmeta-')}
 
     def container_info(self, account=None, container=None):
         account = account or self.account
@@ -376,3 +393,7 @@ class Controller:
 
     def invalidate_info(self, *key):
         self.app.info_cache.pop(key)
+
+
+def _suffixes(headers, prefix):
+    return {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}

@@ -3,12 +3,14 @@ listing, delete."""
 from swiftlike.constraints import CONTAINER_LISTING_LIMIT, check_utf8
 from swiftlike.exceptions import NotFound, ServiceUnavailable
 from swiftlike.proxy.controllers.account import AccountController
-from swiftlike.proxy.controllers.base import Controller, Reply, name_path
+from swiftlike.proxy.controllers.base import (OWNER_ONLY_HEADERS, Controller, Reply, name_path,
+                                              without_owner_headers)
 from swiftlike.policies import POLICY_HEADER, check_policy_name
 from swiftlike.proxy.controllers.params import listing_query, metadata_headers
 from swiftlike.timestamp import Timestamp
 
-ACL_HEADERS = ('X-Container-Read', 'X-Container-Write')
+# Stored as they are; owners only (X-Remove-<name minus X-> clears one).
+OWNER_HEADERS = ('X-Container-Read', 'X-Container-Write', 'X-Container-Sync-Key')
 
 
 class ContainerController(Controller):
@@ -38,20 +40,28 @@ class ContainerController(Controller):
                          name_path(self.account, self.container), headers, query)
         reply = self.read_reply(resp)
         if not self.is_owner:
-            reply.headers = [(k, v) for k, v in reply.headers if k not in ACL_HEADERS]
+            reply.headers = without_owner_headers(reply.headers)
         return reply
 
     HEAD = GET
 
     def _write_headers(self):
         meta = metadata_headers(self.req.headers, 'container')
-        for name in ACL_HEADERS:
+        if not self.is_owner:
+            # Someone an ACL lets write (not an owner) changes metadata, not
+            # who may access the container.
+            meta = {k: v for k, v in meta.items() if k.lower() not in OWNER_ONLY_HEADERS}
+            return self._with_timestamp(meta)
+        for name in OWNER_HEADERS:
             value = self.req.headers.get(name)
             if value is not None:
                 check_utf8(value, name)
                 meta[name] = value
             elif self.req.headers.get('X-Remove-' + name[2:]) is not None:
                 meta[name] = ''
+        return self._with_timestamp(meta)
+
+    def _with_timestamp(self, meta):
         headers = self.base_headers()
         headers.update(meta)
         headers['X-Timestamp'] = Timestamp.now().internal

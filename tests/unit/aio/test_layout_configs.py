@@ -159,6 +159,21 @@ def test_proxy_conf_pipeline_and_users(tmp_path):
         assert ini['filter:%s' % name]['use'].startswith('swiftlike.middleware.')
 
 
+def test_proxy_conf_has_service_prefix_like_swifts_saio(tmp_path):
+    from swiftlike.proxy.server import load
+    layout = new_layout(str(tmp_path))
+    os.makedirs(layout.etc_dir, exist_ok=True)
+    for _ in range(2):   # a rewrite keeps one copy of each key
+        configs.write_proxy_conf(layout, 8123, configs.DEFAULT_USERS)
+    ini = read_ini(layout.proxy_conf)['filter:tempauth']
+    assert ini['reseller_prefix'] == 'AUTH, SERVICE'
+    assert ini['service_require_group'] == 'service'
+    assert ini['user_test5_tester5'] == 'testing5 service'
+    with open(layout.proxy_conf) as f:
+        assert f.read().lower().count('service_require_group') == 1
+    _conf, _factory = load(layout.proxy_conf)   # it loads
+
+
 def test_dotted_groups_limited():
     with pytest.raises(ValueError, match='dotted'):
         configs.parse_user('a:b:c:.wheel')

@@ -63,8 +63,10 @@ def test_parse_users():
     assert rest == {'token_life': '5'}
     assert users['test:tester'] == User('test', 'tester', 'testing', ('.admin',))
     assert users['test_x:u_y'].groups == ('svc',)
-    assert user_groups(users['test:tester'], 'AUTH') == ['test:tester', 'test', 'AUTH_test']
-    assert user_groups(users['t:plain'], 'AUTH') == ['t:plain', 't']
+    assert user_groups(users['test:tester'], 'AUTH') == ['test', 'test:tester', 'AUTH_test']
+    assert user_groups(users['test:tester'], ['AUTH_', 'SERVICE']) == [
+        'test', 'test:tester', 'AUTH_test', 'SERVICE_test']
+    assert user_groups(users['t:plain'], 'AUTH') == ['t', 't:plain']
     assert '.reseller_admin' in user_groups(users['admin:admin'], 'AUTH')
     assert 'svc' in user_groups(users['test_x:u_y'], 'AUTH')
     for bad in ({'user_noaccount': 'k'}, {'user_a_b': ''}, {'user_a_b': 'k .superuser'},

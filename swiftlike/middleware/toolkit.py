@@ -1,0 +1,127 @@
+"""What proxy middlewares share: the environ keys they agree on, and how they
+ask the cluster about an account (a HEAD subrequest through the app below them).
+
+A middleware never talks to storage nodes itself. It builds a subrequest with
+`subrequest_env`, runs it through its own `app` with `call_app`, and reads the
+answer. `account_info(env, app)` is the common case: status, counts, user
+metadata and system metadata of an account, cached in the request's environ so
+one client request costs at most one lookup per account. The proxy answers that
+subrequest from its per-worker info cache (the same cache its controllers use),
+so it costs no backend request while the cache is fresh.
+"""
+import io
+
+# -- environ keys ------------------------------------------------------------------
+# Set by catch_errors: the transaction id every log line and backend request carries.
+TXN_KEY = 'swiftlike.txn_id'
+# Set by an auth middleware for requests it could not settle on its own:
+# hook(environ, read_acl, write_acl, is_object) -> None (allowed) or
+# (status line, reason). The proxy calls it once it knows the container's ACLs.
+AUTHORIZE_KEY = 'swiftlike.authorize'
+# True when the requester may do what the account's owner may (see and set
+# owner-only headers such as container ACLs); set by the auth middleware.
+OWNER_KEY = 'swiftlike.owner'
+# True for a reseller admin's request (any account of the cluster's prefixes).
+RESELLER_REQUEST_KEY = 'swiftlike.reseller_request'
+# The name of the middleware that made a subrequest (for the access log).
+SOURCE_KEY = 'swiftlike.source'
+# Per-request cache of account_info answers: {account (WSGI str): info dict}.
+INFO_CACHE_KEY = 'swiftlike.info_cache'
+# Marks a HEAD subrequest made by account_info: the proxy may answer it from
+# its own per-worker cache instead of asking the account servers.
+INFO_REQUEST_KEY = 'swiftlike.info_request'
+
+# Environ keys a subrequest inherits from its parent (server and transport facts).
+_INHERITED = ('SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'HTTP_HOST',
+              'wsgi.version', 'wsgi.url_scheme', 'wsgi.errors', 'wsgi.multithread',
+              'wsgi.multiprocess', 'wsgi.run_once', TXN_KEY)
+
+
+def split_account_path(path):
+    """'/v1/<a>[/<c>[/<o>]]' (WSGI str) -> (account, container, obj), missing
+    parts None; None when it is not a well-formed API path with an account."""
+    if not path.startswith('/'):
+        return None
+    version, _, rest = path[1:].partition('/')
+    if version not in ('v1', 'v1.0'):
+        return None
+    account, _, rest = rest.partition('/')
+    if not account:
+        return None
+    container, _, obj = rest.partition('/')
+    if obj and not container:
+        return None     # '/v1/a//o': the proxy refuses it
+    return account, container or None, obj or None
+
+
+def subrequest_env(env, method, path, source, headers=None):
+    """A fresh environ for an internal request (no client headers, empty body)."""
+    sub = {k: env[k] for k in _INHERITED if k in env}
+    sub.update({'REQUEST_METHOD': method, 'PATH_INFO': path, 'SCRIPT_NAME': '',
+                'QUERY_STRING': '', 'CONTENT_LENGTH': '0', 'wsgi.input': io.BytesIO(b''),
+                SOURCE_KEY: source})
+    for name, value in (headers or {}).items():
+        sub['HTTP_' + name.upper().replace('-', '_')] = value
+    return sub
+
+
+def call_app(app, env):
+    """Run a subrequest: (status int, [(name, value)], body bytes)."""
+    out = {}
+
+    def start_response(status, headers, exc_info=None):
+        out['status'] = int(status.split(' ', 1)[0])
+        out['headers'] = list(headers)
+    body = app(env, start_response)
+    try:
+        data = b''.join(body)
+    finally:
+        close = getattr(body, 'close', None)
+        if close:
+            close()
+    return out.get('status', 500), out.get('headers', []), data
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def info_from_headers(status, headers):
+    """The account_info dict of an account HEAD answer."""
+    info = {'status': status, 'container_count': 0, 'object_count': 0, 'bytes': 0,
+            'meta': {}, 'sysmeta': {}}
+    for name, value in headers:
+        lname = name.lower()
+        if lname == 'x-account-container-count':
+            info['container_count'] = _int(value)
+        elif lname == 'x-account-object-count':
+            info['object_count'] = _int(value)
+        elif lname == 'x-account-bytes-used':
+            info['bytes'] = _int(value)
+        elif lname.startswith('x-account-meta-'):
+            info['meta'][lname[len('x-account-meta-'):]] = value
+        elif lname.startswith('x-account-sysmeta-'):
+            info['sysmeta'][lname[len('x-account-sysmeta-'):]] = value
+    return info
+
+
+def account_info(env, app, account=None, source='toolkit'):
+    """{'status', 'container_count', 'object_count', 'bytes', 'meta', 'sysmeta'}
+    of `account` (WSGI str; default: the request's), by a HEAD through `app`;
+    meta/sysmeta keys are the lower-case header suffixes. Cached in `env`."""
+    if account is None:
+        parts = split_account_path(env.get('PATH_INFO', ''))
+        if parts is None:
+            raise ValueError('no account in the request path')
+        account = parts[0]
+    cache = env.setdefault(INFO_CACHE_KEY, {})
+    info = cache.get(account)
+    if info is None:
+        sub = subrequest_env(env, 'HEAD', '/v1/' + account, source)
+        sub[INFO_REQUEST_KEY] = True
+        status, headers, _body = call_app(app, sub)
+        info = cache[account] = info_from_headers(status, headers)
+    return info
