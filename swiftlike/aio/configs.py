@@ -162,6 +162,8 @@ PIPELINE = (
     ('proxy_logging', 'swiftlike.middleware.proxy_logging', True),
     ('ratelimit', 'swiftlike.middleware.ratelimit', False),
     ('tempauth', 'swiftlike.middleware.tempauth', True),
+    ('container_quotas', 'swiftlike.middleware.container_quotas', False),
+    ('account_quotas', 'swiftlike.middleware.account_quotas', False),
     ('info', 'swiftlike.middleware.info', False),
 )
 

@@ -23,6 +23,8 @@ AUTHORIZE_KEY = 'swiftlike.authorize'
 OWNER_KEY = 'swiftlike.owner'
 # True for a reseller admin's request (any account of the cluster's prefixes).
 RESELLER_REQUEST_KEY = 'swiftlike.reseller_request'
+# Features a middleware in the pipeline implements (see swiftlike/proxy/unsupported.py).
+FEATURES_KEY = 'swiftlike.features'
 # The name of the middleware that made a subrequest (for the access log).
 SOURCE_KEY = 'swiftlike.source'
 # Per-request cache of account_info answers: {account (WSGI str): info dict}.
@@ -125,3 +127,35 @@ def account_info(env, app, account=None, source='toolkit'):
         status, headers, _body = call_app(app, sub)
         info = cache[account] = info_from_headers(status, headers)
     return info
+
+
+def container_info(env, app, account, container, source='toolkit'):
+    """{'status', 'object_count', 'bytes', 'meta', 'sysmeta'} of a container
+    (names as WSGI str), by a HEAD through `app` that the proxy answers from
+    its per-worker info cache; cached in `env` for the request."""
+    cache = env.setdefault(INFO_CACHE_KEY, {})
+    key = (account, container)
+    info = cache.get(key)
+    if info is None:
+        sub = subrequest_env(env, 'HEAD', '/v1/%s/%s' % (account, container), source)
+        sub[INFO_REQUEST_KEY] = True
+        status, headers, _body = call_app(app, sub)
+        info = {'status': status, 'object_count': 0, 'bytes': 0, 'meta': {}, 'sysmeta': {}}
+        for name, value in headers:
+            lname = name.lower()
+            if lname == 'x-container-object-count':
+                info['object_count'] = _int(value)
+            elif lname == 'x-container-bytes-used':
+                info['bytes'] = _int(value)
+            elif lname.startswith('x-container-meta-'):
+                info['meta'][lname[len('x-container-meta-'):]] = value
+            elif lname.startswith('x-container-sysmeta-'):
+                info['sysmeta'][lname[len('x-container-sysmeta-'):]] = value
+        cache[key] = info
+    return info
+
+
+def mark_feature(env, name):
+    """Tell the proxy that a middleware implements feature `name`, so requests
+    relying on it are not refused (see swiftlike/proxy/unsupported.py)."""
+    env.setdefault(FEATURES_KEY, set()).add(name)

@@ -29,3 +29,16 @@ class InfoCache:
 
     def pop(self, key):
         self._entries.pop(key, None)
+
+    def add_usage(self, key, size):
+        """Count one more object of `size` bytes in a cached container's or
+        account's info (after a write this worker made), so quotas judged
+        from the cache see it before the entry expires. An overwrite counts
+        again: the cache errs on the full side until it is refreshed."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return
+        info = dict(entry[1])
+        info['bytes'] = info.get('bytes', 0) + size
+        info['object_count'] = info.get('object_count', 0) + 1
+        self._entries[key] = (entry[0], info)

@@ -9,7 +9,9 @@ instead, unless a middleware in the pipeline implements the feature; that
 middleware says so by adding the feature's name to the environ's
 `FEATURES_KEY` set (before the request reaches the proxy app).
 """
-FEATURES_KEY = 'swiftlike.features'
+from swiftlike.middleware.toolkit import FEATURES_KEY
+
+__all__ = ['FEATURES_KEY', 'FEATURES', 'refused_feature']
 
 # feature -> (what the user is told, [(level, kind, name)]): level is
 # 'account', 'container' or 'object' (the request's), kind 'header' (request

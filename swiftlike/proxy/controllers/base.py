@@ -389,6 +389,8 @@ class Controller:
                 'bytes': int(h.get('x-container-bytes-used', 0) or 0),
                 'read_acl': h.get('x-container-read', ''),
                 'write_acl': h.get('x-container-write', ''),
+                'meta': _suffixes(h, 'x-container-meta-'),
+                'sysmeta': _suffixes(h, 'x-container-sysmeta-'),
                 'partition': part, 'nodes': nodes}
 
     def invalidate_info(self, *key):

@@ -361,10 +361,14 @@ class ObjectController(Controller):
                                   headers_list, body=body)
         if resp is None:
             return error_reply(503, 'Service unavailable: no quorum of object servers stored it')
-        return self._put_reply(resp.status, resp, timestamp)
+        return self._put_reply(resp.status, resp, timestamp, length)
 
-    def _put_reply(self, status, chosen, timestamp):
+    def _put_reply(self, status, chosen, timestamp, size=None):
         if status == 201:
+            if size is not None:
+                cache = self.app.info_cache
+                cache.add_usage(('container', self.account, self.container), size)
+                cache.add_usage(('account', self.account), size)
             headers = [('ETag', chosen.headers.get('etag', '')),
                        ('Last-Modified', timestamp.last_modified)]
             copied = getattr(self, 'copied_from', None)
@@ -405,13 +409,13 @@ class ObjectController(Controller):
             return error_reply(503, 'Service unavailable: could not reach a quorum of '
                                     'object servers')
         try:
-            obj_put.stream_body(putters, reader, length, app.conf.client_chunk_size,
-                                app.conf.client_timeout, replicas)
+            sent = obj_put.stream_body(putters, reader, length, app.conf.client_chunk_size,
+                                       app.conf.client_timeout, replicas)
         except SwiftlikeError:
             obj_put.close_all(putters)
             raise
         status, chosen, _responses = obj_put.collect_responses(app, putters, replicas)
-        return self._put_reply(status, chosen, timestamp)
+        return self._put_reply(status, chosen, timestamp, sent)
 
 def _account_header(value, header):
     """An account named by a header (URL-quoted or not) as real str; 400 if bad."""

@@ -164,7 +164,8 @@ def test_load_builds_pipeline(tmp_path):
     while hasattr(app, 'app'):
         names.append(type(app).__name__)
         app = app.app
-    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'TempAuth', 'Info']
+    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'TempAuth',
+                     'ContainerQuotas', 'AccountQuotas', 'Info']
     assert type(app).__name__ == 'App'
 
 
