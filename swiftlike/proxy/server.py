@@ -44,6 +44,17 @@ class Conf(WsgiConf):
     max_idle_connections_per_node: int = 16
     expiring_objects_account: str = '.expiring_objects'
     expiring_objects_container_divisor: int = 86400
+    cors_allow_origin: str = ''
+    strict_cors_mode: bool = True
+    cors_expose_headers: str = ''
+
+    @property
+    def cors_origins(self):
+        return [o for o in self.cors_allow_origin.replace(',', ' ').split() if o]
+
+    @property
+    def cors_expose(self):
+        return [h for h in self.cors_expose_headers.replace(',', ' ').split() if h]
 
     def validate(self):
         if self.conn_timeout <= 0 or self.node_timeout <= 0:
@@ -71,7 +82,7 @@ class App:
         from swiftlike.middleware import info
         info.register('swift', version=_version(), account_autocreate=conf.account_autocreate,
                       allow_account_management=conf.allow_account_management,
-                      policies=policies.info())
+                      policies=policies.info(), strict_cors_mode=conf.strict_cors_mode)
 
     def _ring(self, name):
         ring = self._rings[name]
@@ -99,14 +110,18 @@ class App:
     def __call__(self, environ, start_response):
         try:
             reply = self.handle(environ)
-        except RingError as err:
-            self.logger.error('ERROR ring unavailable: %s', err.reason)
-            reply = error_reply(503, 'Service unavailable: ring not loaded')
-        except SwiftlikeError as err:
-            reply = error_reply(err.http_status, err.reason, err.headers)
-        except UnicodeError:
-            reply = error_reply(400, 'Invalid UTF-8 in the request')
+        except (RingError, SwiftlikeError, UnicodeError) as err:
+            reply = self.error(err)
         return reply(environ, start_response)
+
+    def error(self, err):
+        """The reply for a domain error (mapped here, once)."""
+        if isinstance(err, RingError):
+            self.logger.error('ERROR ring unavailable: %s', err.reason)
+            return error_reply(503, 'Service unavailable: ring not loaded')
+        if isinstance(err, UnicodeError):
+            return error_reply(400, 'Invalid UTF-8 in the request')
+        return error_reply(err.http_status, err.reason, err.headers)
 
     def handle(self, environ):
         account, container, obj = parse_path(environ.get('PATH_INFO', ''))
@@ -131,7 +146,13 @@ class App:
             return error_reply(400, '%s: not supported by this cluster; the request '
                                     'was not carried out' % refused)
         controller = cls(self, req, account, container, obj)
-        return handler(controller)
+        try:
+            reply = handler(controller)
+        except (RingError, SwiftlikeError, UnicodeError) as err:
+            reply = self.error(err)
+        if 'HTTP_ORIGIN' in environ:
+            reply.headers.extend(controller.cors_headers(reply.headers))
+        return reply
 
 
 def parse_path(path):

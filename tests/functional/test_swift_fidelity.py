@@ -203,3 +203,31 @@ def test_cross_account_copy_needs_the_other_accounts_acl(api, api2):
     api.request('POST', '/' + c, {'X-Container-Read': 'test2:tester2'})
     assert api2.request('PUT', '/%s/o2' % closed_c, from_1, b'')[0] == 201
     assert api2.request('GET', '/%s/o2' % closed_c)[2] == b'payload'
+
+
+def test_cors_preflight_and_actual_requests(api):
+    c = api.put_container(headers={'X-Container-Meta-Access-Control-Allow-Origin': '*',
+                                   'X-Container-Meta-Access-Control-Max-Age': '30'})
+    api.put_object(c, 'cat', b'test', {'X-Object-Meta-Color': 'red'})
+    path = api.account_path + '/%s/cat' % c
+
+    def options(headers):
+        return raw(api.host, api.port, 'OPTIONS', path, headers)
+    assert options({'Origin': 'http://m.com'})[0] == 401
+    status, h, _b = options({'Origin': 'http://m.com', 'Access-Control-Request-Method': 'GET'})
+    assert status == 200 and h['access-control-allow-origin'] == '*'
+    assert h['access-control-max-age'] == '30' and 'access-control-expose-headers' not in h
+    status, h, _b = api.request('GET', '/%s/cat' % c, {'Origin': 'http://m.com'})
+    assert status == 200 and h['access-control-allow-origin'] == '*'
+    assert 'x-object-meta-color' in h['access-control-expose-headers'].split(', ')
+    # only one origin allowed: others get no preflight and (strict mode) no headers
+    api.request('POST', '/' + c, {'X-Container-Meta-Access-Control-Allow-Origin':
+                                  'http://secret.com'})
+    assert options({'Origin': 'http://m.com', 'Access-Control-Request-Method': 'GET'})[0] == 401
+    h = api.request('GET', '/%s/cat' % c, {'Origin': 'http://m.com'})[1]
+    assert 'access-control-allow-origin' not in h
+    h = api.request('GET', '/%s/cat' % c, {'Origin': 'http://secret.com'})[1]
+    assert h['access-control-allow-origin'] == 'http://secret.com'
+    # errors carry them too
+    status, h, _b = api.request('GET', '/%s/nope' % c, {'Origin': 'http://secret.com'})
+    assert status == 404 and h['access-control-allow-origin'] == 'http://secret.com'

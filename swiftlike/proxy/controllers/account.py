@@ -126,8 +126,6 @@ class AccountController(Controller):
                     if k.lower().startswith('x-account-sysmeta-'))
         return meta
 
-    def OPTIONS(self):
-        return Reply(200, [('Allow', ', '.join(self.verbs))])
 
     def autocreate(self, meta=None):
         """PUT the account on its account servers (first container PUT)."""

@@ -5,11 +5,12 @@ from urllib.parse import quote
 
 from swiftlike.concurrency import GreenPile
 from swiftlike.config import is_true
-from swiftlike.exceptions import ConnectionTimeout, Forbidden, ServiceUnavailable, Unauthorized
+from swiftlike.exceptions import (ConnectionTimeout, Forbidden, ServiceUnavailable, SwiftlikeError,
+                                  Unauthorized)
 from swiftlike.http import status_line
 from swiftlike.paths import str_to_wsgi
 from swiftlike.middleware.toolkit import AUTHORIZE_KEY, OWNER_KEY, TXN_KEY
-from swiftlike.proxy import backend
+from swiftlike.proxy import backend, cors
 from swiftlike.proxy.node_iter import (best_status, choose_read_answer, iter_nodes, newest,
                                        quorum_size)
 from swiftlike.timestamp import Timestamp
@@ -392,6 +393,43 @@ class Controller:
                 'meta': _suffixes(h, 'x-container-meta-'),
                 'sysmeta': _suffixes(h, 'x-container-sysmeta-'),
                 'partition': part, 'nodes': nodes}
+
+    # -- CORS ---------------------------------------------------------------
+
+    def _cors(self):
+        try:
+            info = self.container_info()
+        except SwiftlikeError:
+            return None
+        if not 200 <= info.get('status', 0) < 300:
+            return None
+        return cors.container_cors(info.get('meta', {}))
+
+    def OPTIONS(self):
+        """Allowed methods; for a browser's preflight (Origin and
+        Access-Control-Request-Method), the container's CORS rules decide."""
+        origin = self.req.headers.get('Origin')
+        if not origin or self.container is None:
+            return Reply(200, [('Allow', ', '.join(self.verbs))])
+        settings = self._cors() or {}
+        conf = self.app.conf
+        status, headers = cors.preflight(
+            origin, self.req.headers.get('Access-Control-Request-Method'),
+            self.req.headers.get('Access-Control-Request-Headers'), settings,
+            conf.cors_origins, self.verbs)
+        return Reply(status, headers)
+
+    def cors_headers(self, response_headers):
+        """CORS headers for the response to a request with an Origin."""
+        origin = self.req.headers.get('Origin')
+        if not origin or self.container is None or self.req.method == 'OPTIONS':
+            return []
+        settings = self._cors()
+        if settings is None:
+            return []
+        conf = self.app.conf
+        return cors.response_headers(origin, settings, conf.cors_origins, conf.strict_cors_mode,
+                                     conf.cors_expose, response_headers)
 
     def invalidate_info(self, *key):
         self.app.info_cache.pop(key)

@@ -142,8 +142,6 @@ class ContainerController(Controller):
         if not self.is_owner:
             self.authorize('', '')
 
-    def OPTIONS(self):
-        return Reply(200, [('Allow', ', '.join(self.verbs))])
 
     def invalidate(self):
         self.app.info_cache.pop(('container', self.account, self.container))

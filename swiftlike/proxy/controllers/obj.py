@@ -95,8 +95,6 @@ class ObjectController(Controller):
 
     HEAD = GET
 
-    def OPTIONS(self):
-        return Reply(200, [('Allow', ', '.join(self.verbs))])
 
     # -- writes ------------------------------------------------------------
 
