@@ -2,7 +2,8 @@
 size of an upload)."""
 from urllib.parse import unquote
 
-from swiftlike.middleware.toolkit import call_app, split_account_path, subrequest_env
+from swiftlike.middleware.toolkit import (AUTHORIZE_KEY, OWNER_KEY, call_app, split_account_path,
+                                          subrequest_env)
 
 QUOTA_EXCEEDED = b'Upload exceeds quota.'
 
@@ -70,7 +71,7 @@ def upload_size(env, app, source):
         length = env.get('CONTENT_LENGTH') or '0'
         return int(length) if length.isdigit() else 0
     sub = subrequest_env(env, 'HEAD', path, source)
-    for key in ('HTTP_X_AUTH_TOKEN', 'REMOTE_USER', 'swiftlike.authorize', 'swiftlike.owner'):
+    for key in ('HTTP_X_AUTH_TOKEN', 'REMOTE_USER', AUTHORIZE_KEY, OWNER_KEY):
         if key in env:
             sub[key] = env[key]
     status, headers, _body = call_app(app, sub)

@@ -91,23 +91,39 @@ def _int(value):
         return 0
 
 
-def info_from_headers(status, headers):
-    """The account_info dict of an account HEAD answer."""
-    info = {'status': status, 'container_count': 0, 'object_count': 0, 'bytes': 0,
-            'meta': {}, 'sysmeta': {}}
+# The counters of an account's or a container's HEAD answer, by info key.
+_COUNTS = {'account': {'container_count': 'x-account-container-count',
+                       'object_count': 'x-account-object-count',
+                       'bytes': 'x-account-bytes-used'},
+           'container': {'object_count': 'x-container-object-count',
+                         'bytes': 'x-container-bytes-used'}}
+
+
+def info_from_headers(status, headers, level='account'):
+    """The account_info (or container_info) dict of a HEAD answer."""
+    counts = _COUNTS[level]
+    by_header = {header: key for key, header in counts.items()}
+    info = dict({key: 0 for key in counts}, status=status, meta={}, sysmeta={})
+    meta, sysmeta = 'x-%s-meta-' % level, 'x-%s-sysmeta-' % level
     for name, value in headers:
         lname = name.lower()
-        if lname == 'x-account-container-count':
-            info['container_count'] = _int(value)
-        elif lname == 'x-account-object-count':
-            info['object_count'] = _int(value)
-        elif lname == 'x-account-bytes-used':
-            info['bytes'] = _int(value)
-        elif lname.startswith('x-account-meta-'):
-            info['meta'][lname[len('x-account-meta-'):]] = value
-        elif lname.startswith('x-account-sysmeta-'):
-            info['sysmeta'][lname[len('x-account-sysmeta-'):]] = value
+        if lname in by_header:
+            info[by_header[lname]] = _int(value)
+        elif lname.startswith(meta):
+            info['meta'][lname[len(meta):]] = value
+        elif lname.startswith(sysmeta):
+            info['sysmeta'][lname[len(sysmeta):]] = value
     return info
+
+
+def info_headers(info, level):
+    """The HEAD answer's headers for an info dict (what the proxy sends back
+    for an info subrequest it answers from its cache)."""
+    headers = [(header, str(info.get(key, 0))) for key, header in _COUNTS[level].items()]
+    headers.extend(('x-%s-meta-%s' % (level, k), v) for k, v in info.get('meta', {}).items())
+    headers.extend(('x-%s-sysmeta-%s' % (level, k), v)
+                   for k, v in info.get('sysmeta', {}).items())
+    return headers
 
 
 def account_info(env, app, account=None, source='toolkit'):
@@ -140,17 +156,7 @@ def container_info(env, app, account, container, source='toolkit'):
         sub = subrequest_env(env, 'HEAD', '/v1/%s/%s' % (account, container), source)
         sub[INFO_REQUEST_KEY] = True
         status, headers, _body = call_app(app, sub)
-        info = {'status': status, 'object_count': 0, 'bytes': 0, 'meta': {}, 'sysmeta': {}}
-        for name, value in headers:
-            lname = name.lower()
-            if lname == 'x-container-object-count':
-                info['object_count'] = _int(value)
-            elif lname == 'x-container-bytes-used':
-                info['bytes'] = _int(value)
-            elif lname.startswith('x-container-meta-'):
-                info['meta'][lname[len('x-container-meta-'):]] = value
-            elif lname.startswith('x-container-sysmeta-'):
-                info['sysmeta'][lname[len('x-container-sysmeta-'):]] = value
+        info = info_from_headers(status, headers, 'container')
         cache[key] = info
     return info
 

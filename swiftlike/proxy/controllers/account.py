@@ -5,7 +5,7 @@ from xml.sax.saxutils import escape
 from swiftlike.constraints import ACCOUNT_LISTING_LIMIT
 from swiftlike.db import listing
 from swiftlike.exceptions import MethodNotAllowed
-from swiftlike.middleware.toolkit import INFO_REQUEST_KEY
+from swiftlike.middleware.toolkit import INFO_REQUEST_KEY, info_headers
 from swiftlike.proxy.controllers.base import Controller, Reply, name_path, without_owner_headers
 from swiftlike.proxy.controllers.params import (listing_format, listing_query,
                                                 metadata_headers, parse_query)
@@ -51,13 +51,7 @@ class AccountController(Controller):
         """A middleware's account_info() subrequest: the answer from this
         worker's info cache (no backend request while it is fresh)."""
         info = self.account_info()
-        headers = []
-        if 200 <= info['status'] < 300:
-            headers = [('X-Account-Container-Count', str(info['container_count'])),
-                       ('X-Account-Object-Count', str(info['object_count'])),
-                       ('X-Account-Bytes-Used', str(info['bytes']))]
-            headers.extend(('X-Account-Meta-' + k, v) for k, v in info['meta'].items())
-            headers.extend(('X-Account-Sysmeta-' + k, v) for k, v in info['sysmeta'].items())
+        headers = info_headers(info, 'account') if 200 <= info['status'] < 300 else []
         return Reply(info['status'], headers, app_iter=[b''], content_length=0)
 
     def empty_account(self):

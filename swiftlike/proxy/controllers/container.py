@@ -2,7 +2,7 @@
 listing, delete."""
 from swiftlike.constraints import CONTAINER_LISTING_LIMIT, check_utf8
 from swiftlike.exceptions import NotFound, ServiceUnavailable
-from swiftlike.middleware.toolkit import INFO_REQUEST_KEY
+from swiftlike.middleware.toolkit import INFO_REQUEST_KEY, info_headers
 from swiftlike.proxy.controllers.account import AccountController
 from swiftlike.proxy.controllers.base import (OWNER_ONLY_HEADERS, Controller, Reply, name_path,
                                               without_owner_headers)
@@ -52,12 +52,7 @@ class ContainerController(Controller):
         """A middleware's container_info() subrequest: the answer from this
         worker's info cache (no backend request while it is fresh)."""
         info = self.container_info()
-        headers = []
-        if 200 <= info['status'] < 300:
-            headers = [('X-Container-Object-Count', str(info['object_count'])),
-                       ('X-Container-Bytes-Used', str(info['bytes']))]
-            headers.extend(('X-Container-Meta-' + k, v) for k, v in info['meta'].items())
-            headers.extend(('X-Container-Sysmeta-' + k, v) for k, v in info['sysmeta'].items())
+        headers = info_headers(info, 'container') if 200 <= info['status'] < 300 else []
         return Reply(info['status'], headers, app_iter=[b''], content_length=0)
 
     def _write_headers(self):
