@@ -30,9 +30,10 @@ FEATURES = {
         ('container', 'header', 'x-versions-enabled'),
         ('container', 'query', 'versions'),
         ('object', 'query', 'version-id')]),
+    # (?symlink=get is what `swift delete` sends before every delete: on a
+    # plain object it reads the object itself, which is right.)
     'symlink': ('Symlinks (X-Symlink-Target)', [
-        ('object', 'header', 'x-symlink-target'),
-        ('object', 'query', 'symlink')]),
+        ('object', 'header', 'x-symlink-target')]),
     # (Temp-URL-Key metadata is stored: keys are owner-only secrets, kept and
     # hidden as Swift keeps them, and a key without TempURL loses no data.)
     'tempurl': ('Temporary URLs (temp_url_sig)', [

@@ -16,7 +16,6 @@ from swiftlike.proxy.unsupported import refused_feature
     ('GET', 'container', [], {'versions': ''}, 'Object versioning'),
     ('DELETE', 'object', [], {'version-id': 'null'}, 'Object versioning'),
     ('PUT', 'object', ['X-Symlink-Target'], {}, 'Symlinks'),
-    ('GET', 'object', [], {'symlink': 'get'}, 'Symlinks'),
     ('GET', 'object', [], {'temp_url_sig': 'x', 'temp_url_expires': '1'}, 'Temporary URLs'),
     ('PUT', 'container', ['X-Container-Meta-Quota-Bytes'], {}, 'Container quotas'),
     ('POST', 'account', ['X-Account-Meta-Quota-Bytes'], {}, 'Account quotas'),
@@ -30,6 +29,7 @@ def test_refused(method, level, headers, query, feature):
 @pytest.mark.parametrize('method,level,headers,query', [
     ('GET', 'object', ['X-Object-Manifest'], {}),           # reads may carry anything
     ('GET', 'object', [], {'multipart-manifest': 'get'}),   # the object itself
+    ('HEAD', 'object', [], {'symlink': 'get'}),             # as `swift delete` asks
     ('DELETE', 'object', [], {'multipart-manifest': 'delete'}),
     ('PUT', 'object', ['X-Object-Meta-Quota-Bytes'], {}),   # plain object metadata
     ('POST', 'container', ['X-Remove-Container-Meta-Web-Index'], {}),
