@@ -1,0 +1,95 @@
+"""The transaction id follows a request into the green threads and disk
+threads it starts (swiftlike.concurrency copies the context), so their log
+lines carry it; what a worker sets stays its own."""
+import io
+import logging
+
+from swiftlike import concurrency
+from swiftlike.logs import get_logger, set_txn_id, txn_id_var
+
+
+def _in_request(txn_id, func):
+    """Run func in a fresh green thread that set `txn_id`, as a server does."""
+    def request():
+        set_txn_id(txn_id)
+        return func()
+    return concurrency.spawn(request).wait()
+
+
+def test_spawn_and_spawn_after_carry_the_txn_id():
+    def check():
+        return (concurrency.spawn(txn_id_var.get).wait(),
+                concurrency.spawn_after(0, txn_id_var.get).wait())
+    assert _in_request('tx1', check) == ('tx1', 'tx1')
+
+
+def test_spawn_n_carries_the_txn_id():
+    def check():
+        seen = concurrency.Event()
+        concurrency.spawn_n(lambda: seen.send(txn_id_var.get()))
+        return seen.wait()
+    assert _in_request('tx2', check) == 'tx2'
+
+
+def test_green_pile_and_pool_carry_the_txn_id():
+    def check():
+        pile = concurrency.GreenPile(3)
+        for _ in range(3):
+            pile.spawn(txn_id_var.get)
+        pool = concurrency.GreenPool(2)
+        seen = []
+        pool.spawn_n(lambda: seen.append(txn_id_var.get()))
+        pool.waitall()
+        return list(pile), seen, pool.spawn(txn_id_var.get).wait()
+    assert _in_request('tx3', check) == (['tx3'] * 3, ['tx3'], 'tx3')
+
+
+def test_pile_over_a_given_pool():
+    def check():
+        pile = concurrency.GreenPile(concurrency.GreenPool(2))
+        pile.spawn(txn_id_var.get)
+        return list(pile)
+    assert _in_request('tx4', check) == ['tx4']
+
+
+def test_disk_threads_carry_the_txn_id():
+    disk = concurrency.DiskExecutor(2)
+    assert _in_request('tx5', lambda: disk.run('sda', txn_id_var.get)) == 'tx5'
+
+
+def test_a_worker_setting_its_own_txn_id_leaves_the_caller_alone():
+    def check():
+        def worker():
+            set_txn_id('other')
+            return txn_id_var.get()
+        return concurrency.spawn(worker).wait(), txn_id_var.get()
+    assert _in_request('tx6', check) == ('other', 'tx6')
+
+
+def test_concurrent_requests_keep_their_own_ids():
+    def request(txn_id):
+        set_txn_id(txn_id)
+        concurrency.sleep(0)
+        pile = concurrency.GreenPile(2)
+        pile.spawn(lambda: (concurrency.sleep(0), txn_id_var.get())[1])
+        return list(pile)[0], txn_id_var.get()
+    threads = [concurrency.spawn(request, 'tx-%d' % i) for i in range(5)]
+    assert [t.wait() for t in threads] == [('tx-%d' % i, 'tx-%d' % i) for i in range(5)]
+
+
+def test_warning_from_a_pile_worker_has_the_txn_id_in_its_line():
+    logger = get_logger('test-txn-context', 'INFO')
+    stream = io.StringIO()
+    handler = logger.handlers[0]
+    old_stream = handler.setStream(stream)
+    try:
+        def check():
+            pile = concurrency.GreenPile(1)
+            pile.spawn(logger.warning, 'ERROR GET to %s failed', '127.0.0.1:1')
+            list(pile)
+        _in_request('txabc', check)
+    finally:
+        handler.setStream(old_stream)
+    line = stream.getvalue()
+    assert ' WARNING txabc: ERROR GET to 127.0.0.1:1 failed' in line, line
+    assert logging.getLogger('swiftlike.test-txn-context') is logger
