@@ -93,3 +93,13 @@ def test_warning_from_a_pile_worker_has_the_txn_id_in_its_line():
     line = stream.getvalue()
     assert ' WARNING txabc: ERROR GET to 127.0.0.1:1 failed' in line, line
     assert logging.getLogger('swiftlike.test-txn-context') is logger
+
+
+def test_line_time_reads_as_the_stock_formatter_writes_it():
+    from swiftlike.logs import _Formatter
+    fmt = '%(asctime)s %(message)s'
+    ours, stock = _Formatter(fmt), logging.Formatter(fmt)
+    for created in (1700000000.0, 1700000000.999, 1700000001.5, 1700000000.25):
+        record = logging.LogRecord('x', logging.INFO, 'f', 1, 'hello', None, None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert ours.format(record) == stock.format(record)
