@@ -22,7 +22,7 @@ from urllib.parse import quote
 from swiftlike import concurrency
 from swiftlike.exceptions import BadRequest, InsufficientStorage, SwiftlikeError
 from swiftlike.http import Request, make_response
-from swiftlike.logs import get_logger, set_txn_id
+from swiftlike.logs import get_logger, log_line, set_txn_id
 from swiftlike.paths import validate_device
 from swiftlike.wsgi import WsgiConf
 
@@ -94,8 +94,8 @@ class StorageServer:
             method = quote(method[:32], safe='')
         agent = environ.get('HTTP_USER_AGENT')
         txn_id = environ.get('HTTP_X_TRANS_ID')
-        self.logger.log(
-            level, '%s %s %s %s %s %d %.4f %s "%s"',
+        log_line(
+            self.logger, level, '%s %s %s %s %s %d %.4f %s "%s"',
             environ.get('REMOTE_ADDR') or '-', method,
             quote(environ.get('PATH_INFO', '').encode('latin-1', 'replace'),
                   safe='/:@')[:2048],

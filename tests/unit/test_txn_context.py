@@ -1,11 +1,10 @@
 """The transaction id follows a request into the green threads and disk
 threads it starts (swiftlike.concurrency copies the context), so their log
 lines carry it; what a worker sets stays its own."""
-import io
 import logging
 
 from swiftlike import concurrency
-from swiftlike.logs import get_logger, set_txn_id, txn_id_var
+from swiftlike.logs import get_logger, log_line, set_txn_id, txn_id_var
 
 
 def _in_request(txn_id, func):
@@ -77,11 +76,9 @@ def test_concurrent_requests_keep_their_own_ids():
     assert [t.wait() for t in threads] == [('tx-%d' % i, 'tx-%d' % i) for i in range(5)]
 
 
-def test_warning_from_a_pile_worker_has_the_txn_id_in_its_line():
-    logger = get_logger('test-txn-context', 'INFO')
-    stream = io.StringIO()
-    handler = logger.handlers[0]
-    old_stream = handler.setStream(stream)
+def test_warning_from_a_pile_worker_has_the_txn_id_in_its_line(tmp_path):
+    log_file = str(tmp_path / 'test.log')
+    logger = get_logger('test-txn-context', 'INFO', log_file)
     try:
         def check():
             pile = concurrency.GreenPile(1)
@@ -89,10 +86,44 @@ def test_warning_from_a_pile_worker_has_the_txn_id_in_its_line():
             list(pile)
         _in_request('txabc', check)
     finally:
-        handler.setStream(old_stream)
-    line = stream.getvalue()
-    assert ' WARNING txabc: ERROR GET to 127.0.0.1:1 failed' in line, line
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+    with open(log_file) as f:
+        line = f.read()
+    assert line.endswith(' swiftlike.test-txn-context WARNING txabc: ERROR GET to 127.0.0.1:1 failed\n')
     assert logging.getLogger('swiftlike.test-txn-context') is logger
+
+
+def test_lines_are_whole_and_appended(tmp_path):
+    log_file = str(tmp_path / 'test.log')
+    with open(log_file, 'w') as f:
+        f.write('earlier\n')
+    logger = get_logger('test-txn-lines', 'DEBUG', log_file)
+    try:
+        set_txn_id('tx-lines')
+        logger.info('caf\u00e9 %s', 'ok')
+        log_line(logger, logging.DEBUG, 'quiet %d', 1)
+        try:
+            raise ValueError('boom')
+        except ValueError:
+            logger.exception('failed')
+        logger.setLevel(logging.INFO)
+        log_line(logger, logging.DEBUG, 'not written')
+    finally:
+        set_txn_id(None)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+    with open(log_file, encoding='utf-8') as f:
+        lines = f.read().splitlines()
+    assert lines[0] == 'earlier'
+    assert lines[1].endswith(' INFO tx-lines: caf\u00e9 ok')
+    assert lines[2].endswith(' DEBUG tx-lines: quiet 1')
+    assert lines[3].endswith(' ERROR tx-lines: failed')
+    assert lines[4] == 'Traceback (most recent call last):'
+    assert lines[-1] == 'ValueError: boom'
+    assert not any('not written' in line for line in lines)
 
 
 def test_line_time_reads_as_the_stock_formatter_writes_it():
