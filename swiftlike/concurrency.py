@@ -3,7 +3,13 @@
 Everything else spawns green threads, takes timeouts and runs blocking disk
 calls through the names defined here, so the concurrency library stays
 replaceable.
+
+Green threads and disk threads started here run in a copy of their starter's
+context (contextvars): the transaction id that swiftlike.logs keeps there
+follows a request into the workers it spawns, so their log lines carry it.
+(A new greenlet or OS thread would otherwise start with an empty context.)
 """
+import contextvars
 import http.client
 import os
 import warnings
@@ -31,12 +37,41 @@ import greenlet
 
 from swiftlike.request_headers import read_headers
 
-spawn = eventlet.spawn
-spawn_n = eventlet.spawn_n
-spawn_after = eventlet.spawn_after
+_copy_context = contextvars.copy_context
+
+
+def spawn(func, *args, **kwargs):
+    return eventlet.spawn(_copy_context().run, func, *args, **kwargs)
+
+
+def spawn_n(func, *args, **kwargs):
+    return eventlet.spawn_n(_copy_context().run, func, *args, **kwargs)
+
+
+def spawn_after(seconds, func, *args, **kwargs):
+    return eventlet.spawn_after(seconds, _copy_context().run, func, *args, **kwargs)
+
+
+class GreenPool(eventlet.greenpool.GreenPool):
+    """eventlet's pool; what it runs sees the spawner's context."""
+
+    def spawn(self, function, *args, **kwargs):
+        return super().spawn(_copy_context().run, function, *args, **kwargs)
+
+    def spawn_n(self, function, *args, **kwargs):
+        return super().spawn_n(_copy_context().run, function, *args, **kwargs)
+
+
+class GreenPile(eventlet.greenpool.GreenPile):
+    """eventlet's pile over a GreenPool of ours (so the context follows)."""
+
+    def __init__(self, size_or_pool=1000):
+        if not isinstance(size_or_pool, eventlet.greenpool.GreenPool):
+            size_or_pool = GreenPool(size_or_pool)
+        super().__init__(size_or_pool)
+
+
 sleep = eventlet.sleep
-GreenPool = eventlet.greenpool.GreenPool
-GreenPile = eventlet.greenpool.GreenPile
 Timeout = eventlet.timeout.Timeout
 Event = eventlet.event.Event
 Semaphore = eventlet.semaphore.Semaphore
@@ -90,7 +125,7 @@ class DiskExecutor:
         if self.threads_per_disk <= 0:
             return func(*args, **kwargs)
         with self._limit(device):
-            return eventlet.tpool.execute(func, *args, **kwargs)
+            return eventlet.tpool.execute(_copy_context().run, func, *args, **kwargs)
 
 
 class _HttpProtocol(eventlet.wsgi.HttpProtocol):

@@ -1,12 +1,28 @@
-"""Base of the storage servers: verb dispatch, error mapping, device checks."""
+"""Base of the storage servers: verb dispatch, error mapping, device checks,
+and the access log.
+
+The access log is one INFO line per request (DEBUG for replication verbs, which
+the daemons send in bulk), as Swift's storage servers keep:
+
+    client_ip method path status bytes_in bytes_out duration txn_id "user_agent"
+
+path is URL-quoted (at most 2048 characters), bytes_in the request's
+Content-Length ('-' when chunked), bytes_out the body bytes sent, duration the
+seconds until the response was done: for a streamed object GET the line is
+written when the body has been sent (or cut short), so it shows the bytes and
+time the client really got. txn_id is the X-Trans-Id the proxy sent, '-' when
+none. `log_requests = false` turns it off.
+"""
 import dataclasses
+import logging
 import os
 import time
+from urllib.parse import quote
 
 from swiftlike import concurrency
 from swiftlike.exceptions import BadRequest, InsufficientStorage, SwiftlikeError
 from swiftlike.http import Request, make_response
-from swiftlike.logs import get_logger, set_txn_id
+from swiftlike.logs import get_logger, log_line, set_txn_id
 from swiftlike.paths import validate_device
 from swiftlike.wsgi import WsgiConf
 
@@ -22,6 +38,7 @@ class StorageConf(WsgiConf):
     swift_dir: str = '/etc/swiftlike'
     conn_timeout: float = 0.5
     node_timeout: float = 10.0
+    # One access-log line per request (at INFO; replication verbs at DEBUG).
     log_requests: bool = True
 
 
@@ -34,6 +51,8 @@ class StorageServer:
     """
     server_type = 'storage'
     verbs = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'REPLICATE')
+    # Daemon traffic: logged at DEBUG, as Swift does.
+    quiet_verbs = ('REPLICATE', 'REPLICATION')
 
     def __init__(self, conf, logger=None):
         self.conf = conf
@@ -44,7 +63,7 @@ class StorageServer:
     def __call__(self, environ, start_response):
         start = time.time()
         req = Request(environ)
-        set_txn_id(req.headers.get('X-Trans-Id'))
+        set_txn_id(environ.get('HTTP_X_TRANS_ID'))
         try:
             if req.method not in self.verbs:
                 resp = make_response(405, 'Method not allowed: %s' % req.method[:16])
@@ -56,10 +75,35 @@ class StorageServer:
             self.logger.exception('ERROR handling %s %s', req.method, req.environ.get('PATH_INFO', '')[:256])
             resp = make_response(500, 'Internal server error (txn %s)'
                                  % req.headers.get('X-Trans-Id', '-'))
+        body = resp(environ, start_response)
         if self.conf.log_requests:
-            self.logger.debug('%s %s %s %.4f', req.method, req.environ.get('PATH_INFO', '')[:256],
-                              resp.status_int, time.time() - start)
-        return resp(environ, start_response)
+            level = logging.DEBUG if req.method in self.quiet_verbs else logging.INFO
+            if self.logger.isEnabledFor(level):
+                if req.method == 'HEAD':
+                    self.log_request(level, environ, resp.status_int, 0, start)
+                elif isinstance(body, list):
+                    self.log_request(level, environ, resp.status_int, sum(map(len, body)), start)
+                else:
+                    return _LoggedBody(body, self, level, environ, resp.status_int, start)
+        return body
+
+    def log_request(self, level, environ, status, bytes_out, start):
+        """The access-log line of one request."""
+        method = environ['REQUEST_METHOD']
+        if method not in self.verbs and method not in self.quiet_verbs:
+            method = quote(method[:32], safe='')
+        agent = environ.get('HTTP_USER_AGENT')
+        txn_id = environ.get('HTTP_X_TRANS_ID')
+        log_line(
+            self.logger, level, '%s %s %s %s %s %d %.4f %s "%s"',
+            environ.get('REMOTE_ADDR') or '-', method,
+            quote(environ.get('PATH_INFO', '').encode('latin-1', 'replace'),
+                  safe='/:@')[:2048],
+            status, environ.get('CONTENT_LENGTH') or (
+                '-' if environ.get('HTTP_TRANSFER_ENCODING') else '0'),
+            bytes_out, time.time() - start,
+            quote(txn_id[:256], safe=_TXN_SAFE) if txn_id else '-',
+            quote(agent[:256], safe=_AGENT_SAFE) if agent else '-')
 
     def device_path(self, device, for_write=False, size=0):
         """The device's directory; 507 when unmounted, or when full for writes."""
@@ -83,6 +127,44 @@ class StorageServer:
             needed = float(reserve or 0)
         if free - size < needed:
             raise InsufficientStorage('Device %s is below its free-space reserve' % device)
+
+
+# What stays as it is in the user agent: printable ASCII but '"', '%' and '\'
+# (the rest is %-escaped, so a line always splits into the same fields); in the
+# txn id, not the space either.
+_AGENT_SAFE = " !#$&'()*+,/:;<=>?@[]^_`{|}~"
+_TXN_SAFE = _AGENT_SAFE[1:]
+
+
+class _LoggedBody:
+    """A streamed body that logs its request when the server closes it."""
+
+    __slots__ = ('body', 'server', 'level', 'environ', 'status', 'start', 'sent')
+
+    def __init__(self, body, server, level, environ, status, start):
+        self.body = body
+        self.server = server
+        self.level = level
+        self.environ = environ
+        self.status = status
+        self.start = start
+        self.sent = 0
+
+    def __iter__(self):
+        for chunk in self.body:
+            self.sent += len(chunk)
+            yield chunk
+
+    def close(self):
+        try:
+            close = getattr(self.body, 'close', None)
+            if close is not None:
+                close()
+        finally:
+            if self.server is not None:
+                server, self.server = self.server, None
+                server.log_request(self.level, self.environ, self.status, self.sent,
+                                   self.start)
 
 
 def require_timestamp(req, header='X-Timestamp'):

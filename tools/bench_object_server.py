@@ -7,8 +7,12 @@ Starts `swiftlike.cli.servers object` on a free port with one device (a temp dir
 or --device-dir, e.g. an XFS mount), mount_check off. Then --clients client
 processes, each with one keep-alive connection, PUT --size-byte objects for
 --seconds, then GET them back (whole, MD5-checked by the server) for --seconds.
-Prints ops/s and p50/p99 latency per phase; every PUT must answer 201 and every
-GET 200 with the right length.
+Prints ops/s, p50/p99 latency and the server's CPU time per request for each
+phase; every PUT must answer 201 and every GET 200 with the right length.
+
+The server logs to a file in its temp dir at --log-level (WARNING: no access
+log); `--log-level INFO` adds the access log's line per request, and
+`--log-level INFO --no-log-requests` shows what it costs.
 """
 import argparse
 import http.client
@@ -64,17 +68,42 @@ def client(args):
     return latencies, done
 
 
-def run_phase(port, phase, clients, seconds, size, names_by_client):
+def server_cpu(pid):
+    """CPU seconds (user + system) used so far by the server and its workers
+    (Linux /proc; 0 elsewhere): steadier than ops/s on a busy machine."""
+    ticks = 0
+    try:
+        names = os.listdir('/proc')
+    except OSError:
+        return 0.0
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        # fields[1] is the ppid; [11] and [12] utime and stime (stat fields 4, 14, 15).
+        if int(name) == pid or int(fields[1]) == pid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf('SC_CLK_TCK')
+
+
+def run_phase(port, phase, clients, seconds, size, names_by_client, server_pid=None):
     with multiprocessing.Pool(clients) as pool:
+        cpu = server_cpu(server_pid) if server_pid else 0.0
         begin = time.time()
         results = pool.map(client, [(port, n, phase, seconds, size, names_by_client.get(n, []))
                                     for n in range(clients)])
         elapsed = time.time() - begin
+        cpu = server_cpu(server_pid) - cpu if server_pid else 0.0
     latencies = sorted(lat for lats, _ in results for lat in lats)
     done = {n: names for n, (_, names) in enumerate(results)}
-    print('%s: %d ops in %.1f s = %.0f ops/s; p50 %.1f ms, p99 %.1f ms'
+    print('%s: %d ops in %.1f s = %.0f ops/s; p50 %.1f ms, p99 %.1f ms; server CPU %.0f us/op'
           % (phase, len(latencies), elapsed, len(latencies) / elapsed,
-             latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000))
+             latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000,
+             cpu / max(1, len(latencies)) * 1e6))
     return done
 
 
@@ -85,6 +114,10 @@ def main():
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--size', type=int, default=4096)
     parser.add_argument('--device-dir', help='use this directory (e.g. an XFS mount) as the device')
+    parser.add_argument('--log-level', default='WARNING',
+                        help='the server\'s log_level (INFO: with the access log)')
+    parser.add_argument('--no-log-requests', dest='log_requests', action='store_false',
+                        help='log_requests = false (no access log at any level)')
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix='obench-')
     devices = os.path.join(work, 'devices')
@@ -102,8 +135,10 @@ def main():
     conf = os.path.join(work, 'object-server.conf')
     with open(conf, 'w') as f:
         f.write('[object-server]\nbind_port = %d\ndevices = %s\nmount_check = false\n'
-                'fallocate_reserve = 0\nworkers = %d\nswift_dir = %s\nlog_level = WARNING\n'
-                % (port, devices, args.workers, work))
+                'fallocate_reserve = 0\nworkers = %d\nswift_dir = %s\nlog_level = %s\n'
+                'log_file = %s\nlog_requests = %s\n'
+                % (port, devices, args.workers, work, args.log_level,
+                   os.path.join(work, 'object-server.log'), str(args.log_requests).lower()))
     env = dict(os.environ, SWIFTLIKE_CONF=os.path.join(work, 'swiftlike.conf'), PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, '-m', 'swiftlike.cli.servers', 'object', conf],
                             env=env, start_new_session=True)
@@ -114,10 +149,16 @@ def main():
                 break
             except OSError:
                 time.sleep(0.05)
-        print('object server: %d workers, %d clients, %d-byte objects, device %s'
-              % (args.workers, args.clients, args.size, args.device_dir or 'temp dir'))
-        names = run_phase(port, 'PUT', args.clients, args.seconds, args.size, {})
-        run_phase(port, 'GET', args.clients, args.seconds, args.size, names)
+        print('object server: %d workers, %d clients, %d-byte objects, device %s, '
+              'log_level %s, log_requests %s'
+              % (args.workers, args.clients, args.size, args.device_dir or 'temp dir',
+                 args.log_level, str(args.log_requests).lower()))
+        names = run_phase(port, 'PUT', args.clients, args.seconds, args.size, {}, proc.pid)
+        run_phase(port, 'GET', args.clients, args.seconds, args.size, names, proc.pid)
+        log = os.path.join(work, 'object-server.log')
+        if os.path.exists(log):
+            with open(log, 'rb') as f:
+                print('log: %d lines' % sum(1 for _ in f))
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

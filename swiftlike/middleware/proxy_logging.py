@@ -3,10 +3,11 @@
 client_ip method path status bytes_in bytes_out duration txn_id
 """
 import dataclasses
+import logging
 import time
 from urllib.parse import quote
 
-from swiftlike.logs import get_logger
+from swiftlike.logs import get_logger, log_line
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.toolkit import TXN_KEY
 
@@ -62,12 +63,12 @@ class ProxyLogging:
         return _LoggedBody(body, self, environ, status, counter, start)
 
     def log(self, environ, status, bytes_in, bytes_out, start):
-        self.logger.info('%s %s %s %s %d %d %.4f %s',
-                         environ.get('HTTP_X_FORWARDED_FOR') or environ.get('REMOTE_ADDR', '-'),
-                         environ.get('REQUEST_METHOD', '-'),
-                         quote(environ.get('PATH_INFO', '').encode('latin-1', 'replace'), safe='/:@')[:2048],
-                         status, bytes_in, bytes_out, time.time() - start,
-                         environ.get(TXN_KEY, '-'))
+        log_line(self.logger, logging.INFO, '%s %s %s %s %d %d %.4f %s',
+                 environ.get('HTTP_X_FORWARDED_FOR') or environ.get('REMOTE_ADDR', '-'),
+                 environ.get('REQUEST_METHOD', '-'),
+                 quote(environ.get('PATH_INFO', '').encode('latin-1', 'replace'), safe='/:@')[:2048],
+                 status, bytes_in, bytes_out, time.time() - start,
+                 environ.get(TXN_KEY, '-'))
 
 
 class _LoggedBody:
