@@ -159,6 +159,7 @@ PIPELINE = (
     ('ratelimit', 'swiftlike.middleware.ratelimit', False),
     ('tempauth', 'swiftlike.middleware.tempauth', True),
     ('info', 'swiftlike.middleware.info', False),
+    ('dlo', 'swiftlike.middleware.dlo', False),
 )
 
 

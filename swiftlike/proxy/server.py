@@ -180,7 +180,8 @@ def _version():
     return getattr(swiftlike, '__version__', '0')
 
 
-DEFAULT_PIPELINE = 'catch_errors gatekeeper healthcheck proxy_logging tempauth info proxy-server'
+DEFAULT_PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging tempauth info dlo '
+                    'proxy-server')
 
 
 def pipeline_names(sections, path):
