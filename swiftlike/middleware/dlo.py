@@ -162,9 +162,9 @@ class Listing:
                                else 409)
         try:
             return parse_listing(resp.read(MAX_LISTING_BYTES))
-        except ValueError as err:
+        except (ValueError, SwiftlikeError) as err:
             raise ListingError('Segment listing of %s unreadable: %s'
-                               % (self.container, err), 503)
+                               % (self.container, getattr(err, 'reason', err)), 503)
 
 
 class Summary:

@@ -145,14 +145,19 @@ class SegmentStream:
                     return
                 segment, resp, expected = item
                 got = 0
-                for chunk in resp:
-                    if got + len(chunk) > expected:
-                        chunk = chunk[:expected - got]
+                chunks = iter(resp)
+                while got < expected:
+                    try:
+                        chunk = next(chunks, b'')
+                    except SwiftlikeError as err:
+                        raise SegmentError('segment %s: reading failed: %s'
+                                           % (segment.name, err.reason), 503)
+                    if not chunk:
+                        break
+                    chunk = chunk[:expected - got]
                     got += len(chunk)
                     self.sent += len(chunk)
                     yield chunk
-                    if got >= expected:
-                        break
                 self.close()
                 if got < expected:
                     raise SegmentError('segment %s ended after %d of %d bytes'

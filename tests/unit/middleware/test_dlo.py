@@ -9,7 +9,8 @@ from urllib.parse import parse_qsl
 import pytest
 
 from swiftlike import conditional, ranges
-from swiftlike.exceptions import BadRequest, RangeNotSatisfiable, SwiftlikeError
+from swiftlike.exceptions import (BadRequest, ConnectionTimeout, RangeNotSatisfiable,
+                                  SwiftlikeError)
 from swiftlike.middleware import dlo, info
 from swiftlike.middleware.segments import (Segment, SegmentError, SegmentReader, SegmentStream,
                                            large_object_etag, segment_slices)
@@ -140,6 +141,7 @@ class FakeCluster:
         self.calls = []
         self.environs = []
         self.hooks = {}        # (method, path) -> callable(environ) run first
+        self.broken = set()    # containers / (container, name) whose body fails midway
 
     def put(self, container, name, body, **headers):
         self.containers.add(container)
@@ -188,7 +190,10 @@ class FakeCluster:
                 body, status = body[start:stop], '206 Partial Content'
         headers['Content-Length'] = str(len(body))
         start_response(status, list(headers.items()))
-        return [b''] if method == 'HEAD' else [body[i:i + 4] for i in range(0, len(body), 4)]
+        if method == 'HEAD':
+            return [b'']
+        chunks = [body[i:i + 4] for i in range(0, len(body), 4)]
+        return _breaking(chunks) if (container, obj) in self.broken else chunks
 
     def listing(self, container, query, start_response):
         if container not in self.containers:
@@ -203,10 +208,15 @@ class FakeCluster:
         body = json.dumps(items).encode()
         start_response('200 OK', [('Content-Type', 'application/json'),
                                   ('Content-Length', str(len(body)))])
-        return [body]
+        return _breaking([body[:5], body[5:]]) if container in self.broken else [body]
 
     def segment_gets(self):
         return [p for m, p, q in self.calls if m == 'GET' and p.startswith('/v1/AUTH_test/segs/')]
+
+
+def _breaking(chunks):
+    yield chunks[0]
+    raise ConnectionTimeout('backend went away')
 
 
 def request(app, method, path, headers=None, query='', environ=None):
@@ -378,6 +388,23 @@ def test_segment_vanishing_mid_stream_ends_the_body(mw, cluster, caplog):
     assert b''.join(got) == WHOLE[:20]
     assert any('seg_c' in r.getMessage() and 'ends after 20 bytes' in r.getMessage()
                for r in caplog.records)
+
+
+def test_backend_failures_are_503_or_end_the_body(mw, cluster):
+    cluster.broken.add('segs')
+    for method in ('GET', 'HEAD'):
+        status, _h, body, _env = request(mw, method, '/v1/AUTH_test/mancon/man')
+        assert status == 503
+    cluster.broken = {('segs', 'pre/seg_b')}
+    sub = call(mw, {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/v1/AUTH_test/mancon/man',
+                    'wsgi.input': io.BytesIO(b'')})
+    got = []
+    with pytest.raises(SegmentError) as err:
+        for chunk in sub:
+            got.append(chunk)
+    sub.close()
+    assert b''.join(got) == WHOLE[:14] and err.value.http_status == 503
+    assert 'backend went away' in err.value.reason
 
 
 def test_changed_segment_ends_the_body(mw, cluster):
