@@ -42,6 +42,8 @@ def referrer_allowed(referrer, allowed):
         deny = entry.startswith('-')
         pattern = entry[1:] if deny else entry
         pattern = pattern.lower()
+        if pattern.startswith('*.'):
+            pattern = pattern[1:]   # '*.example.com' means '.example.com', as in Swift
         if pattern in ('*', '.*'):
             match = True
         elif pattern.startswith('.'):

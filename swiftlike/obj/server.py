@@ -342,6 +342,8 @@ class App(StorageServer):
                     'X-Backend-Data-Timestamp', 'Accept-Ranges')
             if status == 304:
                 keep += ('Content-Type',)
+            # The proxy's dlo middleware judges a manifest's conditions itself.
+            keep += tuple(k for k in headers if k.lower() == 'x-object-manifest')
             return make_response(status, headers={k: headers[k] for k in keep},
                                  content_type=headers['Content-Type'] if status == 304 else None)
         return None

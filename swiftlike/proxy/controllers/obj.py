@@ -18,9 +18,17 @@ from swiftlike.timestamp import Timestamp
 
 READ_HEADERS = ('Range', 'If-Match', 'If-None-Match', 'If-Modified-Since',
                 'If-Unmodified-Since', 'If-Range', 'X-Newest')
-# Client headers stored with the object besides X-Object-Meta-*.
+# Client headers stored with the object besides X-Object-Meta-* (a copy
+# keeps them; X-Object-Manifest only reaches here when the dlo middleware runs).
 STORED_HEADERS = ('Content-Disposition', 'Content-Encoding', 'Content-Language',
-                  'Cache-Control', 'Expires')
+                  'Cache-Control', 'Expires', 'X-Object-Manifest')
+# Middlewares serving large objects: {lower-case header: expand}. A copy
+# whose source carries that header copies what the middleware serves for it
+# instead of the stored bytes: expand(environ, account, container, obj,
+# source_headers, range_header) -> a body with `length`, `read(size)` and
+# `close()`, or a SwiftlikeError. The middleware sets this only for copies
+# it expands (not for ?multipart-manifest=get).
+COPY_EXPANDERS_KEY = 'swiftlike.copy_expanders'
 # The largest time a ten-digit X-Delete-At can name (as Swift caps it).
 MAX_DELETE_AT = 9999999999
 
@@ -323,31 +331,62 @@ class ObjectController(Controller):
         range_header = self.req.headers.get('Range')
         if range_header:
             src_headers['Range'] = range_header   # a copy of just that range
-        resp = self.read(ring, part, nodes, 'GET', name_path(src_account, src_container, src_obj),
-                         src_headers, fanout=self.app.conf.object_read_fanout)
+        path = name_path(src_account, src_container, src_obj)
+        fanout = self.app.conf.object_read_fanout
+        resp = self.read(ring, part, nodes, 'GET', path, src_headers, fanout=fanout)
         if resp is None:
             raise ServiceUnavailable('No object server answered for the copy source')
-        if resp.status not in (200, 206) or \
-                'multipart' in resp.headers.get('content-type', ''):
+        expander = self._copy_expander(resp)
+        if expander is not None and (resp.status != 200 or range_header):
+            # The headers of a part (or of a 416) may not be the object's own.
             resp.close()
-            if resp.status == 404:
-                raise NotFound('Copy source not found')
-            raise ServiceUnavailable("Copy source: status %d" % resp.status) \
-                if resp.status >= 500 else PreconditionFailed('Copy source: status %d' % resp.status)
-        length = int(resp.headers.get('content-length', '0'))
+            resp = self.read(ring, part, nodes, 'HEAD', path, self.base_headers(), fanout=fanout)
+            if resp is None:
+                raise ServiceUnavailable('No object server answered for the copy source')
+            resp.discard()
+            expander = self._copy_expander(resp)
+        if expander is not None:
+            resp.discard()
+            header, expand = expander
+            body = expand(self.req.environ, src_account, src_container, src_obj,
+                          resp.headers, range_header)
+            length, reader = body.length, body.read
+        else:
+            header, body = None, resp
+            if resp.status not in (200, 206) or \
+                    'multipart' in resp.headers.get('content-type', ''):
+                resp.close()
+                if resp.status == 404:
+                    raise NotFound('Copy source not found')
+                raise ServiceUnavailable("Copy source: status %d" % resp.status) \
+                    if resp.status >= 500 else \
+                    PreconditionFailed('Copy source: status %d' % resp.status)
+            length = int(resp.headers.get('content-length', '0'))
+            reader = resp.read
         if length > MAX_FILE_SIZE:
-            resp.close()
+            body.close()
             raise RequestEntityTooLarge('Copy source is too large')
         headers = {}
         for key, value in resp.headers.items():
             title = '-'.join(p.capitalize() for p in key.split('-'))
+            if key == header:
+                continue
             if key.startswith('x-object-meta-') or title in STORED_HEADERS:
                 headers[title] = value
         headers['Content-Type'] = resp.headers.get('content-type', 'application/octet-stream')
         self.copied_from = ('%s/%s' % (src_container, src_obj),
                             resp.headers.get('last-modified', ''),
                             src_account if src_account != self.account else None)
-        return resp, length, resp.read, headers
+        return body, length, reader, headers
+
+    def _copy_expander(self, resp):
+        """(header, expand) when a middleware serves this copy source's body."""
+        if resp.status not in (200, 206, 416):
+            return None
+        for header, expand in (self.req.environ.get(COPY_EXPANDERS_KEY) or {}).items():
+            if resp.headers.get(header):
+                return header, expand
+        return None
 
     def _buffered_put(self, ring, part, nodes, headers_list, length, reader, timestamp):
         """Small bodies are read whole first, then sent with their headers in one

@@ -344,3 +344,18 @@ def test_whole_get_in_disk_read_size_pieces(tmp_path, read_size):
             sent += piece
     assert 4 <= len(sent) < len(body) and body.startswith(sent)
     assert os.listdir(os.path.join(obj.devices, 'sda', 'quarantined', 'objects'))
+
+
+def test_conditional_answers_say_whether_it_is_a_manifest(obj):
+    """The proxy's dlo middleware judges a manifest's conditions itself: a
+    304/412 tells it the object is one."""
+    obj.put(P, b'', {'X-Object-Manifest': 'segs/p'})
+    etag = hashlib.md5(b'').hexdigest()
+    for method in ('GET', 'HEAD'):
+        resp = obj.req(method, P, {'If-None-Match': etag})
+        assert resp.status_int == 304 and resp.headers['X-Object-Manifest'] == 'segs/p'
+        resp = obj.req(method, P, {'If-Match': 'other'})
+        assert resp.status_int == 412 and resp.headers['X-Object-Manifest'] == 'segs/p'
+    obj.put('/sda/1/a/c/plain', b'x')
+    resp = obj.req('GET', '/sda/1/a/c/plain', {'If-Match': 'other'})
+    assert resp.status_int == 412 and 'X-Object-Manifest' not in resp.headers

@@ -1,0 +1,196 @@
+"""Subrequests a middleware sends to the rest of the pipeline (the app below it).
+
+make_environ() builds a fresh WSGI environ from the client request's: the
+identity the auth middleware established (token, REMOTE_USER and the
+swiftlike auth keys) is carried over, so the proxy applies the requester's
+rights (ACLs) to every subrequest; nothing else of the client's request is.
+The environ is tagged with the middleware's name under SOURCE_KEY for the
+access log.
+
+call() runs one and captures its answer as a SubResponse (status, headers,
+body iterator). Bodies stream: read() is for small answers (listings) only.
+"""
+import io
+from urllib.parse import quote, urlencode
+
+from swiftlike.http import status_line
+from swiftlike.paths import str_to_wsgi
+
+SOURCE_KEY = 'swiftlike.source'
+OWNER_KEY = 'swiftlike.owner'
+
+# The client request's environ keys a subrequest keeps: where it came from,
+# who sent it, and what the auth middleware decided about it.
+CARRIED_KEYS = (
+    'REMOTE_ADDR', 'REMOTE_USER', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL',
+    'HTTP_HOST', 'HTTP_X_AUTH_TOKEN', 'HTTP_X_STORAGE_TOKEN', 'HTTP_REFERER',
+    'HTTP_USER_AGENT', 'HTTP_X_FORWARDED_FOR',
+    'wsgi.version', 'wsgi.url_scheme', 'wsgi.errors', 'wsgi.multithread',
+    'wsgi.multiprocess', 'wsgi.run_once',
+    'swiftlike.txn_id', 'swiftlike.authorize', OWNER_KEY, 'swiftlike.features',
+)
+
+
+def path_account(path_info):
+    """The account segment of a WSGI '/v1/<account>/...' path ('' if none)."""
+    parts = path_info.split('/', 3)
+    return parts[2] if len(parts) > 2 else ''
+
+
+def object_path(account, container, obj=None):
+    """'/v1/<account>/<container>[/<obj>]' as a WSGI string (names are real str)."""
+    parts = [account, container] + ([obj] if obj is not None else [])
+    return str_to_wsgi('/v1/' + '/'.join(parts))
+
+
+def make_environ(environ, method, path, query=None, headers=None, source=None):
+    """A subrequest environ: `path` is a WSGI string ('/v1/a/c[/o]'),
+    `query` a {name: str} dict (or a ready query string), `headers` a
+    {Header-Name: value} dict added as HTTP_* keys.
+
+    The auth middleware judged ownership for the client's path; a subrequest
+    to another account drops that verdict, so the proxy asks the auth
+    middleware again (as for a cross-account copy)."""
+    env = {key: environ[key] for key in CARRIED_KEYS if key in environ}
+    if path_account(path) != path_account(environ.get('PATH_INFO', '')):
+        env.pop(OWNER_KEY, None)
+    if 'swiftlike.features' in env:
+        env['swiftlike.features'] = set(env['swiftlike.features'])
+    if isinstance(query, dict):
+        query = urlencode([(k, v.encode('utf-8')) for k, v in query.items()],
+                          quote_via=quote)
+    env.update({
+        'REQUEST_METHOD': method,
+        'SCRIPT_NAME': '',
+        'PATH_INFO': path,
+        'QUERY_STRING': query or '',
+        'CONTENT_LENGTH': '0',
+        'wsgi.input': io.BytesIO(b''),
+    })
+    env.setdefault('SERVER_NAME', 'localhost')
+    env.setdefault('SERVER_PORT', '80')
+    env.setdefault('SERVER_PROTOCOL', 'HTTP/1.1')
+    env.setdefault('wsgi.url_scheme', 'http')
+    env.setdefault('wsgi.version', (1, 0))
+    env.setdefault('wsgi.errors', io.StringIO())
+    for name, value in (headers or {}).items():
+        key = name.upper().replace('-', '_')
+        if key not in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
+            key = 'HTTP_' + key
+        env[key] = value
+    if source:
+        env[SOURCE_KEY] = source
+    return env
+
+
+class SubResponse:
+    """A subrequest's answer: `status` (int), `headers` ({lower-case name:
+    value}), `header_list` (as sent) and the body, streamed by iterating
+    (once) and released by close()."""
+
+    def __init__(self, status, header_list, body_iter, first=None):
+        self.status = status
+        self.header_list = header_list
+        self.headers = {k.lower(): v for k, v in header_list}
+        self._body = body_iter
+        self._first = first
+        self._it = None
+        self._closed = False
+
+    def __iter__(self):
+        if self._it is None:
+            self._it = iter(self._body)
+        if self._first:
+            first, self._first = self._first, None
+            yield first
+        for chunk in self._it:
+            if chunk:
+                yield chunk
+
+    def read(self, limit=None):
+        """The whole body (for small answers); ValueError past `limit` bytes."""
+        parts, size = [], 0
+        try:
+            for chunk in self:
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise ValueError('subrequest body larger than %d bytes' % limit)
+                parts.append(chunk)
+        finally:
+            self.close()
+        return b''.join(parts)
+
+    def discard(self, limit=65536):
+        """Done with this answer: read a small rest (so a backend connection
+        can be reused), then close."""
+        length = self.headers.get('content-length', '')
+        try:
+            if length.isdigit() and int(length) <= limit:
+                for _chunk in self:
+                    pass
+        except Exception:  # noqa: BLE001 - unread and closed either way
+            pass
+        finally:
+            self.close()
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            close = getattr(self._body, 'close', None)
+            if close:
+                close()
+
+    @property
+    def status_line(self):
+        return status_line(self.status)
+
+    def respond(self, start_response, header_list=None):
+        """Pass this answer on to the client as it is (or with other headers)."""
+        start_response(self.status_line, self.header_list if header_list is None
+                       else header_list)
+        return _Passed(self)
+
+
+class _Passed:
+    def __init__(self, sub):
+        self.sub = sub
+
+    def __iter__(self):
+        return iter(self.sub)
+
+    def close(self):
+        self.sub.close()
+
+
+def call(app, environ):
+    """Run a subrequest through `app`; its answer as a SubResponse."""
+    captured = {}
+
+    def start_response(status, headers, exc_info=None):
+        captured['status'] = status
+        captured['headers'] = list(headers)
+        return lambda data: None
+
+    body = app(environ, start_response)
+    first = None
+    if 'status' not in captured:
+        # An app may call start_response when its body is first iterated.
+        it = iter(body)
+        first = next(it, b'')
+        body = _Resumed(it, body)
+    status = int(captured['status'].split(' ', 1)[0])
+    return SubResponse(status, captured['headers'], body, first)
+
+
+class _Resumed:
+    def __init__(self, it, original):
+        self.it = it
+        self.original = original
+
+    def __iter__(self):
+        return self.it
+
+    def close(self):
+        close = getattr(self.original, 'close', None)
+        if close:
+            close()
