@@ -362,7 +362,7 @@ def test_healthcheck_and_info(api):
     assert swift['container_listing_limit'] == 10000
     assert swift['max_meta_count'] == 90
     assert 'tempauth' in info
-    for absent in ('slo', 'dlo', 'tempurl', 'bulk_delete', 'versioned_writes'):
+    for absent in ('slo', 'dlo', 'tempurl', 'versioned_writes'):
         assert absent not in info
 
 
