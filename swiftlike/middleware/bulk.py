@@ -179,34 +179,50 @@ def check_name(container, obj):
 
 
 def parse_delete_line(line):
-    """(display, container, obj or b'') of a stripped, non-empty line of a
-    delete list, and None or the status it fails with by itself."""
+    """(container, obj or b'') of a stripped, non-empty line of a delete
+    list, and None or the status it fails with by itself."""
     path = unquote_to_bytes(line).lstrip(b'/')
     container, _, obj = path.partition(b'/')
-    return (display_path(path), container, obj), check_name(container, obj)
+    return (container, obj), check_name(container, obj)
 
 
-def read_delete_list(wsgi_input, max_paths):
-    """([(display, container, obj)], [(display, status)]) from a delete list
-    body, in order. Raises Abort for more than max_paths paths or none, and
-    when the client goes away. Lines longer than any valid path are failures
-    of their own (read past, never held whole)."""
+def target_path(target):
+    container, obj = target
+    return container + b'/' + obj if obj else container
+
+
+def read_delete_list(wsgi_input, max_paths, max_failed):
+    """([(container, obj)], [(display, status)], whether paths were left out)
+    from a delete list body, in order. Raises Abort for more than max_paths paths (or a body longer than
+    they can be) or none, and when the client goes away. Lines longer than
+    any valid path are failures of their own (read past, never held whole).
+    Once max_failed lines have failed, the rest is only counted (the request
+    stops there anyway), so memory stays bounded by the limits."""
     targets, errors = [], []
     count = 0
     pending = b''
     skipping = False    # inside an over-long line
+    size = 0
+    too_many = Abort(413, 'Maximum Bulk Deletes: %d per request' % max_paths)
+    left_out = False
 
-    def take(line):
-        nonlocal count
+    def take(line, overlong=False):
+        nonlocal count, left_out
         line = line.strip()
         if not line:
             return
         count += 1
         if count > max_paths:
-            raise Abort(413, 'Maximum Bulk Deletes: %d per request' % max_paths)
+            raise too_many
+        if len(errors) >= max_failed:
+            left_out = True
+            return
+        if overlong:
+            errors.append((display_path(unquote_to_bytes(line)), 400))
+            return
         target, failed = parse_delete_line(line)
         if failed:
-            errors.append((target[0], failed))
+            errors.append((display_path(target_path(target)), failed))
         else:
             targets.append(target)
 
@@ -214,6 +230,9 @@ def read_delete_list(wsgi_input, max_paths):
         chunk = read_client(wsgi_input, READ_SIZE)
         if not chunk:
             break
+        size += len(chunk)
+        if size > max_paths * (MAX_LINE_LENGTH + 2):
+            raise too_many
         lines = (pending + chunk).split(b'\n')
         pending = lines.pop()
         for line in lines:
@@ -223,17 +242,14 @@ def read_delete_list(wsgi_input, max_paths):
             take(line)
         if len(pending) > MAX_LINE_LENGTH:
             if not skipping:
-                count += 1
-                if count > max_paths:
-                    raise Abort(413, 'Maximum Bulk Deletes: %d per request' % max_paths)
-                errors.append((display_path(unquote_to_bytes(pending.strip())), 400))
+                take(pending, overlong=True)
                 skipping = True
             pending = b''
     if not skipping:
         take(pending)
     if not count:
         raise Abort(400, 'Invalid bulk delete.')
-    return targets, errors
+    return targets, errors, left_out
 
 
 def read_client(wsgi_input, size):
@@ -292,6 +308,7 @@ class Bulk:
         if parts is None:
             return self.app(env, start_response)
         if method == 'PUT' and 'extract-archive' in query:
+            # (Imported here: bulk_extract builds on this module.)
             from swiftlike.middleware import bulk_extract
             kind = query['extract-archive'][0].strip().lower().strip('.')
             if kind not in bulk_extract.ARCHIVE_TYPES:
@@ -343,7 +360,8 @@ class Bulk:
 
     def delete_work(self, env, account, summary):
         conf = self.conf
-        targets, errors = read_delete_list(env['wsgi.input'], conf.max_deletes_per_request)
+        targets, errors, left_out = read_delete_list(
+            env['wsgi.input'], conf.max_deletes_per_request, conf.max_failed_deletes)
         for display, status in errors:
             summary.fail(display, status)
 
@@ -351,7 +369,7 @@ class Bulk:
             return len(summary.errors) >= conf.max_failed_deletes
 
         def delete(target):
-            _display, container, obj = target
+            container, obj = target
             path = '/v1/%s/%s' % (account, container.decode('latin-1'))
             if obj:
                 path += '/' + obj.decode('latin-1')
@@ -361,8 +379,8 @@ class Bulk:
         def stop():
             return too_many() or summary.unauthorized
 
-        halted = []
-        phases = ([t for t in targets if t[2]], [t for t in targets if not t[2]])
+        halted = [True] if left_out else []
+        phases = ([t for t in targets if t[1]], [t for t in targets if not t[1]])
         for phase in phases:
             if halted:
                 break
@@ -373,7 +391,7 @@ class Bulk:
                 elif status == 404:
                     summary.counts['Number Not Found'] += 1
                 else:
-                    summary.fail(target[0], status)
+                    summary.fail(display_path(target_path(target)), status)
                 yield
         if halted and summary.unauthorized:
             raise Abort(401, 'Unauthorized')

@@ -142,6 +142,9 @@ def test_too_many_paths_deletes_nothing():
     mw, proxy = make(max_deletes_per_request=3)
     assert delete(mw, b'a\nb\nc\n')['Number Deleted'] == 3
     assert delete(mw, b'a\nb\nc\n' + b'x' * 100000)['Response Status'].startswith('413')
+    # a body longer than the paths it may hold could be is not read to its end
+    result = delete(mw, b'a\n' + b'\n' * (5 * 1024 * 1024))
+    assert result['Response Status'].startswith('413') and not proxy.calls[3:]
 
 
 @pytest.mark.parametrize('line,status', [
