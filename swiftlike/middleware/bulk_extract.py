@@ -34,6 +34,7 @@ import tarfile
 import zlib
 from urllib.parse import unquote
 
+from swiftlike import concurrency
 from swiftlike.constraints import MAX_FILE_SIZE, MAX_META_NAME_LENGTH
 from swiftlike.http import client_content_type
 from swiftlike.middleware.bulk import (EXTRACT_SOURCE, READ_SIZE, Abort, Summary, call_app,
@@ -147,6 +148,7 @@ class ArchiveStream:
         self.decomp = None
         self.ended = False      # the body is all read
         self.over = False       # the compressed data is all inflated
+        self.reads = 0
 
     def _body(self):
         if self.pending:
@@ -178,6 +180,11 @@ class ArchiveStream:
     def read(self, size=-1):
         if size is None or size < 0 or size > READ_SIZE:
             size = READ_SIZE
+        self.reads += 1
+        if not self.reads % 16:
+            # Inflating or skipping data can go on long without the body
+            # running dry: let the worker's other requests have a turn.
+            concurrency.sleep(0)
         if self.kind is None:
             self.kind = compression(self._head())
             if self.kind != 'tar':
