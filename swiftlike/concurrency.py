@@ -189,6 +189,14 @@ class _HttpProtocol(eventlet.wsgi.HttpProtocol):
         return True
 
 
+def send_chunks_at_once(environ):
+    """Write every chunk of this request's response body as soon as the app
+    yields it (the server otherwise gathers small chunks up to its
+    minimum_chunk_size first): for bodies that keep a client waiting with
+    occasional whitespace while work goes on."""
+    environ['eventlet.minimum_write_chunk_size'] = 0
+
+
 # eventlet's own handler, for tests comparing answers with ours.
 StockHttpProtocol = eventlet.wsgi.HttpProtocol
 

@@ -160,6 +160,7 @@ PIPELINE = (
     ('gatekeeper', 'swiftlike.middleware.gatekeeper', True),
     ('healthcheck', 'swiftlike.middleware.healthcheck', True),
     ('proxy_logging', 'swiftlike.middleware.proxy_logging', True),
+    ('bulk', 'swiftlike.middleware.bulk', False),
     ('ratelimit', 'swiftlike.middleware.ratelimit', False),
     ('tempauth', 'swiftlike.middleware.tempauth', True),
     ('container_quotas', 'swiftlike.middleware.container_quotas', False),

@@ -201,8 +201,8 @@ def _version():
     return getattr(swiftlike, '__version__', '0')
 
 
-DEFAULT_PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging tempauth container_quotas '
-                    'account_quotas info dlo proxy-server')
+DEFAULT_PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging bulk tempauth '
+                    'container_quotas account_quotas info dlo proxy-server')
 
 
 def pipeline_names(sections, path):

@@ -44,6 +44,12 @@ FEATURES = {
         ('account', 'meta', 'quota-')]),
     'staticweb': ('Static web sites (X-Container-Meta-Web-*)', [
         ('container', 'meta', 'web-')]),
+    # Without the middleware a bulk delete would be a plain DELETE of the
+    # request's own path (an object, or an account for a reseller admin) and
+    # an archive would be stored as one object.
+    'bulk': ('Bulk operations (bulk-delete, extract-archive)', [
+        (level, 'query', name) for level in ('account', 'container', 'object')
+        for name in ('bulk-delete', 'extract-archive')]),
 }
 WRITE_METHODS = ('PUT', 'POST', 'COPY')
 

@@ -363,7 +363,7 @@ def test_healthcheck_and_info(api):
     assert swift['max_meta_count'] == 90
     assert 'tempauth' in info
     assert 'max_get_time' in info['dlo']
-    for absent in ('slo', 'tempurl', 'bulk_delete', 'versioned_writes'):
+    for absent in ('slo', 'tempurl', 'versioned_writes'):
         assert absent not in info
 
 

@@ -164,7 +164,7 @@ def test_load_builds_pipeline(tmp_path):
     while hasattr(app, 'app'):
         names.append(type(app).__name__)
         app = app.app
-    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'TempAuth',
+    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Bulk', 'TempAuth',
                      'ContainerQuotas', 'AccountQuotas', 'Info', 'DynamicLargeObject']
     assert type(app).__name__ == 'App'
 

@@ -20,6 +20,11 @@ from swiftlike.proxy.unsupported import refused_feature
     ('PUT', 'container', ['X-Container-Meta-Quota-Bytes'], {}, 'Container quotas'),
     ('POST', 'account', ['X-Account-Meta-Quota-Bytes'], {}, 'Account quotas'),
     ('POST', 'container', ['X-Container-Meta-Web-Index'], {}, 'Static web'),
+    ('DELETE', 'object', [], {'bulk-delete': ''}, 'Bulk operations'),
+    ('DELETE', 'account', [], {'bulk-delete': ''}, 'Bulk operations'),
+    ('POST', 'container', [], {'bulk-delete': ''}, 'Bulk operations'),
+    ('PUT', 'account', [], {'extract-archive': 'tar'}, 'Bulk operations'),
+    ('PUT', 'object', [], {'extract-archive': 'tar.gz'}, 'Bulk operations'),
 ])
 def test_refused(method, level, headers, query, feature):
     items = [(name, 'x') for name in headers]
