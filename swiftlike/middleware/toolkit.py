@@ -111,16 +111,25 @@ _COUNTS = {'account': {'container_count': 'x-account-container-count',
                          'bytes': 'x-container-bytes-used'}}
 
 
+# A container's ACLs, by info key (container_info only; middlewares that act
+# for a requester ask the auth hook with them).
+_ACLS = {'read_acl': 'x-container-read', 'write_acl': 'x-container-write'}
+
+
 def info_from_headers(status, headers, level='account'):
     """The account_info (or container_info) dict of a HEAD answer."""
     counts = _COUNTS[level]
     by_header = {header: key for key, header in counts.items()}
     info = dict({key: 0 for key in counts}, status=status, meta={}, sysmeta={})
+    if level == 'container':
+        info.update((key, '') for key in _ACLS)
+        by_header.update((header, key) for key, header in _ACLS.items())
     meta, sysmeta = 'x-%s-meta-' % level, 'x-%s-sysmeta-' % level
     for name, value in headers:
         lname = name.lower()
         if lname in by_header:
-            info[by_header[lname]] = _int(value)
+            key = by_header[lname]
+            info[key] = value if key in _ACLS else _int(value)
         elif lname.startswith(meta):
             info['meta'][lname[len(meta):]] = value
         elif lname.startswith(sysmeta):
@@ -132,6 +141,8 @@ def info_headers(info, level):
     """The HEAD answer's headers for an info dict (what the proxy sends back
     for an info subrequest it answers from its cache)."""
     headers = [(header, str(info.get(key, 0))) for key, header in _COUNTS[level].items()]
+    if level == 'container':
+        headers.extend((header, info[key]) for key, header in _ACLS.items() if info.get(key))
     headers.extend(('x-%s-meta-%s' % (level, k), v) for k, v in info.get('meta', {}).items())
     headers.extend(('x-%s-sysmeta-%s' % (level, k), v)
                    for k, v in info.get('sysmeta', {}).items())
@@ -158,7 +169,8 @@ def account_info(env, app, account=None, source='toolkit'):
 
 
 def container_info(env, app, account, container, source='toolkit'):
-    """{'status', 'object_count', 'bytes', 'meta', 'sysmeta'} of a container
+    """{'status', 'object_count', 'bytes', 'read_acl', 'write_acl', 'meta',
+    'sysmeta'} of a container
     (names as WSGI str), by a HEAD through `app` that the proxy answers from
     its per-worker info cache; cached in `env` for the request."""
     cache = env.setdefault(INFO_CACHE_KEY, {})
