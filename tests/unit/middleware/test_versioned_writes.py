@@ -3,7 +3,7 @@ the names), then the middleware over an in-memory rest of the pipeline."""
 import hashlib
 import io
 import json
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -12,7 +12,7 @@ from swiftlike import concurrency
 from swiftlike.exceptions import BadRequest, ConfigError, PreconditionFailed
 from swiftlike.middleware import info, versioned_writes as vw
 from swiftlike.middleware.subrequest import call
-from swiftlike.middleware.toolkit import AUTHORIZE_KEY, INFO_REQUEST_KEY, OWNER_KEY
+from swiftlike.middleware.toolkit import AUTHORIZE_KEY, OWNER_KEY
 from swiftlike.middleware.versioned_writes_ops import (DELETE_MARKER, copied_headers,
                                                        source_timestamp, version_name,
                                                        version_prefix)
@@ -203,7 +203,10 @@ class FakeCluster:
         if status:
             start_response('%d X' % status, [('Content-Length', '4')])
             return [b'fail']
-        parts = [p.encode('latin-1').decode('utf-8') for p in path.split('/', 4)]
+        parts = [p.encode('latin-1').decode('utf-8', 'replace') for p in path.split('/', 4)]
+        if len(parts) < 4:
+            start_response('200 OK', [('Content-Length', '0')])
+            return [b'']
         container = parts[3]
         if len(parts) == 4:
             return self.container(environ, container, start_response)
@@ -548,5 +551,3 @@ def test_other_objects_and_requests_pass(mw, cluster):
         cluster.calls.clear()
         request(mw, method, path)
         assert cluster.calls[-1][:2] == (method, path)
-    assert INFO_REQUEST_KEY  # (the proxy answers info HEADs from its cache)
-    assert quote('x')
