@@ -231,3 +231,23 @@ def test_concurrent_overwrites_lose_no_acknowledged_version(api):
     kept = [read(api, versions, i['name'])[1] for i in listing(api, versions)]
     current = read(api, objs, 'o')[1]
     assert sorted(kept + [current]) == sorted(acknowledged | {b'v-initial'})
+
+
+def test_a_name_too_long_to_version_is_refused_and_kept(api):
+    objs, versions = versioned(api)
+    name = 'n' * 1020                           # its version name would pass 1024 bytes
+    api.put_object(objs, name, b'one')
+    status, _h, body = api.request('PUT', '/%s/%s' % (objs, name), {}, b'two')
+    assert status == 400 and body
+    assert read(api, objs, name)[1] == b'one' and listing(api, versions) == []
+
+
+def test_a_location_naming_its_own_container(api):
+    objs = unique('self')
+    api.put_container(objs, {'X-Versions-Location': objs})
+    api.put_object(objs, 'o', b'one')
+    api.put_object(objs, 'o', b'two')
+    names = [i['name'] for i in listing(api, objs)]
+    assert len(names) == 2 and names[0].startswith('001o/') and names[1] == 'o'
+    assert api.request('DELETE', '/%s/o' % objs)[0] == 204
+    assert read(api, objs, 'o')[1] == b'one' and len(listing(api, objs)) == 1

@@ -551,3 +551,38 @@ def test_other_objects_and_requests_pass(mw, cluster):
         cluster.calls.clear()
         request(mw, method, path)
         assert cluster.calls[-1][:2] == (method, path)
+
+
+@pytest.mark.parametrize('listing', [b'not json', b'{"a": 1}', b'[{"nameless": 1}]',
+                                     b'[1, 2]', b'\xff\xfe'])
+def test_unreadable_versions_listing_is_503_and_deletes_nothing(mw, cluster, listing):
+    cluster.put('objs', 'o', b'one')
+    real = cluster.container
+
+    def broken(environ, container, start_response):
+        if container == 'vers' and environ['REQUEST_METHOD'] == 'GET':
+            start_response('200 OK', [('Content-Length', str(len(listing)))])
+            return [listing]
+        return real(environ, container, start_response)
+    cluster.container = broken
+    status, _h, body, _env = request(mw, 'DELETE', '/v1/AUTH_test/objs/o')
+    assert status == 503 and b'Listing the versions container' in body
+    assert cluster.body('objs', 'o') == b'one'
+
+
+@pytest.mark.parametrize('status,expected', [(403, 412), (400, 412), (500, 503), (507, 503)])
+def test_versions_listing_errors(mw, cluster, status, expected):
+    cluster.put('objs', 'o', b'one')
+    cluster.fail[('GET', '/v1/AUTH_test/vers')] = status
+    assert request(mw, 'DELETE', '/v1/AUTH_test/objs/o')[0] == expected
+    assert cluster.body('objs', 'o') == b'one'
+
+
+def test_a_location_naming_its_own_container_does_not_loop(cluster):
+    mw = vw.filter_factory({})(cluster)
+    cluster.add_container('self', versions_location='self')
+    for body in (b'one', b'two', b'three'):
+        assert request(mw, 'PUT', '/v1/AUTH_test/self/o', body=body)[0] == 201
+    assert sorted(cluster.names('self'))[-1] == 'o' and len(cluster.names('self')) == 3
+    assert request(mw, 'DELETE', '/v1/AUTH_test/self/o')[0] == 204
+    assert cluster.body('self', 'o') == b'two'
