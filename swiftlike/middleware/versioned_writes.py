@@ -198,6 +198,9 @@ class VersionedWrites:
             if method in ('PUT', 'DELETE', 'COPY'):
                 return self.object_request(environ, start_response, method, names)
         except SwiftlikeError as err:
+            if err.http_status >= 500:
+                self.logger.warning('Versioning %s %s: %s', method,
+                                    environ.get('PATH_INFO', ''), err.reason)
             return make_response(err.http_status, err.reason, err.headers)(
                 environ, start_response)
         return self.app(environ, start_response)
@@ -225,6 +228,10 @@ class VersionedWrites:
     # -- objects -------------------------------------------------------------------
 
     def object_request(self, environ, start_response, method, names):
+        if method == 'PUT' and environ.get('HTTP_IF_NONE_MATCH', '').strip() == '*':
+            # Creates only: an existing object is not overwritten (412), so
+            # there is no version to keep.
+            return self.app(environ, start_response)
         target = names
         if method == 'COPY' or (method == 'PUT' and 'HTTP_X_COPY_FROM' in environ):
             target = self._copy_target(environ, method, names)

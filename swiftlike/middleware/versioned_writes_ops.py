@@ -127,9 +127,6 @@ class BodyReader:
         data, self.buffer = self.buffer[:size], self.buffer[size:]
         return data
 
-    def readline(self, size=-1):
-        return self.read(size)
-
 
 class Versioner:
     """The steps of one client request to a versioned container.

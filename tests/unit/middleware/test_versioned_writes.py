@@ -586,3 +586,9 @@ def test_a_location_naming_its_own_container_does_not_loop(cluster):
     assert sorted(cluster.names('self'))[-1] == 'o' and len(cluster.names('self')) == 3
     assert request(mw, 'DELETE', '/v1/AUTH_test/self/o')[0] == 204
     assert cluster.body('self', 'o') == b'two'
+
+
+def test_create_only_put_keeps_no_version(mw, cluster):
+    cluster.put('objs', 'o', b'one')
+    request(mw, 'PUT', '/v1/AUTH_test/objs/o', {'If-None-Match': '*'}, b'two')
+    assert versions(cluster) == []            # (the proxy answers 412)
