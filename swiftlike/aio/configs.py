@@ -161,6 +161,7 @@ PIPELINE = (
     ('healthcheck', 'swiftlike.middleware.healthcheck', True),
     ('proxy_logging', 'swiftlike.middleware.proxy_logging', True),
     ('bulk', 'swiftlike.middleware.bulk', False),
+    ('tempurl', 'swiftlike.middleware.tempurl', False),
     ('ratelimit', 'swiftlike.middleware.ratelimit', False),
     ('tempauth', 'swiftlike.middleware.tempauth', True),
     ('container_quotas', 'swiftlike.middleware.container_quotas', False),

@@ -46,9 +46,6 @@ from swiftlike.middleware.tempurl_sig import (DEPRECATED_DIGESTS, DIGESTS, Heade
 SOURCE = 'TempURL'
 FEATURE = 'tempurl'
 # The environ keys of the authorisation chain (set by the seam in toolkit).
-AUTHORIZE_KEY = toolkit.AUTHORIZE_KEY
-AUTHORIZE_OVERRIDE_KEY = getattr(toolkit, 'AUTHORIZE_OVERRIDE_KEY',
-                                 'swiftlike.authorize_override')
 REMOTE_USER = '.wsgi.tempurl'
 INVALID_BODY = '401 Unauthorized: Temp URL invalid\n'
 KEY_NAMES = ('temp-url-key', 'temp-url-key-2')
@@ -128,8 +125,7 @@ class _PreAuthorized:
         self.app = app
 
     def __call__(self, env, start_response):
-        env[AUTHORIZE_OVERRIDE_KEY] = True
-        env[AUTHORIZE_KEY] = _allow_all
+        toolkit.override_authorization(env, _allow_all)
         return self.app(env, start_response)
 
 
@@ -150,6 +146,10 @@ class ScopeHook:
         parts = toolkit.split_account_path(env.get('PATH_INFO', ''))
         if parts is not None and parts[0] == self.account and parts[1] == self.container:
             obj = parts[2]
+            if obj is None and not env.get(toolkit.SOURCE_KEY):
+                # The proxy asks about the request's own object by its
+                # container (is_object=True); the object is the signed one.
+                return None
             if obj is not None and (obj == self.obj if self.prefix is None
                                     else obj.startswith(self.prefix)):
                 return None
@@ -206,8 +206,7 @@ class TempURL:
                     )(env, start_response)
         self.clean_incoming(env)
         account, container, obj, prefix, scope, expires = grant
-        env[AUTHORIZE_OVERRIDE_KEY] = True
-        env[AUTHORIZE_KEY] = ScopeHook(account, container, obj, prefix, scope)
+        toolkit.override_authorization(env, ScopeHook(account, container, obj, prefix, scope))
         env['REMOTE_USER'] = REMOTE_USER
         env.pop(toolkit.OWNER_KEY, None)
         env['QUERY_STRING'] = urlencode(

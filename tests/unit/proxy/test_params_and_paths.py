@@ -164,7 +164,8 @@ def test_load_builds_pipeline(tmp_path):
     while hasattr(app, 'app'):
         names.append(type(app).__name__)
         app = app.app
-    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Bulk', 'TempAuth',
+    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Bulk', 'TempURL',
+                     'TempAuth',
                      'ContainerQuotas', 'AccountQuotas', 'Info', 'DynamicLargeObject']
     assert type(app).__name__ == 'App'
 
@@ -229,12 +230,13 @@ def test_sample_config_loads_and_documents_every_option():
     import dataclasses
     import os
     import re
-    from swiftlike.middleware import catch_errors, dlo, proxy_logging, tempauth
+    from swiftlike.middleware import catch_errors, dlo, proxy_logging, tempauth, tempurl
     path = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'etc', 'proxy-server.conf')
     conf, factory = load(path)
     assert conf.bind_port == 8080
     text = open(path).read()
-    for cls in (Conf, catch_errors.Conf, proxy_logging.Conf, tempauth.Conf, dlo.Conf):
+    for cls in (Conf, catch_errors.Conf, proxy_logging.Conf, tempauth.Conf, dlo.Conf,
+                tempurl.Conf):
         for field in dataclasses.fields(cls):
             assert re.search(r'^# %s =' % field.name, text, re.M), field.name
 
