@@ -185,7 +185,11 @@ class TempURL:
         if method == 'OPTIONS' or not query_string:
             return self.app(env, start_response)
         if len(query_string) > MAX_QUERY_LENGTH:
-            return self.invalid(env, start_response)
+            # Not parsed: a temp URL this long is garbage; anything else goes
+            # on (and needs a token, like any request without a temp URL).
+            if 'temp_url_' in query_string or 'temp%5furl' in query_string.lower():
+                return self.invalid(env, start_response)
+            return self.app(env, start_response)
         params = {}
         # latin-1: values stay "WSGI strings" (the client's bytes), as paths are.
         for name, value in parse_qsl(query_string, keep_blank_values=True,
@@ -232,7 +236,7 @@ class TempURL:
             raise InvalidTempURL('not an object path')
         account, container, obj = parts
         ip_range = params.get('temp_url_ip_range')
-        if ip_range is not None and not ip_allowed(ip_range, env.get('REMOTE_ADDR')):
+        if ip_range and not ip_allowed(ip_range, env.get('REMOTE_ADDR')):
             raise InvalidTempURL('client address outside the range')
         prefix = params.get('temp_url_prefix')
         if prefix is None:

@@ -333,6 +333,20 @@ def test_untouched_without_temp_url():
     assert toolkit.AUTHORIZE_OVERRIDE_KEY not in proxy.calls[-1]
 
 
+def test_long_queries():
+    app, proxy = make()
+    long_marker = 'marker=' + 'm' * 20000
+    assert run(app, environ(path='/v1/AUTH_a/c', query=long_marker))[0] == 200
+    assert proxy.calls[-1]['QUERY_STRING'] == long_marker
+    assert run(app, environ(query=signed_query(extra=[('x', 'y' * 20000)])))[0] == 401
+    assert run(app, environ(query=long_marker + '&temp%5Furl_sig=x'))[0] == 401
+
+
+def test_empty_ip_range_is_no_range():
+    app, _ = make()
+    assert run(app, environ(query=signed_query() + '&temp_url_ip_range='))[0] == 200
+
+
 def test_options_untouched():
     app, proxy = make()
     assert run(app, environ('OPTIONS', query=q(temp_url_sig='x', temp_url_expires='1')))[0] == 200
