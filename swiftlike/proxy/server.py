@@ -12,7 +12,7 @@ from swiftlike.exceptions import (BadRequest, ConfigError, NotFound, Preconditio
 from swiftlike.http import Request
 from swiftlike import policies
 from swiftlike.logs import get_logger
-from swiftlike.proxy.backend import ConnectionPool
+from swiftlike.backend_http import ConnectionPool
 from swiftlike.proxy.controllers.account import AccountController
 from swiftlike.proxy.controllers.base import Reply, error_reply
 from swiftlike.proxy.controllers.container import ContainerController
