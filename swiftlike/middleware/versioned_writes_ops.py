@@ -20,7 +20,7 @@ from swiftlike.constraints import MAX_FILE_SIZE
 from swiftlike.exceptions import (Forbidden, PreconditionFailed, RequestEntityTooLarge,
                                   ServiceUnavailable, SwiftlikeError, Unauthorized)
 from swiftlike.middleware.subrequest import call, make_environ, object_path, path_account
-from swiftlike.middleware.toolkit import AUTHORIZE_KEY, OWNER_KEY
+from swiftlike.middleware.toolkit import AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, OWNER_KEY
 from swiftlike.timestamp import Timestamp
 
 SOURCE = 'VW'
@@ -149,8 +149,8 @@ class Versioner:
         env = make_environ(self.environ, method, path, query, headers, source=SOURCE)
         # Pre-authorised (the requester's right was checked): no auth hook,
         # so the proxy acts as for the account's owner.
-        env.pop(AUTHORIZE_KEY, None)
-        env.pop(OWNER_KEY, None)
+        for key in (AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, OWNER_KEY):
+            env.pop(key, None)
         return env
 
     def send(self, method, path):
