@@ -1,0 +1,145 @@
+"""Object reads against the in-memory cluster: down and slow nodes, X-Newest,
+stale replicas, tombstones, and resuming a broken body on another replica."""
+import pytest
+
+from tests.unit.proxy.fake_backend import call
+
+PATH = '/a/c/o'
+BODY = b'0123456789abcdefghij'
+
+
+def test_a_down_primary_is_skipped(cluster):
+    cluster.put_object(PATH, BODY)
+    cluster.object_nodes[0].down = True
+    app = cluster.app()
+    resp = call(app, 'GET', '/v1' + PATH)
+    assert (resp.status, resp.body) == (200, BODY)
+    assert resp.headers['Content-Length'] == str(len(BODY))
+    assert 'sda' in [dev for dev, *_ in cluster.requests('GET', PATH)]
+
+
+def test_a_slow_primary_times_out_and_another_answers(cluster):
+    cluster.put_object(PATH, BODY)
+    slow = cluster.object_nodes[0]
+    slow.slow = True
+    app = cluster.app(node_timeout=0.01)
+    resp = call(app, 'GET', '/v1' + PATH)
+    slow.wake.send()       # its answer would come now: too late
+    assert (resp.status, resp.body) == (200, BODY)
+
+
+@pytest.mark.parametrize('method', ['GET', 'HEAD'])
+@pytest.mark.parametrize('order', [(1, 2, 3), (3, 2, 1), (2, 3, 1)])
+def test_x_newest_returns_the_newest_of_three_replicas(cluster, method, order):
+    for i, ts in enumerate(order):
+        cluster.put_object(PATH, b'version %d' % ts, ts=ts, nodes=[i])
+    resp = call(cluster.app(), method, '/v1' + PATH, headers={'X-Newest': 'true'})
+    assert resp.status == 200
+    assert resp.headers['Content-Length'] == '9'
+    assert resp.headers['X-Timestamp'] == '0000000003.00000'
+    if method == 'GET':
+        assert resp.body == b'version 3'
+
+
+def test_x_newest_with_a_primary_down_asks_a_handoff(cluster):
+    cluster.put_object(PATH, b'old', ts=1, nodes=[1, 2])
+    cluster.put_object(PATH, b'new', ts=2, nodes=[3])
+    cluster.object_nodes[0].down = True
+    resp = call(cluster.app(), 'GET', '/v1' + PATH, headers={'X-Newest': 'yes'})
+    assert resp.body == b'new'
+
+
+@pytest.mark.parametrize('fanout,expected', [
+    (1, b'stale'),     # one node asked: the first primary's answer
+    (2, b'fresh'),     # the second primary's HEAD shows a newer version
+    (3, b'fresh'),
+])
+def test_read_fanout_avoids_a_stale_replica_it_sees(cluster, fanout, expected):
+    cluster.put_object(PATH, b'stale', ts=1, nodes=[0])
+    cluster.put_object(PATH, b'fresh', ts=2, nodes=[1, 2])
+    resp = call(cluster.app(object_read_fanout=fanout), 'GET', '/v1' + PATH)
+    assert (resp.status, resp.body) == (200, expected)
+    # One body is read; the other replicas were only asked for their version.
+    assert len(cluster.requests('GET', PATH)) == (1 if expected == b'stale' else 2)
+
+
+@pytest.mark.parametrize('stored,expected', [
+    # (node: (ts, deleted)), the status a client gets
+    ({0: (3, True), 1: (2, False), 2: (2, False)}, 404),   # newer tombstone wins
+    ({0: (1, True), 1: (2, False), 2: (2, False)}, 200),   # older tombstone loses
+    ({1: (2, False), 2: (3, True)}, 200),                  # the tombstone is not seen
+    ({}, 404),                                             # 404 from a quorum
+    ({2: (2, False)}, 404),                                # two 404s are a quorum
+    ({0: (2, True)}, 404),
+])
+def test_not_found_and_tombstones(cluster, stored, expected):
+    for i, (ts, deleted) in stored.items():
+        cluster.put_object(PATH, BODY, ts=ts, nodes=[i], deleted=deleted)
+    resp = call(cluster.app(), 'GET', '/v1' + PATH)
+    assert resp.status == expected
+    if expected == 200:
+        assert resp.body == BODY
+
+
+def test_a_quorum_of_404s_stops_the_search(cluster):
+    call(cluster.app(), 'GET', '/v1' + PATH)
+    asked = [dev for dev, *_ in cluster.log if _[1] == PATH]
+    assert asked == ['sda', 'sdb']
+
+
+@pytest.mark.parametrize('chunk', [1, 4, 7, 64])
+def test_get_resumes_on_another_replica_with_if_match(cluster, chunk):
+    cluster.put_object(PATH, BODY)
+    cluster.object_nodes[0].fail_after = 5
+    resp = call(cluster.app(object_chunk_size=chunk), 'GET', '/v1' + PATH)
+    assert resp.error is None
+    assert (resp.status, resp.body) == (200, BODY)
+    resumed = [h for dev, _m, _p, h in cluster.requests('GET', PATH) if dev != 'sda']
+    assert len(resumed) == 1
+    assert resumed[0]['range'] == 'bytes=5-'
+    assert resumed[0]['if-match'] == cluster.object_nodes[0].objects[PATH].etag
+
+
+def test_get_resumes_twice(cluster):
+    cluster.put_object(PATH, BODY)
+    cluster.object_nodes[0].fail_after = 5
+    cluster.object_nodes[1].fail_after = 12      # of the whole object
+    resp = call(cluster.app(object_chunk_size=3), 'GET', '/v1' + PATH)
+    assert (resp.status, resp.body, resp.error) == (200, BODY, None)
+
+
+def test_a_resume_skips_a_replica_with_another_etag(cluster):
+    cluster.put_object(PATH, BODY, ts=2, nodes=[0, 2])
+    cluster.put_object(PATH, b'something else entirely', ts=1, nodes=[1])
+    cluster.object_nodes[0].fail_after = 5
+    resp = call(cluster.app(object_chunk_size=4), 'GET', '/v1' + PATH)
+    assert (resp.status, resp.body, resp.error) == (200, BODY, None)
+    statuses = [dev for dev, _m, _p, h in cluster.requests('GET', PATH) if 'if-match' in h]
+    assert statuses == ['sdb', 'sdc']
+
+
+@pytest.mark.parametrize('others', ['down', 'other etag', 'gone'])
+def test_when_no_replica_can_resume_the_body_ends_short(cluster, others):
+    cluster.put_object(PATH, BODY, ts=2, nodes=[0])
+    for node in cluster.object_nodes[1:3]:
+        if others == 'down':
+            cluster.put_object(PATH, BODY, ts=2, nodes=[1, 2])
+            node.down = True
+        elif others == 'other etag':
+            cluster.put_object(PATH, b'older and different', ts=1, nodes=[1, 2])
+    cluster.object_nodes[0].fail_after = 7
+    resp = call(cluster.app(object_chunk_size=4, object_read_fanout=1), 'GET', '/v1' + PATH)
+    assert resp.status == 200
+    assert resp.headers['Content-Length'] == str(len(BODY))
+    # A short read the client can detect, never other bytes in its place.
+    assert resp.body == BODY[:7]
+    assert resp.error is not None
+
+
+def test_a_ranged_get_is_not_resumed(cluster):
+    cluster.put_object(PATH, BODY)
+    cluster.object_nodes[0].fail_after = 2
+    resp = call(cluster.app(object_read_fanout=1), 'GET', '/v1' + PATH,
+                headers={'Range': 'bytes=3-9'})
+    assert resp.status == 206
+    assert resp.body == BODY[3:5] and resp.error is not None
