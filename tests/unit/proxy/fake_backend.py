@@ -351,6 +351,8 @@ class FakeCluster:
         h = {k.lower(): v for k, v in headers.items()}
         self.log.append((node['device'], 'PUT', name, h))
         fnode.connect(timeout)
+        if not chunked and h.get('content-length') == '0':
+            return FakePutter(self, fnode, node, name, h, chunked)   # no Expect: no early answer
         early = (fnode.status, {}, b'') if fnode.status else \
             (fnode.expect_status, {}, b'') if fnode.expect_status else \
             fnode.put_precondition(name, h)

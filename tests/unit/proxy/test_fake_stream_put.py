@@ -72,6 +72,14 @@ def test_if_none_match_refused_by_one_node_is_412(cluster, buffered, existing_on
     assert stored(cluster) == {i: b'original' for i in existing_on}
 
 
+def test_an_empty_create_only_put_is_refused_by_one_node(cluster):
+    # No Expect for an empty body: the refusal comes with the final answers.
+    cluster.put_object(PATH, b'original', nodes=[1])
+    resp = call(stream_app(cluster), 'PUT', '/v1' + PATH, headers={'If-None-Match': '*'})
+    assert resp.status == 412
+    assert stored(cluster)[1] == b'original'
+
+
 def test_if_none_match_creates_when_no_replica_has_it(cluster):
     cluster.put_object(PATH, b'original', nodes=[1], deleted=True)
     resp = call(stream_app(cluster), 'PUT', '/v1' + PATH, body=BODY,
