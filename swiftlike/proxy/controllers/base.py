@@ -12,8 +12,7 @@ from swiftlike.paths import str_to_wsgi
 from swiftlike.middleware.toolkit import AUTHORIZE_KEY, OWNER_KEY, TXN_KEY
 from swiftlike import backend_http as backend
 from swiftlike.proxy import cors
-from swiftlike.proxy.node_iter import (best_status, choose_read_answer, iter_nodes, newest,
-                                       quorum_size)
+from swiftlike.proxy.node_iter import best_status, choose_read_answer, iter_nodes, newest
 from swiftlike.timestamp import Timestamp
 
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer',
@@ -286,13 +285,15 @@ class Controller:
                 pile.spawn(self._request_one, nodes, method, part, suffix, headers, query, b'',
                            False)
         answers = [r for r in pile if r is not None]
-        quorum = quorum_size(len(primaries))
         while True:
             found = [r for r in answers if r.status < 400 or r.status in (412, 416)]
             missing = [r for r in answers if r.status == 404]
             other = [r for r in answers if r not in found and r not in missing]
-            if found or other or len(missing) >= quorum or \
-                    any(response_timestamp(r.headers) for r in missing):
+            # "Not found" needs as many 404s as there are primaries, not a
+            # quorum: an acknowledged write may sit on one primary only (its
+            # other replicas on handoffs while two primaries were down), and
+            # a tombstone seen first may be older than that copy.
+            if found or other or len(missing) >= len(primaries):
                 break
             more = self._request_one(nodes, method, part, suffix, headers, query, b'', False)
             if more is None:

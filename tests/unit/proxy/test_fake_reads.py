@@ -49,6 +49,17 @@ def test_x_newest_with_a_primary_down_asks_a_handoff(cluster):
     assert resp.body == b'new'
 
 
+def test_a_write_that_reached_one_primary_is_found_with_x_newest(cluster):
+    cluster.put_object(PATH, b'v1', ts=1)
+    app = cluster.app()
+    cluster.object_nodes[0].down = cluster.object_nodes[1].down = True
+    assert call(app, 'PUT', '/v1' + PATH, body=b'v2').status == 201
+    cluster.object_nodes[0].down = cluster.object_nodes[1].down = False
+    # Two primaries still hold v1: the default read quorum sees only them.
+    assert call(app, 'GET', '/v1' + PATH).body == b'v1'
+    assert call(app, 'GET', '/v1' + PATH, headers={'X-Newest': 'true'}).body == b'v2'
+
+
 @pytest.mark.parametrize('fanout,expected', [
     (1, b'stale'),     # one node asked: the first primary's answer
     (2, b'fresh'),     # the second primary's HEAD shows a newer version
@@ -68,9 +79,11 @@ def test_read_fanout_avoids_a_stale_replica_it_sees(cluster, fanout, expected):
     ({0: (3, True), 1: (2, False), 2: (2, False)}, 404),   # newer tombstone wins
     ({0: (1, True), 1: (2, False), 2: (2, False)}, 200),   # older tombstone loses
     ({1: (2, False), 2: (3, True)}, 200),                  # the tombstone is not seen
-    ({}, 404),                                             # 404 from a quorum
-    ({2: (2, False)}, 404),                                # two 404s are a quorum
+    ({}, 404),                                             # 404 from every primary
+    ({2: (2, False)}, 200),                                # two 404s are not enough
+    ({0: (1, True), 1: (1, True), 2: (2, False)}, 200),    # a PUT after the DELETE
     ({0: (2, True)}, 404),
+    ({0: (2, True), 3: (1, False)}, 404),                  # a handoff is not asked
 ])
 def test_not_found_and_tombstones(cluster, stored, expected):
     for i, (ts, deleted) in stored.items():
@@ -81,10 +94,22 @@ def test_not_found_and_tombstones(cluster, stored, expected):
         assert resp.body == BODY
 
 
-def test_a_quorum_of_404s_stops_the_search(cluster):
-    call(cluster.app(), 'GET', '/v1' + PATH)
-    asked = [dev for dev, *_ in cluster.log if _[1] == PATH]
-    assert asked == ['sda', 'sdb']
+def test_not_found_asks_every_primary_and_no_handoff(cluster):
+    assert call(cluster.app(), 'GET', '/v1' + PATH).status == 404
+    asked = [dev for dev, _m, path, _h in cluster.log if path == PATH]
+    assert asked == ['sda', 'sdb', 'sdc']
+
+
+def test_a_put_acknowledged_while_two_primaries_were_down_reads_back(cluster):
+    app = cluster.app()
+    cluster.object_nodes[0].down = cluster.object_nodes[1].down = True
+    assert call(app, 'PUT', '/v1' + PATH, body=b'data').status == 201
+    # They come back empty (replication has not moved the handoffs' copies yet).
+    cluster.object_nodes[0].down = cluster.object_nodes[1].down = False
+    for method in ('GET', 'HEAD'):
+        resp = call(app, method, '/v1' + PATH)
+        assert resp.status == 200
+    assert resp.headers['Content-Length'] == '4'
 
 
 @pytest.mark.parametrize('chunk', [1, 4, 7, 64])
