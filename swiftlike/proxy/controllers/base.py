@@ -1,6 +1,7 @@
 """What the account, container and object controllers share: replies, backend
 fan-out with handoffs and quorum, newest-wins reads, and cached info."""
 import http.client
+import itertools
 from urllib.parse import quote
 
 from swiftlike.concurrency import GreenPile
@@ -302,13 +303,25 @@ class Controller:
         choice = choose_read_answer(found, missing, other,
                                     lambda r: response_timestamp(r.headers))
         if choice is not None and choice.method != method:
-            # A version probe saw the newest state: fetch it from that node.
-            fetched = self._request_one(iter([choice.node]), method, part, suffix, headers,
-                                        query, b'', False)
+            # A version probe saw the newest state: fetch it from that node, or
+            # from a further one holding that version (the probed node may fail
+            # a GET it answered a HEAD for); else the newest body in hand.
+            wanted = response_timestamp(choice.headers)
+            fetched = None
+            for node in itertools.chain([choice.node], nodes):
+                resp = self._request_one(iter([node]), method, part, suffix, headers, query,
+                                         b'', False)
+                if resp is None:
+                    continue
+                answers.append(resp)
+                ts = response_timestamp(resp.headers)
+                if (resp.status < 400 or resp.status in (412, 416)) and \
+                        (wanted is None or (ts is not None and ts >= wanted)):
+                    fetched = resp
+                    break
             if fetched is None:
                 gets = [r for r in found if r.method == method]
                 fetched = newest(gets, lambda r: response_timestamp(r.headers))
-            answers.append(fetched)
             choice = fetched
         for resp in answers:
             if resp is not choice and resp is not None:

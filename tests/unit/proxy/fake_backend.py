@@ -17,7 +17,8 @@ and takes scriptable faults:
   timeout always fires first (no race: the event is set, if ever, after);
 - `fail_after`: a GET body breaks after that many bytes;
 - `put_fail_after`: a streamed PUT breaks after that many body bytes;
-- `expect_status`: the answer to Expect: 100-continue instead of 100.
+- `expect_status`: the answer to Expect: 100-continue instead of 100;
+- `fault_methods`: a set of methods the faults above apply to (None: all).
 A stale replica is seeded data: `cluster.put_object(..., nodes=[2], ts=old)`.
 
 Every backend request lands in `cluster.log` and every connection is
@@ -97,18 +98,23 @@ class FakeNode:
         self.dbs = {}         # '/a' or '/a/c' -> {'ts', 'deleted', 'meta', 'rows'}
         self.down = self.slow = False
         self.status = self.fail_after = self.put_fail_after = self.expect_status = None
+        self.fault_methods = None
         self.wake = Event()
 
     def __repr__(self):
         return '<FakeNode %s>' % self.dev['device']
 
-    def connect(self, timeout):
-        """Where the faults every request meets strike."""
+    def connect(self, method, timeout):
+        """Where the faults strike (only for `fault_methods`, when set);
+        returns the status to answer with instead, if any."""
+        if self.fault_methods is not None and method not in self.fault_methods:
+            return None
         if self.down:
             raise ConnectionTimeout('connect to %s failed (down)' % self.dev['device'])
         if self.slow:
             with Timeout(timeout, ConnectionTimeout('%s timed out' % self.dev['device'])):
                 self.wake.wait()
+        return self.status
 
     # -- objects ------------------------------------------------------------
 
@@ -337,9 +343,9 @@ class FakeCluster:
         kind, fnode, name = self._find(node, path)
         h = {k.lower(): v for k, v in headers.items()}
         self.log.append((node['device'], method, name, h))
-        fnode.connect(timeout)
-        if fnode.status is not None:
-            return self.answer(fnode, node, fnode.status, {}, method=method, pool=pool)
+        status = fnode.connect(method, timeout)
+        if status is not None:
+            return self.answer(fnode, node, status, {}, method=method, pool=pool)
         if kind == 'object':
             status, rh, data = fnode.object_request(method, name, h, body)
         else:
@@ -350,10 +356,10 @@ class FakeCluster:
         _kind, fnode, name = self._find(node, path)
         h = {k.lower(): v for k, v in headers.items()}
         self.log.append((node['device'], 'PUT', name, h))
-        fnode.connect(timeout)
+        status = fnode.connect('PUT', timeout)
         if not chunked and h.get('content-length') == '0':
             return FakePutter(self, fnode, node, name, h, chunked)   # no Expect: no early answer
-        early = (fnode.status, {}, b'') if fnode.status else \
+        early = (status, {}, b'') if status else \
             (fnode.expect_status, {}, b'') if fnode.expect_status else \
             fnode.put_precondition(name, h)
         if early:

@@ -60,6 +60,29 @@ def test_a_write_that_reached_one_primary_is_found_with_x_newest(cluster):
     assert call(app, 'GET', '/v1' + PATH, headers={'X-Newest': 'true'}).body == b'v2'
 
 
+@pytest.mark.parametrize('get_fault', ['status', 'down'])
+def test_a_newer_version_is_fetched_elsewhere_when_its_node_fails_the_get(cluster, get_fault):
+    cluster.put_object(PATH, b'old', ts=1, nodes=[0])
+    cluster.put_object(PATH, b'new', ts=2, nodes=[1, 2])
+    probed = cluster.object_nodes[1]
+    probed.fault_methods = {'GET'}         # its HEAD answers, its GET fails
+    if get_fault == 'status':
+        probed.status = 503
+    else:
+        probed.down = True
+    resp = call(cluster.app(), 'GET', '/v1' + PATH)
+    assert (resp.status, resp.body) == (200, b'new')
+
+
+def test_the_older_body_is_served_when_no_node_gives_the_newer(cluster):
+    cluster.put_object(PATH, b'old', ts=1, nodes=[0, 2])
+    cluster.put_object(PATH, b'new', ts=2, nodes=[1])
+    cluster.object_nodes[1].fault_methods = {'GET'}
+    cluster.object_nodes[1].status = 503
+    resp = call(cluster.app(), 'GET', '/v1' + PATH)
+    assert (resp.status, resp.body) == (200, b'old')
+
+
 @pytest.mark.parametrize('fanout,expected', [
     (1, b'stale'),     # one node asked: the first primary's answer
     (2, b'fresh'),     # the second primary's HEAD shows a newer version
