@@ -2,6 +2,8 @@
 stale replicas, tombstones, and resuming a broken body on another replica."""
 import pytest
 
+from swiftlike.timestamp import Timestamp
+
 from tests.unit.proxy.fake_backend import call
 
 PATH = '/a/c/o'
@@ -191,3 +193,28 @@ def test_a_ranged_get_is_not_resumed(cluster):
                 headers={'Range': 'bytes=3-9'})
     assert resp.status == 206
     assert resp.body == BODY[3:5] and resp.error is not None
+
+
+def test_a_client_leaving_mid_body_closes_the_backend_connection(cluster):
+    from swiftlike.http import Request
+    cluster.put_object(PATH, BODY)
+    app = cluster.app(object_chunk_size=4)
+    body = app(Request.blank('/v1' + PATH).environ, lambda *a: None)
+    assert next(iter(body)) == BODY[:4]
+    body.close()
+    assert cluster.open_conns() == []
+
+
+def test_container_listing_x_newest_and_a_down_node(cluster):
+    for i, names in enumerate(({'a': 1}, {'a': 1, 'b': 2}, {'a': 1})):
+        cluster.container_nodes[i].dbs['/a/c']['rows'] = {
+            n: {'bytes': size, 'hash': ''} for n, size in names.items()}
+        cluster.container_nodes[i].dbs['/a/c']['ts'] = Timestamp(i + 1)
+    cluster.container_nodes[0].down = True
+    app = cluster.app()
+    # One node asked: the next primary in place of the down one.
+    assert call(app, 'GET', '/v1/a/c').body == b'a\nb\n'
+    # Every primary (a handoff for the down one): the newest database.
+    assert call(app, 'GET', '/v1/a/c', headers={'X-Newest': 'true'}).body == b'a\n'
+    cluster.container_nodes[2].down = True
+    assert call(app, 'GET', '/v1/a/c', headers={'X-Newest': 'true'}).body == b'a\nb\n'

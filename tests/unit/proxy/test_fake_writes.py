@@ -125,3 +125,43 @@ def test_container_delete_quorum(cluster, objects_on, expected):
     for i in objects_on:
         cluster.container_nodes[i].dbs['/a/c']['rows']['o'] = {'bytes': 1}
     assert call(cluster.app(), 'DELETE', '/v1/a/c').status == expected
+
+
+@pytest.mark.parametrize('replicas,down,expected', [
+    (1, 0, 201), (1, 1, 503),
+    (2, 1, 503),                 # quorum of 2 is 2
+    (3, 1, 201), (3, 2, 503),
+    (4, 1, 201), (4, 2, 503),    # quorum of 4 is 3
+    (5, 2, 201), (5, 3, 503),
+])
+def test_write_quorum_by_replica_count(monkeypatch, replicas, down, expected):
+    cluster = FakeCluster(replicas=replicas, object_nodes=replicas)   # no handoffs
+    cluster.install(monkeypatch)
+    cluster.put_container('a', 'c')
+    for node in cluster.object_nodes[:down]:
+        node.down = True
+    app = cluster.app()
+    assert call(app, 'PUT', '/v1' + PATH, body=b'x').status == expected
+    stream = cluster.app(buffered_put_size=0)
+    assert call(stream, 'PUT', '/v1/a/c/p', body=b'x').status == expected
+    assert cluster.open_conns() == []
+
+
+def test_a_slow_primary_is_replaced_on_write(cluster):
+    slow = cluster.object_nodes[2]
+    slow.slow = True
+    resp = call(cluster.app(node_timeout=0.01), 'PUT', '/v1' + PATH, body=b'x')
+    slow.wake.send()
+    assert resp.status == 201
+    assert stored_on(cluster) == [0, 1, 3]
+
+
+def test_account_autocreated_by_the_first_container_put(cluster):
+    app = cluster.app()
+    assert call(app, 'HEAD', '/v1/b').status == 204     # not there yet: looks empty
+    assert cluster.account_nodes[0].dbs.get('/b') is None
+    cluster.account_nodes[1].down = True
+    assert call(app, 'PUT', '/v1/b/c1').status == 201
+    assert [('/b' in n.dbs) for n in cluster.account_nodes] == [True, False, True, True]
+    listing = call(app, 'GET', '/v1/b', headers={'X-Newest': 'true'})
+    assert (listing.status, listing.body) == (200, b'c1\n')
