@@ -103,6 +103,8 @@ def test_read_fanout_avoids_a_stale_replica_it_sees(cluster, fanout, expected):
     # (node: (ts, deleted)), the status a client gets
     ({0: (3, True), 1: (2, False), 2: (2, False)}, 404),   # newer tombstone wins
     ({0: (1, True), 1: (2, False), 2: (2, False)}, 200),   # older tombstone loses
+    ({0: (1, False), 1: (3, True), 2: (3, True)}, 404),    # the probe sees a newer tombstone
+    ({0: (1, False), 1: (3, True), 3: (2, False)}, 404),   # ... older data on a handoff
     ({1: (2, False), 2: (3, True)}, 200),                  # the tombstone is not seen
     ({}, 404),                                             # 404 from every primary
     ({2: (2, False)}, 200),                                # two 404s are not enough
