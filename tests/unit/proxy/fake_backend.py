@@ -395,7 +395,7 @@ class Result:
         return '<Result %s %r>' % (self.status, self.body[:60])
 
 
-def call(app, method, path, headers=None, body=b'', chunked=False):
+def call(app, method, path, headers=None, body=b'', chunked=False, content_length=None):
     """Run one request through `app`; the body is read to its end (a failure
     while streaming it is kept in `.error`, as a client sees a cut connection)."""
     req = Request.blank(path, method=method, headers=headers or {})
@@ -404,7 +404,8 @@ def call(app, method, path, headers=None, body=b'', chunked=False):
         req.environ['HTTP_TRANSFER_ENCODING'] = 'chunked'
         req.environ.pop('CONTENT_LENGTH', None)
     else:
-        req.environ['CONTENT_LENGTH'] = str(len(body))
+        req.environ['CONTENT_LENGTH'] = str(len(body) if content_length is None
+                                            else content_length)
     seen = {}
 
     def start_response(status, headers, exc_info=None):

@@ -102,3 +102,12 @@ def test_a_slow_node_before_100_continue_is_replaced(cluster):
     slow.wake.send()
     assert resp.status == 201
     assert stored(cluster) == {1: BODY, 2: BODY, 3: BODY}
+
+
+@pytest.mark.parametrize('buffered', [False, True])
+def test_a_client_stopping_short_stores_nothing(cluster, buffered):
+    cluster.put_object(PATH, b'original')
+    app = cluster.app() if buffered else stream_app(cluster)
+    resp = call(app, 'PUT', '/v1' + PATH, body=BODY, content_length=len(BODY) + 10)
+    assert resp.status == 499
+    assert stored(cluster) == {0: b'original', 1: b'original', 2: b'original'}
