@@ -1,10 +1,10 @@
 """Object reads against the in-memory cluster: down and slow nodes, X-Newest,
 stale replicas, tombstones, and resuming a broken body on another replica."""
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from swiftlike.timestamp import Timestamp
-
-from tests.unit.proxy.fake_backend import call
+from tests.unit.proxy.fake_backend import FakeCluster, call
 
 PATH = '/a/c/o'
 BODY = b'0123456789abcdefghij'
@@ -220,3 +220,59 @@ def test_container_listing_x_newest_and_a_down_node(cluster):
     assert call(app, 'GET', '/v1/a/c', headers={'X-Newest': 'true'}).body == b'a\n'
     cluster.container_nodes[2].down = True
     assert call(app, 'GET', '/v1/a/c', headers={'X-Newest': 'true'}).body == b'a\nb\n'
+
+
+# Per primary: nothing, an object or a tombstone; timestamps differ (no two
+# writes share one), and any primary may be down.
+replica_kind = st.sampled_from(['absent', 'object', 'tombstone'])
+
+
+@settings(max_examples=60, deadline=None)
+@given(kinds=st.lists(replica_kind, min_size=3, max_size=3),
+       stamps=st.permutations([1, 2, 3]),
+       down=st.lists(st.booleans(), min_size=3, max_size=3))
+def test_x_newest_answers_with_the_newest_reachable_primary(kinds, stamps, down):
+    with pytest.MonkeyPatch.context() as mp:
+        cluster = FakeCluster()
+        cluster.install(mp)
+        cluster.put_container('a', 'c')
+        newest_seen = None
+        for i, (kind, ts) in enumerate(zip(kinds, stamps)):
+            if kind == 'absent':
+                continue
+            cluster.put_object(PATH, b'v%d' % ts, ts=ts, nodes=[i], deleted=kind == 'tombstone')
+            if not down[i] and (newest_seen is None or ts > newest_seen[0]):
+                newest_seen = (ts, kind)
+        for i, is_down in enumerate(down):
+            cluster.object_nodes[i].down = is_down
+        resp = call(cluster.app(), 'GET', '/v1' + PATH, headers={'X-Newest': 'true'})
+        if newest_seen is None or newest_seen[1] == 'tombstone':
+            assert resp.status == 404
+        else:
+            assert (resp.status, resp.body) == (200, b'v%d' % newest_seen[0])
+        assert cluster.open_conns() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(holders=st.sets(st.integers(0, 2), min_size=2),
+       newest_kind=st.sampled_from(['object', 'tombstone']),
+       older=st.lists(replica_kind, min_size=3, max_size=3),
+       down=st.sampled_from([None, 0, 1, 2]))
+def test_a_read_never_misses_a_write_a_quorum_of_primaries_holds(holders, newest_kind, older,
+                                                                 down):
+    with pytest.MonkeyPatch.context() as mp:
+        cluster = FakeCluster()
+        cluster.install(mp)
+        cluster.put_container('a', 'c')
+        for i in range(3):
+            kind, ts = (newest_kind, 9) if i in holders else (older[i], i + 1)
+            if kind != 'absent':
+                cluster.put_object(PATH, b'v%d' % ts, ts=ts, nodes=[i],
+                                   deleted=kind == 'tombstone')
+        if down is not None:
+            cluster.object_nodes[down].down = True
+        resp = call(cluster.app(), 'GET', '/v1' + PATH)
+        if newest_kind == 'tombstone':
+            assert resp.status == 404
+        else:
+            assert (resp.status, resp.body) == (200, b'v9')
