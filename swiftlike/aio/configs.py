@@ -167,6 +167,7 @@ PIPELINE = (
     ('account_quotas', 'swiftlike.middleware.account_quotas', False),
     ('info', 'swiftlike.middleware.info', False),
     ('dlo', 'swiftlike.middleware.dlo', False),
+    ('symlink', 'swiftlike.middleware.symlink', False),
 )
 
 
