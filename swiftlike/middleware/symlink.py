@@ -48,11 +48,10 @@ READ_HEADERS = ('HTTP_RANGE', 'HTTP_IF_MATCH', 'HTTP_IF_NONE_MATCH', 'HTTP_IF_MO
                 'HTTP_IF_UNMODIFIED_SINCE', 'HTTP_IF_RANGE', 'HTTP_X_NEWEST')
 # Answers to a GET/HEAD that still say whether the object is a link.
 OBJECT_ANSWERS = (200, 206, 304, 412, 416)
-# The ETag a link's own listing row shows (a link has no bytes).
-EMPTY_ETAG = 'd41d8cd98f00b204e9800998ecf8427e'
 # Where the link's listing parameters travel: the listing override the object
-# servers send in their container update instead of the real ETag.
-OVERRIDE_ETAG_KEY = 'HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_ETAG'
+# servers send in their container update instead of the stored Content-Type
+# (a later POST with another type keeps the parameters).
+OVERRIDE_TYPE_KEY = 'HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_CONTENT_TYPE'
 # A container listing is read whole to be rewritten; larger is passed on as is.
 MAX_LISTING_BYTES = 64 * 1024 * 1024
 POST_REASON = ('The requested POST was applied to a symlink. POST directly to the target '
@@ -117,6 +116,8 @@ class Symlink:
             names = tuple(wsgi_to_str(p) for p in (account, container, obj))
             query = dict(parse_qsl(environ.get('QUERY_STRING', ''), keep_blank_values=True))
             link_itself = query.get('symlink') == 'get'
+            if method in ('PUT', 'POST', 'COPY'):
+                rules.check_content_type(environ.get('CONTENT_TYPE'))
             if method in ('GET', 'HEAD'):
                 if link_itself:
                     return self.read_link(environ, start_response)
@@ -230,16 +231,16 @@ class Symlink:
             slo_etag = target_headers.get('x-object-sysmeta-slo-etag')
             if slo_etag and ';' not in slo_etag:
                 extra_params = '; slo_etag=%s' % slo_etag
-            if not copying and 'CONTENT_TYPE' not in environ:
+            if not environ.get('CONTENT_TYPE'):
                 environ['CONTENT_TYPE'] = target_headers.get('content-type', LINK_CONTENT_TYPE)
-        if not copying and not environ.get('CONTENT_TYPE'):
+        if not environ.get('CONTENT_TYPE'):
             environ['CONTENT_TYPE'] = LINK_CONTENT_TYPE
         for header in (rules.TARGET_SYSMETA, rules.ACCOUNT_SYSMETA, rules.ETAG_SYSMETA,
                        rules.BYTES_SYSMETA):
             environ.pop(_environ_key(header), None)
         for header, stored in link.sysmeta().items():
             environ[_environ_key(header)] = str_to_wsgi(stored)
-        environ[OVERRIDE_ETAG_KEY] = EMPTY_ETAG + listing_params(link) + extra_params
+        environ[OVERRIDE_TYPE_KEY] = environ['CONTENT_TYPE'] + listing_params(link) + extra_params
 
     @staticmethod
     def _check_empty_body(environ):
@@ -283,13 +284,8 @@ class Symlink:
         resp = call(self.app, environ)
         if not 200 <= resp.status < 300:
             return resp.respond(start_response)
+        # The object servers answer a POST with the object's system metadata.
         link = link_from_headers(resp.headers)
-        if link is None and not any(k.startswith('x-object-sysmeta-') for k in resp.headers):
-            # The answer does not say what the object is: ask.
-            probe = call(self.app, make_environ(environ, 'HEAD', environ['PATH_INFO'],
-                                                source=SOURCE))
-            probe.discard()
-            link = link_from_headers(probe.headers) if probe.status == 200 else None
         if link is None:
             return resp.respond(start_response)
         resp.discard()
@@ -348,6 +344,8 @@ class Symlink:
                 quote(link.account.encode('utf-8'), safe=''))
         if link.etag is not None:
             environ.setdefault('HTTP_X_SYMLINK_TARGET_ETAG', link.etag)
+        if not environ.get('CONTENT_TYPE'):
+            environ['CONTENT_TYPE'] = resp.headers.get('content-type', LINK_CONTENT_TYPE)
 
     def _resolve(self, environ, source):
         """(account, container, obj) of what a copy of `source` copies: the

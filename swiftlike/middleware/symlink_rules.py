@@ -141,6 +141,15 @@ def normalize_etag(value):
     return etag
 
 
+def check_content_type(value):
+    """A client's Content-Type may not carry the listing parameters of a
+    link (a plain object would be listed as one): 400."""
+    if value and PARAM_TARGET in value:
+        _base, params = split_params(value)
+        if any(key.lower() in PARAMS for key, _v in params):
+            raise BadRequest('Content-Type parameters symlink_target* are reserved for symlinks')
+
+
 def link_from_headers(headers):
     """The Link an object's headers ({lower-case name: value}) describe, or
     None when the object is not a link. Stored values are trusted to be

@@ -203,7 +203,8 @@ class FakeProxy:
         if method == 'POST':
             hdrs.update({k[5:].replace('_', '-').lower(): v for k, v in environ.items()
                          if k.startswith('HTTP_X_OBJECT_META_')})
-            return self.reply(start_response, 202, {}, b'')
+            return self.reply(start_response, 202, {k: v for k, v in hdrs.items()
+                                                    if k.startswith('x-object-sysmeta-')}, b'')
         if method == 'DELETE':
             del self.objects[key]
             return self.reply(start_response, 204, {}, b'')
@@ -246,9 +247,9 @@ class FakeProxy:
         rows = []
         for (a, c, name), (body, hdrs) in sorted(self.objects.items()):
             if (a, c) == (account, container):
-                rows.append({'name': name, 'bytes': len(body), 'content_type': hdrs[
-                    'content-type'], 'hash': hdrs.get(
-                        'x-object-sysmeta-container-update-override-etag', hdrs['etag'])})
+                rows.append({'name': name, 'bytes': len(body), 'content_type': hdrs.get(
+                    'x-object-sysmeta-container-update-override-content-type',
+                    hdrs['content-type']), 'hash': hdrs['etag']})
         body = json.dumps(rows).encode()
         return self.reply(start_response, 200, {'content-type': 'application/json'}, body)
 
@@ -312,8 +313,8 @@ def test_put_get_head_and_link_itself(cluster):
     body, hdrs = cluster.objects[('AUTH_a', 'c', 'l')]
     assert body == b'' and hdrs['content-type'] == 'application/symlink'
     assert hdrs['x-object-sysmeta-symlink-target'] == 'c/tgt'
-    assert hdrs['x-object-sysmeta-container-update-override-etag'] == \
-        EMPTY + '; symlink_target=c/tgt'
+    assert hdrs['x-object-sysmeta-container-update-override-content-type'] == \
+        'application/symlink; symlink_target=c/tgt'
     status, h, body, _ = request(app, 'GET', '/v1/AUTH_a/c/l')
     assert (status, body) == (200, b'target body')
     assert h['content-location'] == '/v1/AUTH_a/c/tgt' and h['etag'] == md5hex(b'target body')
@@ -518,6 +519,16 @@ def test_listing(cluster):
     assert rows['s']['symlink_etag'] == etag and rows['s']['symlink_bytes'] == 11
     assert rows['tgt'] == {'name': 'tgt', 'bytes': 11, 'content_type': 'application/target',
                            'hash': etag}
+
+
+@pytest.mark.parametrize('method', ['PUT', 'POST'])
+def test_reserved_content_type_parameters(cluster, method):
+    app = make(cluster)
+    status, _h, body, _ = request(app, method, '/v1/AUTH_a/c/tgt', {
+        'Content-Type': 'text/plain; symlink_target=c/secret'})
+    assert status == 400 and b'reserved' in body
+    assert request(app, method, '/v1/AUTH_a/c/tgt', {
+        'Content-Type': 'text/plain; name=symlink_target'})[0] in (201, 202)
 
 
 def test_other_requests_pass(cluster):
