@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, quote
 
 from swiftlike.exceptions import (BadRequest, Conflict, PreconditionFailed, ServiceUnavailable,
                                   SwiftlikeError)
-from swiftlike.http import make_response, status_line
+from swiftlike.http import client_content_type, make_response, status_line
 from swiftlike.middleware import info, symlink_listing
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.subrequest import OWNER_KEY, call, make_environ, object_path
@@ -70,6 +70,14 @@ class Conf:
 
 def _environ_key(header):
     return 'HTTP_' + header.upper().replace('-', '_')
+
+
+def _set_content_type(environ, value):
+    """Give the request a Content-Type as if the client had sent it."""
+    environ['CONTENT_TYPE'] = value
+    raw = environ.get('headers_raw')
+    if raw is not None:
+        environ['headers_raw'] = tuple(raw) + (('Content-Type', value),)
 
 
 def _unquoted_etag(value):
@@ -117,7 +125,7 @@ class Symlink:
             query = dict(parse_qsl(environ.get('QUERY_STRING', ''), keep_blank_values=True))
             link_itself = query.get('symlink') == 'get'
             if method in ('PUT', 'POST', 'COPY'):
-                rules.check_content_type(environ.get('CONTENT_TYPE'))
+                rules.check_content_type(client_content_type(environ))
             if method in ('GET', 'HEAD'):
                 if link_itself:
                     return self.read_link(environ, start_response)
@@ -231,16 +239,16 @@ class Symlink:
             slo_etag = target_headers.get('x-object-sysmeta-slo-etag')
             if slo_etag and ';' not in slo_etag:
                 extra_params = '; slo_etag=%s' % slo_etag
-            if not environ.get('CONTENT_TYPE'):
-                environ['CONTENT_TYPE'] = target_headers.get('content-type', LINK_CONTENT_TYPE)
-        if not environ.get('CONTENT_TYPE'):
-            environ['CONTENT_TYPE'] = LINK_CONTENT_TYPE
+            if not client_content_type(environ):
+                _set_content_type(environ, target_headers.get('content-type', LINK_CONTENT_TYPE))
+        if not client_content_type(environ):
+            _set_content_type(environ, LINK_CONTENT_TYPE)
         for header in (rules.TARGET_SYSMETA, rules.ACCOUNT_SYSMETA, rules.ETAG_SYSMETA,
                        rules.BYTES_SYSMETA):
             environ.pop(_environ_key(header), None)
         for header, stored in link.sysmeta().items():
             environ[_environ_key(header)] = str_to_wsgi(stored)
-        environ[OVERRIDE_TYPE_KEY] = environ['CONTENT_TYPE'] + listing_params(link) + extra_params
+        environ[OVERRIDE_TYPE_KEY] = client_content_type(environ) + listing_params(link) + extra_params
 
     @staticmethod
     def _check_empty_body(environ):
@@ -344,8 +352,8 @@ class Symlink:
                 quote(link.account.encode('utf-8'), safe=''))
         if link.etag is not None:
             environ.setdefault('HTTP_X_SYMLINK_TARGET_ETAG', link.etag)
-        if not environ.get('CONTENT_TYPE'):
-            environ['CONTENT_TYPE'] = resp.headers.get('content-type', LINK_CONTENT_TYPE)
+        if not client_content_type(environ):
+            _set_content_type(environ, resp.headers.get('content-type', LINK_CONTENT_TYPE))
 
     def _resolve(self, environ, source):
         """(account, container, obj) of what a copy of `source` copies: the
