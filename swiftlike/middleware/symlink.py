@@ -121,7 +121,10 @@ class Symlink:
                 if method == 'GET':
                     return self.listing(environ, start_response, account)
                 return self.app(environ, start_response)
-            names = tuple(wsgi_to_str(p) for p in (account, container, obj))
+            try:
+                names = tuple(wsgi_to_str(p) for p in (account, container, obj))
+            except UnicodeError:
+                return self.app(environ, start_response)   # the proxy's 412
             query = dict(parse_qsl(environ.get('QUERY_STRING', ''), keep_blank_values=True))
             link_itself = query.get('symlink') == 'get'
             if method in ('PUT', 'POST', 'COPY'):
@@ -137,9 +140,6 @@ class Symlink:
             if method == 'COPY':
                 return self.copy(environ, start_response, names, link_itself)
             return self.app(environ, start_response)
-        except UnicodeError:
-            return make_response(400, 'Invalid UTF-8 in the request path')(
-                environ, start_response)
         except SwiftlikeError as err:
             # The one place this middleware's errors become answers.
             return make_response(err.http_status, err.reason, err.headers)(
