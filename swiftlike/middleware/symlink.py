@@ -52,6 +52,12 @@ OBJECT_ANSWERS = (200, 206, 304, 412, 416)
 # servers send in their container update instead of the stored Content-Type
 # (a later POST with another type keeps the parameters).
 OVERRIDE_TYPE_KEY = 'HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_CONTENT_TYPE'
+OVERRIDE_ETAG_KEY = 'HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_ETAG'
+# The system metadata a link's write sets itself (a copied link's own is replaced).
+SYSMETA_PREFIXES = ('HTTP_X_OBJECT_SYSMETA_SYMLINK_',
+                    'HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_')
+# The ETag of a link's (empty) body.
+EMPTY_ETAG = 'd41d8cd98f00b204e9800998ecf8427e'
 # A container listing is read whole to be rewritten; larger is passed on as is.
 MAX_LISTING_BYTES = 64 * 1024 * 1024
 POST_REASON = ('The requested POST was applied to a symlink. POST directly to the target '
@@ -231,24 +237,26 @@ class Symlink:
         if not copying:
             self._check_empty_body(environ)
         link = Link(target_container, target_obj, target_account)
-        extra_params = ''
+        # Whatever a copy brought along of another object's state goes.
+        for key in [k for k in environ if k.startswith(SYSMETA_PREFIXES)]:
+            del environ[key]
         etag_value = environ.get('HTTP_X_SYMLINK_TARGET_ETAG')
         if etag_value is not None and etag_value.strip():
             link, target_headers = self._validate_static(environ, account, link,
                                                          normalize_etag(etag_value))
-            slo_etag = target_headers.get('x-object-sysmeta-slo-etag')
+            slo_etag = _unquoted_etag(target_headers.get('x-object-sysmeta-slo-etag'))
             if slo_etag and ';' not in slo_etag:
-                extra_params = '; slo_etag=%s' % slo_etag
+                # As Swift lists a static link to a static large object: the
+                # large object's ETag beside the link's own (the slo
+                # middleware shows it as `slo_etag`).
+                environ[OVERRIDE_ETAG_KEY] = '%s; slo_etag=%s' % (EMPTY_ETAG, slo_etag)
             if not client_content_type(environ):
                 _set_content_type(environ, target_headers.get('content-type', LINK_CONTENT_TYPE))
         if not client_content_type(environ):
             _set_content_type(environ, LINK_CONTENT_TYPE)
-        for header in (rules.TARGET_SYSMETA, rules.ACCOUNT_SYSMETA, rules.ETAG_SYSMETA,
-                       rules.BYTES_SYSMETA):
-            environ.pop(_environ_key(header), None)
         for header, stored in link.sysmeta().items():
             environ[_environ_key(header)] = str_to_wsgi(stored)
-        environ[OVERRIDE_TYPE_KEY] = client_content_type(environ) + listing_params(link) + extra_params
+        environ[OVERRIDE_TYPE_KEY] = client_content_type(environ) + listing_params(link)
 
     @staticmethod
     def _check_empty_body(environ):

@@ -408,6 +408,22 @@ def test_static_link(cluster):
     assert request(app, 'GET', '/v1/AUTH_a/c/s')[0] == 404
 
 
+def test_static_link_to_a_static_large_object(cluster):
+    app = make(cluster)
+    cluster.put('AUTH_a', 'c', 'slo', b'[manifest]', x_object_sysmeta_slo_etag='"abc"',
+                x_object_sysmeta_slo_size='4194305')
+    assert link(app, '/v1/AUTH_a/c/s', 'c/slo', X_Symlink_Target_Etag='abc')[0] == 409
+    assert link(app, '/v1/AUTH_a/c/s', 'c/slo',
+                X_Symlink_Target_Etag=md5hex(b'[manifest]'))[0] == 201
+    hdrs = cluster.objects[('AUTH_a', 'c', 's')][1]
+    assert hdrs['x-object-sysmeta-symlink-target-bytes'] == '4194305'
+    assert hdrs['x-object-sysmeta-container-update-override-etag'] == EMPTY + '; slo_etag=abc'
+    # a dynamic link over it forgets that
+    assert link(app, '/v1/AUTH_a/c/s', 'c/slo')[0] == 201
+    assert 'x-object-sysmeta-container-update-override-etag' not in \
+        cluster.objects[('AUTH_a', 'c', 's')][1]
+
+
 def test_static_link_through_links(cluster):
     app = make(cluster, symloop_max=3)
     etag = md5hex(b'target body')
