@@ -225,7 +225,30 @@ class Symlink:
         value = environ.get('HTTP_X_SYMLINK_TARGET')
         if value is not None and value.strip():
             self._prepare_link(environ, names, value, copying)
+        elif environ.get(_environ_key(rules.TARGET_SYSMETA)):
+            self._keep_link(environ, names)
         return self.app(environ, start_response)
+
+    def _keep_link(self, environ, names):
+        """A middleware above (a copy of a link itself, a version of one)
+        writes a link's stored state again: kept as it is (a static link is
+        not checked again), except that a client's X-Symlink-Target-Account
+        re-points it (and is checked as a new link would be); the listing
+        parameters follow the Content-Type the write ends up with."""
+        stored = {k[5:].replace('_', '-').lower(): v for k, v in environ.items()
+                  if k.startswith('HTTP_X_OBJECT_SYSMETA_SYMLINK_')}
+        link = link_from_headers(stored)
+        if link is None:
+            raise BadRequest('The symlink state written is not valid')
+        account_value = environ.get('HTTP_X_SYMLINK_TARGET_ACCOUNT')
+        if account_value is not None and account_value.strip():
+            environ['HTTP_X_SYMLINK_TARGET'] = str_to_wsgi(link.quoted_target)
+            if link.etag is not None:
+                environ.setdefault('HTTP_X_SYMLINK_TARGET_ETAG', link.etag)
+            return self._prepare_link(environ, names, environ['HTTP_X_SYMLINK_TARGET'], True)
+        if not client_content_type(environ):
+            _set_content_type(environ, LINK_CONTENT_TYPE)
+        environ[OVERRIDE_TYPE_KEY] = client_content_type(environ) + listing_params(link)
 
     def _prepare_link(self, environ, names, value, copying):
         """Check a link PUT and turn it into the write of a link object."""

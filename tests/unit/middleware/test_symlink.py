@@ -559,3 +559,26 @@ def test_other_requests_pass(cluster):
 def test_bad_conf(symloop_max):
     with pytest.raises(Exception):
         symlink.filter_factory({'symloop_max': str(symloop_max)})
+
+
+def test_a_link_written_again_by_a_middleware(cluster):
+    """What a copy middleware (or versioning) does: the link's stored state
+    on a PUT of its own; a client's X-Symlink-Target-Account re-points it."""
+    app = make(cluster)
+    env_headers = {'X-Object-Sysmeta-Symlink-Target': 'c/tgt',
+                   'X-Object-Sysmeta-Symlink-Target-Etag': 'not-checked-again',
+                   'X-Object-Sysmeta-Symlink-Target-Bytes': '3',
+                   'Content-Type': 'text/x-link'}
+    assert request(app, 'PUT', '/v1/AUTH_a/c/again', env_headers)[0] == 201
+    hdrs = cluster.objects[('AUTH_a', 'c', 'again')][1]
+    assert hdrs['x-object-sysmeta-symlink-target-etag'] == 'not-checked-again'
+    assert hdrs['x-object-sysmeta-container-update-override-content-type'] == \
+        'text/x-link; symlink_target=c/tgt; symlink_target_etag=not-checked-again; ' \
+        'symlink_target_bytes=3'
+    cluster.put('AUTH_b', 'c', 'tgt', b'b')
+    moved = dict(env_headers, **{'X-Symlink-Target-Account': 'AUTH_b',
+                                 'X-Object-Sysmeta-Symlink-Target-Etag': md5hex(b'b')})
+    assert request(app, 'PUT', '/v1/AUTH_a/c/moved', moved)[0] == 201
+    assert request(app, 'GET', '/v1/AUTH_a/c/moved')[2] == b'b'
+    bad = dict(env_headers, **{'X-Object-Sysmeta-Symlink-Target': 'junk'})
+    assert request(app, 'PUT', '/v1/AUTH_a/c/bad', bad)[0] == 400
