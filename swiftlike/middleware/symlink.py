@@ -214,7 +214,7 @@ class Symlink:
             src_account = environ.get('HTTP_X_COPY_FROM_ACCOUNT')
             source = self._copy_source(environ.get('HTTP_X_COPY_FROM'), src_account, names[0])
             if link_itself:
-                self._copy_link_headers(environ, source, names[0])
+                self._copy_link_headers(environ, source)
             else:
                 final = self._resolve(environ, source)
                 if final != source:
@@ -347,7 +347,7 @@ class Symlink:
         if link_itself:
             dest_account = environ.get('HTTP_DESTINATION_ACCOUNT')
             dest_account = parse_account(dest_account) if dest_account else names[0]
-            self._copy_link_headers(environ, source, dest_account)
+            self._copy_link_headers(environ, source)
             dest = _split_destination(destination)
             value = environ.get('HTTP_X_SYMLINK_TARGET')
             if value is not None and value.strip():
@@ -369,7 +369,7 @@ class Symlink:
         account = parse_account(account_value) if account_value else default_account
         return account, container, obj
 
-    def _copy_link_headers(self, environ, source, dest_account):
+    def _copy_link_headers(self, environ, source):
         """A copy of the link itself: the destination is a link to the same
         target (the request's own X-Symlink-* headers win)."""
         resp = self._request(environ, 'HEAD', source[0], Link(source[1], source[2]))

@@ -5,7 +5,7 @@ listings built from the container-update override)."""
 import hashlib
 import io
 import json
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given, strategies as st
