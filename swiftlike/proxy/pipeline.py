@@ -22,7 +22,7 @@ ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', '
 
 DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'bulk',
            'tempurl', 'tempauth', 'container_quotas', 'account_quotas', 'dlo',
-           'versioned_writes')
+           'versioned_writes', 'symlink')
 
 # Inserted when missing (each only once its module exists in this build).
 REQUIRED = ('catch_errors', 'gatekeeper', 'copy', 'dlo', 'versioned_writes')
