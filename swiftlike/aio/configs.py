@@ -163,6 +163,7 @@ PIPELINE = (
     ('bulk', 'swiftlike.middleware.bulk', False),
     ('ratelimit', 'swiftlike.middleware.ratelimit', False),
     ('tempauth', 'swiftlike.middleware.tempauth', True),
+    ('copy', 'swiftlike.middleware.copy', True),
     ('container_quotas', 'swiftlike.middleware.container_quotas', False),
     ('account_quotas', 'swiftlike.middleware.account_quotas', False),
     ('info', 'swiftlike.middleware.info', False),

@@ -201,7 +201,7 @@ def _version():
     return getattr(swiftlike, '__version__', '0')
 
 
-DEFAULT_PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging bulk tempauth '
+DEFAULT_PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging bulk tempauth copy '
                     'container_quotas account_quotas info dlo proxy-server')
 
 
