@@ -25,6 +25,7 @@ refuses X-Copy-From (swiftlike/proxy/unsupported.py).
 import dataclasses
 from urllib.parse import parse_qsl, quote, urlencode
 
+from swiftlike.config import is_true
 from swiftlike.constraints import MAX_FILE_SIZE
 from swiftlike.exceptions import (BadRequest, PreconditionFailed, RequestEntityTooLarge,
                                   ServiceUnavailable, SwiftlikeError)
@@ -233,7 +234,8 @@ class ServerSideCopy:
                 put[key] = value
         if client_type is not None:
             put['CONTENT_TYPE'] = client_type
-        elif 'content-type' in resp.headers:
+        elif 'content-type' in resp.headers and \
+                not is_true(env.get('HTTP_X_DETECT_CONTENT_TYPE')):
             put['CONTENT_TYPE'] = resp.headers['content-type']
         return put
 
