@@ -16,7 +16,6 @@ from swiftlike.exceptions import BadRequest, SwiftlikeError
 from swiftlike.fs import write_atomically
 from swiftlike.hashing import hash_path
 from swiftlike.paths import validate_device, validate_partition
-from swiftlike.proxy import backend as pooled_http
 
 ASYNC_DIR = 'async_pending'
 EMPTY_ETAG = 'd41d8cd98f00b204e9800998ecf8427e'
@@ -80,12 +79,12 @@ class UpdateSender:
         self.node_timeout = node_timeout
         # Keep-alive connections to the container servers: a fresh TCP
         # connection per update cost both sides more than the update itself.
-        self.pool = pooled_http.ConnectionPool()
+        self.pool = backend_http.ConnectionPool()
 
     def _send_one(self, op, host, device, partition, account, container, obj, headers):
         path = backend_http.storage_path(device, partition, account, container, obj)
         try:
-            resp = pooled_http.request(self.pool, split_host(host), op, path, headers,
+            resp = backend_http.request(self.pool, split_host(host), op, path, headers,
                                        conn_timeout=self.conn_timeout,
                                        timeout=self.node_timeout)
             status = resp.status
@@ -124,3 +123,30 @@ class UpdateSender:
     def start(self, *args):
         """Send in the background; the caller may wait() on the result briefly."""
         return concurrency.spawn(self.update, *args)
+
+
+# A middleware's say over how the container listing shows an object it wrote
+# (an SLO's total size and manifest ETag, a symlink's target as a content-type
+# parameter): stored as system metadata, used in every container update.
+LISTING_OVERRIDE = 'x-object-sysmeta-container-update-override-'
+
+
+def listing_update(metadata, timestamp, trans_id, new_type=False):
+    """Container-update headers for an object with `metadata` (its stored
+    metadata). `new_type`: a POST changed Content-Type; the listing shows the
+    new type with the override's parameters kept."""
+    overrides = {k.lower()[len(LISTING_OVERRIDE):]: v for k, v in metadata.items()
+                 if k.lower().startswith(LISTING_OVERRIDE)}
+    ctype = metadata.get('Content-Type', 'application/octet-stream')
+    override_type = overrides.get('content-type')
+    if override_type is not None:
+        if new_type:
+            params = [p for p in override_type.split(';')[1:] if p.strip()]
+            ctype = ';'.join([ctype] + params)
+        else:
+            ctype = override_type
+    size = overrides.get('size', '')
+    if not size.isdigit():
+        size = metadata.get('Content-Length', '0')
+    return {'X-Timestamp': timestamp.internal, 'X-Size': size, 'X-Content-Type': ctype,
+            'X-Etag': overrides.get('etag') or metadata.get('ETag', ''), 'X-Trans-Id': trans_id}
