@@ -128,8 +128,9 @@ class ServerSideCopy:
     # -- the copy ---------------------------------------------------------------------
 
     def copy(self, env, start_response, method, path_acct):
-        """(source, destination) as (account, container, obj) real str,
-        from the request's path and headers; then GET, then PUT."""
+        """The source's and the destination's paths from the request's path
+        and headers (path_acct: its account as real str); then the GET of
+        the source and the PUT of the destination."""
         if method == 'COPY':
             dest = env.get('HTTP_DESTINATION')
             if not dest:
@@ -140,7 +141,6 @@ class ServerSideCopy:
                 if dest_acct is not None else path_acct
             source_path = env['PATH_INFO']
             src_acct = path_acct
-            src_container, src_obj = None, None
             dest_path = object_path(dest_acct, dest_container, dest_obj)
         else:
             if env.get('CONTENT_LENGTH') not in (None, '', '0') or \
@@ -151,7 +151,6 @@ class ServerSideCopy:
             src_acct = account_header(src_acct, 'X-Copy-From-Account') \
                 if src_acct is not None else path_acct
             source_path = object_path(src_acct, src_container, src_obj)
-            dest_acct = path_acct
             dest_path = env['PATH_INFO']
         query = dict(parse_qsl(env.get('QUERY_STRING', ''), keep_blank_values=True))
         source = self.open_source(env, source_path, query)
