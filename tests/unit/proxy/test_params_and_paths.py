@@ -166,7 +166,7 @@ def test_load_builds_pipeline(tmp_path):
         app = app.app
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info', 'Bulk',
                      'TempURL', 'TempAuth', 'ServerSideCopy', 'ContainerQuotas',
-                     'AccountQuotas', 'DynamicLargeObject']
+                     'AccountQuotas', 'DynamicLargeObject', 'Symlink']
     assert type(app).__name__ == 'App'
 
 
