@@ -21,7 +21,7 @@ ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', '
          'versioned_writes', 'object_versioning', 'symlink')
 
 DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'bulk',
-           'tempurl', 'tempauth', 'container_quotas', 'account_quotas', 'dlo',
+           'tempurl', 'tempauth', 'copy', 'container_quotas', 'account_quotas', 'dlo',
            'versioned_writes', 'symlink')
 
 # Inserted when missing (each only once its module exists in this build).
