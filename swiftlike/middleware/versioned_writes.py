@@ -9,8 +9,9 @@ the container's system metadata (X-Container-Sysmeta-Versions-Location and
 set it. X-Versions-Mode (briefly in Swift's API, never released) is ignored.
 
 In a versioned container:
-- a PUT (or the destination of a COPY / PUT with X-Copy-From) that replaces
-  an object first copies the object into the versions container as
+- a PUT that replaces an object (also a copy's destination: the copy
+  middleware above turns COPY and X-Copy-From into a PUT) first copies the
+  object into the versions container as
   `<len(name) as 3 hex digits><name>/<its timestamp>`;
 - a DELETE in stack mode puts the newest version back in the object's place
   and removes it from the versions container (undoing a history-mode delete
@@ -40,11 +41,9 @@ from swiftlike.http import make_response
 from swiftlike.logs import get_logger
 from swiftlike.middleware import info
 from swiftlike.middleware.filters import make_filter_factory
-from swiftlike.middleware.subrequest import call, make_environ, object_path
 from swiftlike.middleware.toolkit import container_info, mark_feature, split_account_path
 from swiftlike.middleware.versioned_writes_ops import SOURCE, Versioner
 from swiftlike.paths import str_to_wsgi, wsgi_to_str
-from swiftlike.proxy.controllers.obj import _account_header, _split_copy_path
 
 FEATURE = 'versioned_writes'
 # Client headers (environ keys) and the sysmeta they become.
@@ -60,8 +59,6 @@ MODE_KEY = 'versions-mode'
 # Response header per mode.
 MODE_HEADERS = {'stack': 'X-Versions-Location', 'history': 'X-History-Location'}
 ALLOWED_FLAGS = ('x-versions-location', 'x-history-location')
-# Query parameters of a copy that say how its source is read.
-SOURCE_QUERY = frozenset(('symlink=get', 'multipart-manifest=get'))
 
 
 @dataclasses.dataclass
@@ -195,7 +192,7 @@ class VersionedWrites:
         try:
             if names[2] is None:
                 return self.container_request(environ, start_response, method)
-            if method in ('PUT', 'DELETE', 'COPY'):
+            if method in ('PUT', 'DELETE'):
                 return self.object_request(environ, start_response, method, names)
         except SwiftlikeError as err:
             if err.http_status >= 500:
@@ -233,11 +230,6 @@ class VersionedWrites:
             # there is no version to keep.
             return self.app(environ, start_response)
         target = names
-        if method == 'COPY' or (method == 'PUT' and 'HTTP_X_COPY_FROM' in environ):
-            target = self._copy_target(environ, method, names)
-            if target is None:
-                # The proxy answers a bad or unreadable copy (nothing changes).
-                return self.app(environ, start_response)
         account, container, obj = target
         cinfo = container_info(environ, self.app, str_to_wsgi(account), str_to_wsgi(container),
                                source=SOURCE)
@@ -263,35 +255,6 @@ class VersionedWrites:
                     # The DELETE removes the version that took the object's place.
                     return versioner.send('DELETE', path).respond(start_response)
             return self.app(environ, start_response)
-
-    def _copy_target(self, environ, method, names):
-        """The destination (account, container, obj) of a copy whose source
-        the requester can read; None otherwise."""
-        account, container, obj = names
-        try:
-            if method == 'COPY':
-                dest = environ.get('HTTP_DESTINATION')
-                if not dest:
-                    return None
-                dest_account = environ.get('HTTP_DESTINATION_ACCOUNT')
-                target = ((_account_header(dest_account, 'Destination-Account')
-                           if dest_account is not None else account),) + \
-                    _split_copy_path(dest, 'Destination')
-                source = names
-            else:
-                src_account = environ.get('HTTP_X_COPY_FROM_ACCOUNT')
-                source = ((_account_header(src_account, 'X-Copy-From-Account')
-                           if src_account is not None else account),) + \
-                    _split_copy_path(environ['HTTP_X_COPY_FROM'], 'X-Copy-From')
-                target = names
-        except SwiftlikeError:
-            return None
-        query = '&'.join(p for p in environ.get('QUERY_STRING', '').split('&')
-                         if p in SOURCE_QUERY)
-        head = call(self.app, make_environ(environ, 'HEAD', object_path(*source), query,
-                                           source=SOURCE))
-        head.discard()
-        return target if head.status // 100 == 2 else None
 
 
 filter_factory = make_filter_factory(VersionedWrites, Conf)

@@ -468,23 +468,6 @@ def test_writer_without_access_is_refused_before_anything(mw, cluster):
     assert versions(cluster) == [b'one']
 
 
-def test_copy_destination_is_versioned(mw, cluster):
-    cluster.add_container('src')
-    cluster.put('src', 's', b'source')
-    cluster.put('objs', 'o', b'one')
-    # (the fake does not copy: the proxy does; the version is kept before)
-    request(mw, 'COPY', '/v1/AUTH_test/src/s', {'Destination': 'objs/o'})
-    assert versions(cluster) == [b'one']
-    cluster.put('objs', 'o', b'copied')
-    request(mw, 'PUT', '/v1/AUTH_test/objs/o', {'X-Copy-From': '/src/s'})
-    assert len(versions(cluster)) == 2
-    # a missing source: no version (the proxy answers 404)
-    request(mw, 'COPY', '/v1/AUTH_test/src/gone', {'Destination': 'objs/o'})
-    request(mw, 'PUT', '/v1/AUTH_test/objs/o', {'X-Copy-From': 'src/gone'})
-    request(mw, 'COPY', '/v1/AUTH_test/src/s', {'Destination': 'bad'})
-    assert len(versions(cluster)) == 2
-
-
 # -- history mode ------------------------------------------------------------------
 
 def test_history_delete_keeps_object_and_marker(mw, cluster):
