@@ -165,11 +165,15 @@ def parse_manifest(body, container=None, obj=None):
 def plan_compaction(sizes, small, count, max_bytes):
     """Which pieces to merge, as (start, stop), or None.
 
-    The tail run of pieces smaller than `small` bytes is merged once it holds
-    `count` pieces or more; from its front, pieces are left out until the
-    merged piece would hold at most `max_bytes`. Merged pieces grow until
-    they are no longer small, so each byte is copied a few times at most and
-    a log appended N times keeps O(N * piece size / small + count) pieces.
+    Nothing happens until the tail run of pieces smaller than `small` bytes
+    holds `count` pieces. Then the newest pieces are merged (when they are
+    at least `count`, or the run is twice that long), together with
+    each older piece of the run that is no bigger than everything newer
+    merged so far (a binary counter: a byte is copied again only into a piece
+    at least twice as big, so O(log(small / append size)) times at most), and
+    never more than `max_bytes` in all. The run left behind is super-increasing
+    towards the head, so a log appended N times keeps at most about
+    N * append size / small + 2 * count pieces.
     """
     if count < 2:
         return None
@@ -179,13 +183,17 @@ def plan_compaction(sizes, small, count, max_bytes):
         start -= 1
     if stop - start < count:
         return None
-    total = sum(sizes[start:stop])
-    while total > max_bytes and stop - start > 1:
-        total -= sizes[start]
-        start += 1
-    if stop - start < 2:
+    first = stop - 1
+    total = sizes[first]
+    while first > start and (stop - first < 2 or sizes[first - 1] <= total) and \
+            total + sizes[first - 1] <= max_bytes:
+        first -= 1
+        total += sizes[first]
+    # A merge of fewer than `count` pieces waits, unless the run grew long
+    # (appends of shrinking sizes never make a big merge).
+    if stop - first < (count if stop - start < 2 * count else 2):
         return None
-    return start, stop
+    return first, stop
 
 
 def next_timestamp(previous, now=None):

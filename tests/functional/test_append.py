@@ -258,23 +258,39 @@ def test_concurrent_appenders(api, container):
     assert len(set(offsets)) == len(offsets) == 20 * rounds
 
 
+@pytest.mark.timeout(1800)
 def test_many_small_appends_compact(api, container):
-    offset = 0
-    whole = b''
-    for i in range(2000):
-        data = b'line %05d\n' % i
-        status, h, _body = append(api, container, 'compact', offset, data)
-        assert status == 201, (i, status, _body)
-        offset += len(data)
-        whole += data
-    status, h, body = api.request('GET', '/%s/compact' % container)
-    assert (status, body) == (200, whole)
-    doc = json.loads(api.request('GET', '/%s/compact' % container,
-                                 query='append-manifest=get')[2])
-    assert len(doc['pieces']) < 40
-    segs = json.loads(api.request('GET', '/%s_segments' % container,
-                                  query='format=json&prefix=compact/')[2])
-    assert len(segs) == len(doc['pieces'])   # merged pieces were deleted
+    """2,000 small appends (500 to each of 4 logs, written at once): every
+    log reads back whole, its manifest stays short, and merged pieces are gone."""
+    logs = ['compact%d' % i for i in range(4)]
+    errors = []
+
+    def writer(name):
+        client = Api(api.cluster)
+        offset = 0
+        for i in range(500):
+            data = b'%s line %05d\n' % (name.encode(), i)
+            status, h, body = append(client, container, name, offset, data)
+            if status != 201:
+                errors.append((name, i, status, body))
+                return
+            offset += len(data)
+    threads = [threading.Thread(target=writer, args=(name,)) for name in logs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for name in logs:
+        whole = b''.join(b'%s line %05d\n' % (name.encode(), i) for i in range(500))
+        status, h, body = api.request('GET', '/%s/%s' % (container, name))
+        assert (status, body) == (200, whole)
+        doc = json.loads(api.request('GET', '/%s/%s' % (container, name),
+                                     query='append-manifest=get')[2])
+        assert len(doc['pieces']) < 64
+        segs = json.loads(api.request('GET', '/%s_segments' % container,
+                                      query='format=json&prefix=%s/' % name)[2])
+        assert sorted(s['name'] for s in segs) == sorted(p[0] for p in doc['pieces'])
 
 
 def test_info(api):

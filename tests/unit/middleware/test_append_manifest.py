@@ -106,10 +106,16 @@ def test_good_manifest():
     ([1, 1, 1], 10, 3, 100, (0, 3)),
     ([50, 1, 1, 1], 10, 3, 100, (1, 4)),              # the big one stays
     ([1, 50, 1, 1], 10, 3, 100, None),                # the run is only 2 long
-    ([9, 9, 9, 9], 10, 3, 20, (2, 4)),                # capped by max_bytes
+    ([9, 9, 9, 9], 10, 3, 20, None),                  # capped by max_bytes: too few
+    ([9] * 6, 10, 3, 20, (4, 6)),                     # ... until the run is long
+    ([6, 5, 4, 3, 2, 1], 10, 3, 100, (0, 6)),         # shrinking appends merge too
     ([9, 9, 9, 9], 10, 3, 5, None),                   # nothing fits: no merge
     ([1, 1, 1], 10, 0, 100, None),                    # compaction off
     ([1, 1, 1], 10, 1, 100, None),
+    ([8, 4, 1, 1, 1], 10, 3, 100, (2, 5)),            # older bigger pieces stay
+    ([8, 4, 2, 1, 1, 1], 10, 3, 100, (0, 6)),         # ... unless the carry reaches them
+    ([4, 1, 1, 1], 10, 3, 100, (1, 4)),
+    ([3, 1, 1, 1], 10, 3, 100, (0, 4)),
 ])
 def test_compaction_plan(sizes, small, count, max_bytes, plan):
     assert am.plan_compaction(sizes, small, count, max_bytes) == plan
@@ -147,7 +153,25 @@ def test_random_appends_concatenate_with_compaction(appends, count, small):
         if piece[1] >= small:
             break
         small_tail += 1
-    assert small_tail < count
+    assert small_tail < 2 * count
+
+
+def test_compaction_copies_little_and_keeps_few_pieces():
+    """100,000 appends of 100 bytes with the default settings: each byte is
+    copied a few times, and the manifest stays short."""
+    small, count, max_bytes = 1048576, 32, 33554432
+    sizes, copied = [], 0
+    for _ in range(100000):
+        sizes.append(100)
+        plan = am.plan_compaction(sizes, small, count, max_bytes)
+        if plan:
+            start, stop = plan
+            merged = sum(sizes[start:stop])
+            copied += merged
+            sizes[start:stop] = [merged]
+    assert sum(sizes) == 10 ** 7
+    assert len(sizes) <= 10 ** 7 // small + 2 * count
+    assert copied < 8 * 10 ** 7
 
 
 def test_next_timestamp():
