@@ -165,7 +165,7 @@ def test_load_builds_pipeline(tmp_path):
         names.append(type(app).__name__)
         app = app.app
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info', 'Bulk',
-                     'TempAuth', 'ContainerQuotas', 'AccountQuotas', 'DynamicLargeObject']
+                     'TempURL', 'TempAuth', 'ContainerQuotas', 'AccountQuotas', 'DynamicLargeObject']
     assert type(app).__name__ == 'App'
 
 
