@@ -14,10 +14,12 @@ reads the manifest itself. DELETE removes the manifest, then its pieces.
 A copy of an appendable object is a plain object with its content.
 """
 import dataclasses
+import json
 from urllib.parse import parse_qsl
 
 from swiftlike import conditional, ranges
-from swiftlike.exceptions import RangeNotSatisfiable, SwiftlikeError
+from swiftlike.exceptions import (PreconditionFailed, RangeNotSatisfiable, ServiceUnavailable,
+                                  SwiftlikeError)
 from swiftlike.http import make_response
 from swiftlike.logs import get_logger
 from swiftlike.middleware import append_manifest as am
@@ -28,7 +30,7 @@ from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.segments import (Segment, SegmentReader, SegmentStream,
                                            segment_slices)
 from swiftlike.middleware.subrequest import call, make_environ, object_path
-from swiftlike.middleware.toolkit import mark_feature
+from swiftlike.middleware.toolkit import container_info, mark_feature
 from swiftlike.paths import wsgi_to_str
 from swiftlike.proxy.controllers.obj import COPY_EXPANDERS_KEY
 
@@ -249,6 +251,12 @@ class AppendableObjects:
 
     def delete(self, environ, start_response, names):
         account, container, obj = names
+        # No <container>_segments (the proxy's cached answer), no appendable
+        # object in the container: a plain DELETE costs nothing more.
+        segments = container_info(environ, self.app, account, am.segments_container(container),
+                                  SOURCE)
+        if segments['status'] // 100 != 2:
+            return self.app(environ, start_response)
         probe = call(self.app, make_environ(environ, 'HEAD', environ['PATH_INFO'],
                                             source=SOURCE))
         probe.discard()
@@ -277,7 +285,6 @@ class AppendableObjects:
                 resp.discard()
                 return
             try:
-                import json
                 items = json.loads(resp.read(64 * 1024 * 1024))
             except ValueError:
                 return
@@ -292,7 +299,6 @@ class AppendableObjects:
 
     def copy_source(self, environ, account, container, obj, source_headers, range_header):
         """The content of an appendable copy source (for the proxy's copy)."""
-        from swiftlike.exceptions import PreconditionFailed, ServiceUnavailable
         try:
             manifest, _headers = self._manifest(environ, account, container, obj)
         except Reply as reply:

@@ -23,8 +23,9 @@ from swiftlike.constraints import (MAX_CONTAINER_NAME_LENGTH, MAX_FILE_SIZE,
                                    MAX_OBJECT_NAME_LENGTH)
 from swiftlike.exceptions import BadRequest, SwiftlikeError
 from swiftlike.middleware import append_manifest as am
-from swiftlike.middleware.segments import SegmentReader, SegmentStream, segment_slices, Segment
+from swiftlike.middleware.segments import Segment, SegmentReader, SegmentStream, segment_slices
 from swiftlike.middleware.subrequest import call, make_environ, object_path
+from swiftlike.middleware.toolkit import container_info
 from swiftlike.proxy.controllers.obj_cas import COMMIT_KEY, RESULT_HEADER, Commit
 from swiftlike.timestamp import Timestamp
 
@@ -168,7 +169,6 @@ class Appender:
         return offset
 
     def check_container(self):
-        from swiftlike.middleware.toolkit import container_info
         info = container_info(self.environ, self.app, self.account, self.container,
                               source=SOURCE)
         status = info['status']
@@ -180,7 +180,6 @@ class Appender:
             raise Reply(503, 'The container could not be read')
 
     def ensure_segments(self):
-        from swiftlike.middleware.toolkit import container_info
         info = container_info(self.environ, self.app, self.account, self.segments, SOURCE)
         if info['status'] // 100 == 2:
             return
