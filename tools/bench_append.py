@@ -3,6 +3,12 @@ object of the same size.
 
     python tools/bench_append.py --aio [--appends 100000] [--size 100] [--gets 5]
     python tools/bench_append.py --auth URL --user A:U --key K ...
+    python tools/bench_append.py --aio --shape-of 100000 --size 100
+
+--shape-of N builds, instead of N appends, a log with the pieces N appends
+of --size bytes leave after compaction (the pure planner of the append
+middleware with its default settings says which): the same manifest, hence
+the same GET, in a few appends (N real appends take hours on a busy machine).
 
 Appends go one after another (each names the offset the last one returned),
 as a single writer of a log does. Prints the append rate, the manifest's
@@ -68,6 +74,35 @@ def build_log(client, path, appends, size):
     return offset, time.monotonic() - started
 
 
+def final_sizes(appends, size):
+    """The piece sizes `appends` appends of `size` bytes leave (default settings)."""
+    from swiftlike.middleware import append as middleware
+    from swiftlike.middleware.append_manifest import plan_compaction
+    conf = middleware.Conf()
+    sizes = []
+    for _ in range(appends):
+        sizes.append(size)
+        plan = plan_compaction(sizes, conf.compact_piece_size, conf.compact_after,
+                               conf.compact_max_bytes)
+        if plan:
+            start, stop = plan
+            sizes[start:stop] = [sum(sizes[start:stop])]
+    return sizes
+
+
+def build_shape(client, path, sizes):
+    offset = 0
+    started = time.monotonic()
+    for i, piece in enumerate(sizes):
+        line = (b'%09d ' % i) * (piece // 10 + 1)
+        status, headers, body = client.request('PUT', path, {'X-Append-Offset': str(offset)},
+                                               line[:piece])
+        if status != 201:
+            raise RuntimeError('append %d: %d %r' % (i, status, body[:200]))
+        offset = int(headers['x-append-length'])
+    return offset, time.monotonic() - started
+
+
 def time_gets(client, path, expected, count):
     times = []
     for _ in range(count):
@@ -79,13 +114,20 @@ def time_gets(client, path, expected, count):
     return min(times), statistics.median(times)
 
 
-def bench(storage_url, token, appends, size, gets):
+def bench(storage_url, token, appends, size, gets, shape_of=0):
     client = Client(storage_url, token)
     container = 'bench-append-%s' % uuid.uuid4().hex[:8]
     assert client.request('PUT', '/' + container)[0] in (201, 202)
     log_path = '/%s/log' % container
-    print('building a log of %d appends of %d bytes' % (appends, size), flush=True)
-    length, took = build_log(client, log_path, appends, size)
+    if shape_of:
+        sizes = final_sizes(shape_of, size)
+        print('building the pieces %d appends of %d bytes leave: %d pieces %s'
+              % (shape_of, size, len(sizes), sizes), flush=True)
+        length, took = build_shape(client, log_path, sizes)
+        appends = len(sizes)
+    else:
+        print('building a log of %d appends of %d bytes' % (appends, size), flush=True)
+        length, took = build_log(client, log_path, appends, size)
     manifest = json.loads(client.request('GET', log_path, query='append-manifest=get')[2])
     print('appends: %d in %.1fs (%.1f/s); %d bytes in %d pieces'
           % (appends, took, appends / took, length, len(manifest['pieces'])), flush=True)
@@ -108,6 +150,8 @@ def main(argv=None):
     parser.add_argument('--appends', type=int, default=100000)
     parser.add_argument('--size', type=int, default=100)
     parser.add_argument('--gets', type=int, default=5)
+    parser.add_argument('--shape-of', type=int, default=0,
+                        help='build the compacted shape of this many appends instead')
     args = parser.parse_args(argv)
     if not args.aio and not args.auth:
         parser.error('give --aio or --auth')
@@ -119,7 +163,7 @@ def main(argv=None):
         else:
             auth_url = args.auth
         storage_url, token = get_auth(auth_url, args.user, args.key)
-        bench(storage_url, token, args.appends, args.size, args.gets)
+        bench(storage_url, token, args.appends, args.size, args.gets, args.shape_of)
     finally:
         if aio is not None:
             aio.stop(timeout=10)

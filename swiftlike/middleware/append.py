@@ -18,6 +18,7 @@ import json
 from urllib.parse import parse_qsl
 
 from swiftlike import conditional, ranges
+from swiftlike.concurrency import spawn
 from swiftlike.exceptions import (PreconditionFailed, RangeNotSatisfiable, ServiceUnavailable,
                                   SwiftlikeError)
 from swiftlike.http import make_response
@@ -244,8 +245,8 @@ class AppendableObjects:
             return call(self.app, make_environ(
                 environ, 'GET', object_path(account, manifest.container, segment.name),
                 headers=headers, source=SOURCE))
-        return SegmentStream(fetch, segment_slices(pieces, start, stop), '/'.join(names),
-                             self.logger, self.conf.max_get_time)
+        return _PrefetchingStream(fetch, list(segment_slices(pieces, start, stop)),
+                                  '/'.join(names), self.logger, self.conf.max_get_time)
 
     # -- DELETE -------------------------------------------------------------
 
@@ -313,6 +314,55 @@ class AppendableObjects:
                 start, stop = spans[0]
         stream = self.stream(environ, (account, container, obj), manifest, start, stop)
         return SegmentReader(stream, stop - start)
+
+
+class _PrefetchingStream(SegmentStream):
+    """A SegmentStream that asks for the next piece while the current one
+    streams, so a piece's backend round trip does not stall the body."""
+
+    def __init__(self, fetch, slices, name, logger, max_time):
+        self.ahead = None     # ((segment, first, stop), green thread) of the next piece
+        self.items = slices
+        self.iterating = False
+        super().__init__(self._fetch, slices, name, logger, max_time)
+        self.raw_fetch = fetch
+
+    def _fetch(self, segment, first, stop):
+        key = (segment, first, stop)
+        if self.ahead is not None and self.ahead[0] == key:
+            resp = self.ahead[1].wait()
+            self.ahead = None
+        else:
+            self._drop_ahead()
+            resp = self.raw_fetch(segment, first, stop)
+        index = next((i for i, item in enumerate(self.items) if tuple(item) == key), None)
+        if index is not None and index + 1 < len(self.items):
+            following = tuple(self.items[index + 1])
+            self.ahead = (following, spawn(self.raw_fetch, *following))
+        return resp
+
+    def _drop_ahead(self):
+        if self.ahead is not None:
+            _key, thread = self.ahead
+            self.ahead = None
+            try:
+                thread.wait().close()
+            except Exception:  # noqa: BLE001 - a failed prefetch was never used
+                pass
+
+    def __iter__(self):
+        self.iterating = True
+        try:
+            yield from super().__iter__()
+        finally:
+            self.iterating = False
+            self._drop_ahead()
+
+    def close(self):
+        # (SegmentStream closes each piece's answer with close() as it goes.)
+        super().close()
+        if not self.iterating:
+            self._drop_ahead()
 
 
 class _Summary:
