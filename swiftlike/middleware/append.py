@@ -228,6 +228,7 @@ class AppendableObjects:
         try:
             body.prime()
         except SwiftlikeError as err:
+            body.close()
             self.logger.warning('Appendable object %s: %s', '/'.join(names), err.reason)
             return _error(environ, start_response, err.http_status,
                           'A piece of the object cannot be read: %s' % err.reason)
