@@ -103,3 +103,63 @@ def test_config(values, message):
     with pytest.raises((ConfigError, ValueError)) as err:
         append.filter_factory(values)
     assert message in str(err.value)
+
+
+class _FakeResponse:
+    def __init__(self, data, log):
+        self.status = 200
+        self.headers = {'etag': __import__('hashlib').md5(data).hexdigest(),
+                        'content-length': str(len(data))}
+        self.data = data
+        self.log = log
+        self.closed = False
+
+    def __iter__(self):
+        return iter([self.data])
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            self.log.append(('close', self.data))
+
+
+def _pieces(*datas):
+    import hashlib
+    from swiftlike.middleware.segments import Segment
+    return [Segment('p%d' % i, len(d), hashlib.md5(d).hexdigest()) for i, d in enumerate(datas)]
+
+
+def test_prefetching_stream_serves_in_order_and_releases_everything():
+    import logging
+    from swiftlike.middleware.segments import segment_slices
+    datas = [b'aa', b'bbb', b'c', b'dddd']
+    pieces = _pieces(*datas)
+    log = []
+    opened = []
+
+    def fetch(segment, first, stop):
+        opened.append(segment.name)
+        return _FakeResponse(datas[int(segment.name[1:])], log)
+    stream = append._PrefetchingStream(fetch, list(segment_slices(pieces, 0, 10)), 'x',
+                                       logging.getLogger('t'), 100)
+    stream.prime()
+    assert opened[0] == 'p0' and stream.ahead[0][0].name == 'p1'   # asked for ahead
+    assert b''.join(stream) == b'aabbbcdddd'
+    stream.close()
+    assert opened == ['p0', 'p1', 'p2', 'p3']
+    assert sorted(d for _op, d in log) == sorted(datas)   # every answer closed
+
+
+def test_prefetching_stream_closed_early_releases_the_one_ahead():
+    import logging
+    from swiftlike.middleware.segments import segment_slices
+    datas = [b'aa', b'bbb', b'c']
+    log = []
+
+    def fetch(segment, first, stop):
+        return _FakeResponse(datas[int(segment.name[1:])], log)
+    stream = append._PrefetchingStream(fetch, list(segment_slices(_pieces(*datas), 0, 6)), 'x',
+                                       logging.getLogger('t'), 100)
+    stream.prime()
+    stream.close()
+    assert sorted(d for _op, d in log) == [b'aa', b'bbb']
