@@ -166,6 +166,7 @@ def test_load_builds_pipeline(tmp_path):
         app = app.app
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info', 'Bulk',
                      'TempURL', 'TempAuth', 'ContainerQuotas', 'AccountQuotas', 'DynamicLargeObject',
+                     'Symlink',
                      'AppendableObjects']
     assert type(app).__name__ == 'App'
 
