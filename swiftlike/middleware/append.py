@@ -11,7 +11,8 @@ GET/HEAD of an appendable object serve the concatenation of its pieces (one
 Range: 206; several: multipart/byteranges, as Swift's SLO), with
 conditional requests judged against the chained ETag. `?append-manifest=get`
 reads the manifest itself. DELETE removes the manifest, then its pieces.
-A copy of an appendable object is a plain object with its content.
+A copy (the copy middleware's GET of the source) is a plain object with its
+content.
 """
 import dataclasses
 import json
@@ -19,8 +20,7 @@ from urllib.parse import parse_qsl
 
 from swiftlike import conditional, ranges
 from swiftlike.concurrency import spawn
-from swiftlike.exceptions import (PreconditionFailed, RangeNotSatisfiable, ServiceUnavailable,
-                                  SwiftlikeError)
+from swiftlike.exceptions import RangeNotSatisfiable, SwiftlikeError
 from swiftlike.http import make_response
 from swiftlike.logs import get_logger
 from swiftlike.middleware import append_manifest as am
@@ -28,18 +28,19 @@ from swiftlike.middleware import info
 from swiftlike.middleware.append_write import (MAX_MANIFEST_BYTES, SOURCE, Appender,
                                                Reply)
 from swiftlike.middleware.filters import make_filter_factory
-from swiftlike.middleware.segments import (Segment, SegmentReader, SegmentStream,
-                                           segment_slices)
+from swiftlike.middleware.segments import Segment, SegmentStream, segment_slices
 from swiftlike.middleware.subrequest import call, make_environ, object_path
-from swiftlike.middleware.toolkit import container_info, mark_feature
+from swiftlike.middleware.toolkit import SOURCE_KEY, container_info, mark_feature
 from swiftlike.paths import wsgi_to_str
-from swiftlike.proxy.controllers.obj import COPY_EXPANDERS_KEY
 
 FEATURE = 'append'
 QUERY = 'append-manifest'
 _REPLACED = frozenset(('content-length', 'etag', 'content-range', 'accept-ranges',
                        'transfer-encoding'))
 LISTING_PAGE = 10000
+_STATE_SYSMETA = (am.SYSMETA.lower(), 'x-object-sysmeta-container-update-override-')
+# The copy middleware's name on its source GET (swiftlike/middleware/copy.py).
+COPY_SOURCE = 'SSC'
 
 
 @dataclasses.dataclass
@@ -118,9 +119,6 @@ class AppendableObjects:
             return self.read(environ, start_response, names)
         if method == 'DELETE':
             return self.delete(environ, start_response, names)
-        if method == 'COPY' or (method == 'PUT' and 'HTTP_X_COPY_FROM' in environ):
-            environ.setdefault(COPY_EXPANDERS_KEY, {})[am.FORMAT_HEADER.lower()] = \
-                self.copy_source
         return self.app(environ, start_response)
 
     # -- the manifest -------------------------------------------------------
@@ -184,9 +182,15 @@ class AppendableObjects:
         lower = {k.lower(): v for k, v in manifest_headers}
         method = environ['REQUEST_METHOD']
         total, etag = manifest.length, manifest.etag
-        out = [(k, v) for k, v in manifest_headers if k.lower() not in _REPLACED]
-        out += [('Etag', '"%s"' % etag), ('Accept-Ranges', 'bytes'),
-                ('X-Append-Length', str(total))]
+        # The manifest's own state is not the served object's: a copy (the copy
+        # middleware keeps system metadata) must not become a broken manifest.
+        out = [(k, v) for k, v in manifest_headers if k.lower() not in _REPLACED
+               and not k.lower().startswith(_STATE_SYSMETA)]
+        out += [('Accept-Ranges', 'bytes'), ('X-Append-Length', str(total))]
+        if environ.get(SOURCE_KEY) != COPY_SOURCE:
+            # (A copy's source answer carries no ETag: the copy middleware would
+            # make the object servers check the chained ETag against the MD5.)
+            out.append(('Etag', '"%s"' % etag))
         request = _RequestHeaders(environ)
         last_modified = conditional.parse_http_date(lower.get('last-modified')) or 0
         decided = conditional.evaluate(request, etag, last_modified, method)
@@ -296,25 +300,6 @@ class AppendableObjects:
             if len(items) < LISTING_PAGE or not found:
                 return
             marker = found[-1]
-
-    # -- COPY -----------------------------------------------------------------
-
-    def copy_source(self, environ, account, container, obj, source_headers, range_header):
-        """The content of an appendable copy source (for the proxy's copy)."""
-        try:
-            manifest, _headers = self._manifest(environ, account, container, obj)
-        except Reply as reply:
-            raise ServiceUnavailable('Copy source: %s' % reply.reason)
-        start, stop = 0, manifest.length
-        if range_header:
-            try:
-                spans = ranges.resolve_ranges(range_header, manifest.length)
-            except RangeNotSatisfiable:
-                raise PreconditionFailed('Copy source: status 416')
-            if spans and len(spans) == 1:
-                start, stop = spans[0]
-        stream = self.stream(environ, (account, container, obj), manifest, start, stop)
-        return SegmentReader(stream, stop - start)
 
 
 class _PrefetchingStream(SegmentStream):
