@@ -23,7 +23,7 @@ from swiftlike.constraints import (MAX_CONTAINER_NAME_LENGTH, MAX_FILE_SIZE,
                                    MAX_OBJECT_NAME_LENGTH)
 from swiftlike.exceptions import BadRequest, SwiftlikeError
 from swiftlike.middleware import append_manifest as am
-from swiftlike.middleware.segments import Segment, SegmentReader, SegmentStream, segment_slices
+from swiftlike.middleware.segments import Segment, SegmentStream, segment_slices
 from swiftlike.middleware.subrequest import call, make_environ, object_path
 from swiftlike.middleware.toolkit import container_info
 from swiftlike.proxy.controllers.obj_cas import COMMIT_KEY, RESULT_HEADER, Commit
@@ -369,7 +369,7 @@ class Appender:
             return call(self.app, self.sub('GET', self.piece_path(segment.name),
                                            headers=headers))
         stream = SegmentStream(fetch, segment_slices(pieces, 0, total), name, self.mw.logger)
-        reader = SegmentReader(stream, total)
+        reader = _StreamInput(stream)
         env = self.sub('PUT', self.piece_path(name),
                        headers={'Content-Type': 'application/octet-stream'})
         env['CONTENT_LENGTH'] = str(total)
@@ -390,6 +390,30 @@ class Appender:
             if resp.status // 100 != 2 and resp.status != 404:
                 self.mw.logger.warning('append: deleting piece %s/%s failed (%d)',
                                        self.segments, name, resp.status)
+
+
+class _StreamInput:
+    """`read(size)` over a SegmentStream: the body of a merged piece's PUT
+    (a piece that cannot be read raises its SegmentError, failing the PUT)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.chunks = iter(stream)
+        self.buffer = b''
+
+    def read(self, size=-1):
+        while not self.buffer:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return b''
+            self.buffer = chunk
+        if size is None or size < 0:
+            size = len(self.buffer)
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def close(self):
+        self.stream.close()
 
 
 class _BytesInput:
