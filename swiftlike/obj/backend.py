@@ -213,6 +213,12 @@ class DiskFile(abc.ABC):
     def delete(self, timestamp):
         """Write a tombstone at `timestamp` (older files go)."""
 
+    def lock(self):
+        """A context manager holding this object's exclusive lock (across
+        threads and the server's worker processes) while a conditional PUT
+        checks what is stored and commits (see obj/conditional_put.py)."""
+        raise NotImplementedError('this backend cannot lock an object')
+
     def cleanup(self):
         """Remove files a newer write made obsolete, when the backend leaves
         that for later (the server calls it after answering). Readers ignore

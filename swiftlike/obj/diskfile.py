@@ -8,6 +8,7 @@ hashed, so no name can reach the filesystem as a path.
 """
 import contextlib
 import errno
+import fcntl
 import os
 import tempfile
 import uuid
@@ -23,6 +24,9 @@ from swiftlike.obj.suffix_hashes import cleanup_hash_dir, get_suffix_hashes, inv
 from swiftlike.timestamp import Timestamp
 
 OBJECTS_DIR = 'objects'
+# The lock file of DiskFile.lock(), inside the object's hash dir (not a
+# timestamp name: replication, suffix hashes and cleanup ignore it).
+LOCK_FILE = '.lock'
 TMP_DIR = 'tmp'
 QUARANTINE_DIR = os.path.join('quarantined', 'objects')
 
@@ -214,6 +218,40 @@ class FsDiskFile(DiskFile):
 
     def write_metadata(self, metadata):
         self._put_file(metadata, META)
+
+    @contextlib.contextmanager
+    def lock(self):
+        """flock on <hash dir>/.lock, which the holder removes on release.
+        A waiter that wakes up holding a file already unlinked (or a hash dir
+        renamed away by a quarantine) tries again on the current one; each
+        acquisition opens its own descriptor, so threads of one process
+        exclude each other as well as processes do."""
+        path = os.path.join(self.hash_path, LOCK_FILE)
+        while True:
+            try:
+                os.makedirs(self.hash_path, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            except FileNotFoundError:
+                continue   # the empty hash dir was removed meanwhile
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                held = os.fstat(fd)
+                now = os.stat(path)
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+                break
+            os.close(fd)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            os.close(fd)
 
     def delete(self, timestamp):
         self._put_file({'X-Timestamp': Timestamp(timestamp).internal}, TOMBSTONE)

@@ -18,6 +18,7 @@ class MemDiskFileManager(DiskFileManager):
         self.objects = {}       # (device_path, partition, hash) -> {name: (meta, data)}
         self.quarantined = {}   # (device_path, hash) -> files
         self.lock = threading.Lock()
+        self.object_locks = {}  # key -> threading.Lock (DiskFile.lock())
 
     def get_diskfile(self, device_path, partition, account, container, obj):
         return MemDiskFile(self, device_path, int(partition), hash_path(account, container, obj))
@@ -98,6 +99,11 @@ class MemDiskFile(DiskFile):
 
     def write_metadata(self, metadata):
         self._put(metadata, META)
+
+    def lock(self):
+        with self.manager.lock:
+            lock = self.manager.object_locks.setdefault(self.key, threading.Lock())
+        return lock
 
     def delete(self, timestamp):
         self._put({'X-Timestamp': Timestamp(timestamp).internal}, TOMBSTONE)

@@ -14,6 +14,7 @@ from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, Insuff
                                   RangeNotSatisfiable, RequestTimeout, ServiceUnavailable,
                                   UnprocessableEntity)
 from swiftlike.http import client_content_type, make_response
+from swiftlike.obj import conditional_put
 from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNoSpace,
                                    DiskFileNotExist, delete_at_of, is_mutable_key)
 from swiftlike.obj.diskfile import FsDiskFileManager
@@ -259,15 +260,10 @@ class App(StorageServer):
         expected_etag = req.headers.get('ETag', '').strip().strip('"').lower() or None
         device, dev_path, part, names, df = self._diskfile(req, True, length or 0)
         orig_ts, orig_meta, exists = self._current(device, df, check_expiry=True)
-        if_none_match = conditional.parse_etags(req.headers.get('If-None-Match'))
-        if exists and if_none_match is not None and (
-                if_none_match == '*' or orig_meta.get('ETag') in if_none_match):
-            # conditional create: "only if absent" (or only if different)
-            raise PreconditionFailed('The object exists (If-None-Match)',
-                                     {'X-Backend-Timestamp': orig_ts.internal})
-        if orig_ts is not None and orig_ts >= timestamp:
-            raise Conflict('An equal or newer version exists',
-                           {'X-Backend-Timestamp': orig_ts.internal})
+        # If-None-Match / If-Match, and the newest timestamp wins; a
+        # conditional PUT is judged again under the object's lock at commit.
+        conditional_put.check(req.headers, timestamp, orig_ts, orig_meta, exists)
+        locked = conditional_put.is_conditional(req.headers)
         md5 = hashlib.md5(usedforsecurity=False)
         body = self._read_body(req, length)
         first = []
@@ -283,7 +279,12 @@ class App(StorageServer):
         if size < self.chunk:
             metadata = self._put_metadata(req, names, timestamp, delete_at, size, md5,
                                           expected_etag)
-            self.disk.run(device, _write_whole, df, b''.join(first), metadata)
+            if locked:
+                orig_meta = self.disk.run(device, conditional_put.locked_commit, df,
+                                          req.headers, timestamp, _write_whole, df,
+                                          b''.join(first), metadata)
+            else:
+                self.disk.run(device, _write_whole, df, b''.join(first), metadata)
         else:
             writer = self.disk.run(device, df.create, length)
             try:
@@ -301,7 +302,11 @@ class App(StorageServer):
                     self.disk.run(device, writer.write_chunks, batch)
                 metadata = self._put_metadata(req, names, timestamp, delete_at, size, md5,
                                               expected_etag)
-                self.disk.run(device, writer.commit, metadata)
+                if locked:
+                    orig_meta = self.disk.run(device, conditional_put.locked_commit, df,
+                                              req.headers, timestamp, writer.commit, metadata)
+                else:
+                    self.disk.run(device, writer.commit, metadata)
             finally:
                 writer.abort()
         etag = metadata['ETag']
@@ -343,7 +348,8 @@ class App(StorageServer):
                 keep += ('Content-Type',)
             # The proxy's dlo middleware judges a manifest's conditions itself;
             # the symlink middleware follows a link whatever the link's own
-            # answer (system metadata says what the object is).
+            # answer (system metadata says what the object is), the append middleware
+            # knows an appendable object by it.
             keep += tuple(k for k in headers if k.lower() == 'x-object-manifest'
                           or k.lower().startswith('x-object-sysmeta-'))
             return make_response(status, headers={k: headers[k] for k in keep},

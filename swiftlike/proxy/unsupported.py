@@ -48,6 +48,11 @@ FEATURES = {
         ('account', 'meta', 'quota-')]),
     'staticweb': ('Static web sites (X-Container-Meta-Web-*)', [
         ('container', 'meta', 'web-')]),
+    # Without the middleware an append would overwrite the object with the
+    # body, and append-manifest=get would read it whole.
+    'append': ('Appendable objects (X-Append-Offset)', [
+        ('object', 'header', 'x-append-offset'),
+        ('object', 'query', 'append-manifest')]),
     # Without the middleware a bulk delete would be a plain DELETE of the
     # request's own path (an object, or an account for a reseller admin) and
     # an archive would be stored as one object.

@@ -9,7 +9,7 @@ from swiftlike.constraints import check_content_length, check_utf8
 from swiftlike.exceptions import (BadRequest, NotFound, NotImplemented_, ServiceUnavailable,
                                   SwiftlikeError)
 from swiftlike.http import client_content_type
-from swiftlike.proxy.controllers import obj_put
+from swiftlike.proxy.controllers import obj_cas, obj_put
 from swiftlike.proxy.controllers.base import (AUTHORIZE_KEY, Controller, Reply, error_reply,
                                               name_path)
 from swiftlike.proxy.controllers.params import metadata_headers, sysmeta_headers
@@ -238,12 +238,16 @@ class ObjectController(Controller):
                 raise BadRequest('If-None-Match only supports *')
             headers['If-None-Match'] = '*'
         delete_at = self._delete_at(headers)
-        timestamp = Timestamp.now()
+        # An append middleware's manifest commit names its own timestamp.
+        cas = self.req.environ.get(obj_cas.COMMIT_KEY)
+        timestamp = cas.timestamp if cas is not None else Timestamp.now()
         headers['X-Timestamp'] = timestamp.internal
         if length is not None:
             headers['Content-Length'] = str(length)
         ring, part, nodes = self._ring()
         headers_list = self._per_node(headers, nodes, delete_at)
+        if cas is not None:
+            return obj_cas.commit(self, ring, part, nodes, headers_list, length, reader)
         # A create-only PUT is streamed: every replica can refuse it before any
         # of them stored it (a buffered PUT would write where the object is
         # missing, and that newer copy would replace it everywhere later).

@@ -167,7 +167,7 @@ def test_load_builds_pipeline(tmp_path):
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info', 'Bulk',
                      'TempURL', 'TempAuth', 'ServerSideCopy', 'ContainerQuotas',
                      'AccountQuotas', 'DynamicLargeObject', 'VersionedWrites',
-                     'Symlink']
+                     'Symlink', 'AppendableObjects']
     assert type(app).__name__ == 'App'
 
 

@@ -26,6 +26,8 @@ from swiftlike.proxy.unsupported import refused_feature
     ('POST', 'container', [], {'bulk-delete': ''}, 'Bulk operations'),
     ('PUT', 'account', [], {'extract-archive': 'tar'}, 'Bulk operations'),
     ('PUT', 'object', [], {'extract-archive': 'tar.gz'}, 'Bulk operations'),
+    ('PUT', 'object', ['X-Append-Offset'], {}, 'Appendable objects'),
+    ('GET', 'object', [], {'append-manifest': 'get'}, 'Appendable objects'),
 ])
 def test_refused(method, level, headers, query, feature):
     items = [(name, 'x') for name in headers]
