@@ -20,8 +20,8 @@ ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', '
          'staticweb', 'copy', 'container_quotas', 'account_quotas', 'slo', 'dlo',
          'versioned_writes', 'object_versioning', 'symlink')
 
-DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'bulk',
-           'tempauth', 'container_quotas', 'account_quotas', 'dlo')
+DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'domain_remap',
+           'bulk', 'tempauth', 'staticweb', 'container_quotas', 'account_quotas', 'dlo')
 
 # Inserted when missing (each only once its module exists in this build).
 REQUIRED = ('catch_errors', 'gatekeeper', 'copy', 'dlo', 'versioned_writes')
