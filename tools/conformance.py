@@ -105,7 +105,9 @@ def write_conf(path, auth_url, extras):
              'account2 = test2', 'username2 = tester2', 'password2 = testing2',
              'username3 = tester3', 'password3 = testing3',
              'account5 = test5', 'username5 = tester5', 'password5 = testing5',
-             'collate = C', 'insecure = no']
+             'collate = C', 'insecure = no',
+             # the aio's domain_remap serves <account>.example.com (Host headers only)
+             'storage_domain = example.com']
     if extras:
         lines += ['service_prefix = SERVICE', 'account6 = admin', 'username6 = admin',
                   'password6 = admin']

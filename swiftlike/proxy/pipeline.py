@@ -20,9 +20,9 @@ ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', '
          'staticweb', 'copy', 'container_quotas', 'account_quotas', 'slo', 'dlo',
          'versioned_writes', 'object_versioning', 'symlink', 'append')
 
-DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'bulk',
-           'tempurl', 'tempauth', 'copy', 'container_quotas', 'account_quotas', 'dlo',
-           'versioned_writes', 'symlink', 'append')
+DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'domain_remap',
+           'bulk', 'tempurl', 'tempauth', 'staticweb', 'copy', 'container_quotas',
+           'account_quotas', 'dlo', 'versioned_writes', 'symlink', 'append')
 
 # Inserted when missing (each only once its module exists in this build).
 REQUIRED = ('catch_errors', 'gatekeeper', 'copy', 'dlo', 'versioned_writes')

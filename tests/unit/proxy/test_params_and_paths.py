@@ -164,8 +164,8 @@ def test_load_builds_pipeline(tmp_path):
     while hasattr(app, 'app'):
         names.append(type(app).__name__)
         app = app.app
-    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info', 'Bulk',
-                     'TempURL', 'TempAuth', 'ServerSideCopy', 'ContainerQuotas',
+    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info',
+                     'DomainRemap', 'Bulk', 'TempURL', 'TempAuth', 'StaticWeb', 'ServerSideCopy', 'ContainerQuotas',
                      'AccountQuotas', 'DynamicLargeObject', 'VersionedWrites',
                      'Symlink', 'AppendableObjects']
     assert type(app).__name__ == 'App'
