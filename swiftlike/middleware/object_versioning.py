@@ -35,7 +35,8 @@ from swiftlike.middleware import info
 from swiftlike.middleware import versioning_core as core
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.subrequest import call, make_environ, object_path
-from swiftlike.middleware.toolkit import container_info, mark_feature, split_account_path
+from swiftlike.middleware.toolkit import (INFO_REQUEST_KEY, container_info, mark_feature,
+                                          split_account_path)
 from swiftlike.middleware.versioning_listing import (VersionsParams, merge_versions, pages,
                                                      source_queries)
 from swiftlike.middleware.versioning_objects import (RESERVED_NAMES_KEY, SOURCE,
@@ -138,10 +139,10 @@ class ObjectVersioningMiddleware:
                 raise BadRequest('POST to a specific version is not allowed')
         state = self._state(env, account, container)
         if state is None:
-            if version is not None:
+            if version is not None and (version != core.NULL_VERSION or method == 'PUT'):
                 raise BadRequest('version-aware operations require that the container '
                                  'is versioned')
-            return None
+            return None     # version-id=null: the object itself
         req = ObjectVersioning(self.app, env, account, container, obj, state)
         if version is not None:
             if method in ('GET', 'HEAD'):
@@ -211,10 +212,9 @@ class ObjectVersioningMiddleware:
         headers = [(k, v) for k, v in resp.header_list]
         headers.append((core.ENABLED_HEADER,
                         'True' if enabled.strip().lower() == 'true' else 'False'))
-        hidden = container_info(env, self.app, str_wsgi(account),
-                                str_wsgi(core.hidden_container(container)), source=SOURCE)
-        if hidden.get('status', 0) // 100 == 2 and hidden.get('bytes'):
-            headers = [(k, str(int(v) + hidden['bytes']) if k.lower() == 'x-container-bytes-used'
+        hidden_bytes = self._hidden_bytes(env, account, container)
+        if hidden_bytes:
+            headers = [(k, str(int(v) + hidden_bytes) if k.lower() == 'x-container-bytes-used'
                         and v.isdigit() else v) for k, v in headers]
         ctype = resp.headers.get('content-type', '')
         if env['REQUEST_METHOD'] == 'HEAD' or not ctype.startswith(('application/json',
@@ -235,6 +235,21 @@ class ObjectVersioningMiddleware:
         else:
             body = _POINTER_IN_XML.sub(r'\1', body.decode('utf-8')).encode('utf-8')
         return Reply(resp.status, headers, body)
+
+    def _hidden_bytes(self, env, account, container):
+        """Bytes held by the container's versions (its hidden container): a
+        container's usage counts them, as quotas do. An info subrequest
+        (a middleware's container_info) is answered from the proxy's cache."""
+        sub = make_environ(env, 'HEAD', object_path(account, core.hidden_container(container)),
+                           source=SOURCE)
+        sub[RESERVED_NAMES_KEY] = True
+        sub['swiftlike.owner'] = True
+        if env.get(INFO_REQUEST_KEY):
+            sub[INFO_REQUEST_KEY] = True
+        resp = call(self.app, sub)
+        resp.discard()
+        value = resp.headers.get('x-container-bytes-used', '')
+        return int(value) if resp.status // 100 == 2 and value.isdigit() else 0
 
     def delete_container(self, env, account, container):
         if self._state(env, account, container) is None or not is_owner(env):
