@@ -41,7 +41,7 @@ from swiftlike.middleware.versioning_listing import (VersionsParams, merge_versi
                                                      source_queries)
 from swiftlike.middleware.versioning_objects import (RESERVED_NAMES_KEY, SOURCE,
                                                      ObjectVersioning, Reply, _Passed,
-                                                     is_owner)
+                                                     hidden_env, is_owner)
 from swiftlike.paths import wsgi_to_str
 
 FEATURE = 'object_versioning'
@@ -242,8 +242,7 @@ class ObjectVersioningMiddleware:
         (a middleware's container_info) is answered from the proxy's cache."""
         sub = make_environ(env, 'HEAD', object_path(account, core.hidden_container(container)),
                            source=SOURCE)
-        sub[RESERVED_NAMES_KEY] = True
-        sub['swiftlike.owner'] = True
+        hidden_env(sub, account, core.hidden_container(container))
         if env.get(INFO_REQUEST_KEY):
             sub[INFO_REQUEST_KEY] = True
         resp = call(self.app, sub)
@@ -303,9 +302,7 @@ class ObjectVersioningMiddleware:
         def fetch_hidden(q):
             sub = make_environ(env, 'GET', object_path(account, core.hidden_container(container)),
                                q, source=SOURCE)
-            sub[RESERVED_NAMES_KEY] = True
-            sub['swiftlike.owner'] = True
-            resp = call(self.app, sub)
+            resp = call(self.app, hidden_env(sub, account, core.hidden_container(container)))
             if resp.status == 404:
                 resp.discard()
                 return []

@@ -46,6 +46,27 @@ def is_owner(env):
     return bool(env.get(OWNER_KEY)) or AUTHORIZE_KEY not in env
 
 
+def hidden_env(env, account, hidden):
+    """Mark a subrequest environ as the middleware's own request to the
+    hidden container `hidden`: reserved names allowed, and (for a requester
+    who is not an owner, already authorized for the user's container) the
+    hidden container let through while anything it leads to (a symlink's
+    target) is still judged by the requester's rights."""
+    env[RESERVED_NAMES_KEY] = True
+    if is_owner(env):
+        return env
+    prefix = str_to_wsgi('/v1/%s/%s' % (account, hidden))
+    hook = env.get(AUTHORIZE_KEY)
+
+    def authorize(req_env, *args, **kwargs):
+        path = req_env.get('PATH_INFO', '')
+        if path == prefix or path.startswith(prefix + '/'):
+            return None
+        return hook(req_env, *args, **kwargs)
+    env[AUTHORIZE_KEY] = authorize
+    return env
+
+
 def query_without(query_string, *names):
     pairs = [(k, v) for k, v in parse_qsl(query_string or '', keep_blank_values=True)
              if k not in names]
@@ -118,9 +139,7 @@ class ObjectVersioning:
         return object_path(self.account, self.hidden, core.version_name(self.obj, version_id))
 
     def _hidden_env(self, env):
-        env[RESERVED_NAMES_KEY] = True
-        env[OWNER_KEY] = True
-        return env
+        return hidden_env(env, self.account, self.hidden)
 
     def sub(self, method, path, query=None, headers=None, hidden=False):
         env = make_environ(self.env, method, path, query, headers, source=SOURCE)
