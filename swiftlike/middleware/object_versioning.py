@@ -35,7 +35,7 @@ from swiftlike.middleware import info
 from swiftlike.middleware import versioning_core as core
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.subrequest import call, make_environ, object_path
-from swiftlike.middleware.toolkit import (INFO_REQUEST_KEY, container_info, mark_feature,
+from swiftlike.middleware.toolkit import (AUTHORIZE_OVERRIDE_KEY, INFO_REQUEST_KEY, container_info, mark_feature,
                                           split_account_path)
 from swiftlike.middleware.versioning_listing import (VersionsParams, merge_versions, pages,
                                                      source_queries)
@@ -133,6 +133,11 @@ class ObjectVersioningMiddleware:
     def object_request(self, env, account, container, obj, query):
         method = env['REQUEST_METHOD']
         version = query.get('version-id')
+        if version is not None and env.get(AUTHORIZE_OVERRIDE_KEY) and \
+                method in ('GET', 'HEAD'):
+            # A request a middleware before auth settled (a temp URL) names
+            # the object, not a version: the version-id is ignored, as Swift.
+            version = None
         if version is not None:
             version = core.parse_version_id(version)
             if method == 'POST':

@@ -162,9 +162,18 @@ class ObjectVersioning:
             env['wsgi.input'] = _Empty()
         return self._hidden_env(env) if hidden else env
 
+    def internal(self, method, path, query=None):
+        """The middleware's own read of the user's object (never followed
+        through a symlink): what it finds only steers the request, or is
+        copied within the container after the write was authorized, so it
+        runs with the owner's rights (a temp URL for PUT may not HEAD)."""
+        env = make_environ(self.env, method, path, query, None, source=SOURCE)
+        env[OWNER_KEY] = True
+        return call(self.app, env)
+
     def head_current(self):
         """HEAD of what the user's container holds (a pointer is not followed)."""
-        resp = self.sub('HEAD', self.user_path(), {'symlink': 'get'})
+        resp = self.internal('HEAD', self.user_path(), {'symlink': 'get'})
         resp.discard()
         return resp
 
@@ -250,7 +259,7 @@ class ObjectVersioning:
             version_id = Timestamp(head.headers.get('x-timestamp', '')).normal
         except ValueError:
             version_id = new_version_id()
-        src = self.sub('GET', self.user_path(), {'symlink': 'get'})
+        src = self.internal('GET', self.user_path(), {'symlink': 'get'})
         if src.status != 200:
             src.discard()
             if src.status == 404:

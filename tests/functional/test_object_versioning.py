@@ -265,3 +265,17 @@ def test_failed_put_leaves_no_version_and_keeps_the_current(api):
     assert status == 422
     assert [e['version_id'] for e in versions(api, c)] == [vid]
     assert api.request('GET', '/%s/o' % c)[2] == b'good'
+
+
+def test_hostile_names_and_markers(api):
+    c = versioned(api)
+    path = '%s/%s/bad%%ff' % (api.account_path, c)
+    hdrs = {'X-Auth-Token': api.token}
+    assert raw(api.host, api.port, 'PUT', path, hdrs, b'x')[0] == 412
+    assert raw(api.host, api.port, 'DELETE', path, hdrs)[0] == 412
+    assert versions(api, c) == []
+    for query in ('marker=a&version_marker=' + '9' * 3000,
+                  'prefix=%ff', 'delimiter=%00', 'limit=-1', 'limit=abc'):
+        status = api.request('GET', '/' + c, query='versions&' + query)[0]
+        assert status in (400, 412), (query, status)
+    assert api.request('GET', '/' + c, query='versions&marker=' + 'z' * 2000)[0] in (200, 412)
