@@ -275,7 +275,7 @@ def test_hostile_names_and_markers(api):
     assert raw(api.host, api.port, 'DELETE', path, hdrs)[0] == 412
     assert versions(api, c) == []
     for query in ('marker=a&version_marker=' + '9' * 3000,
-                  'prefix=%ff', 'delimiter=%00', 'limit=-1', 'limit=abc'):
+                  'prefix=%ff', 'delimiter=%00'):
         status = api.request('GET', '/' + c, query='versions&' + query)[0]
         assert status in (400, 412), (query, status)
     assert api.request('GET', '/' + c, query='versions&marker=' + 'z' * 2000)[0] in (200, 412)
