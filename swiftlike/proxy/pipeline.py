@@ -18,10 +18,13 @@ import importlib.util
 ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'domain_remap',
          'listing_formats', 'bulk', 'tempurl', 'ratelimit', 'formpost', 'tempauth',
          'staticweb', 'copy', 'container_quotas', 'account_quotas', 'slo', 'dlo',
-         'versioned_writes', 'object_versioning', 'symlink')
+         'versioned_writes', 'symlink', 'object_versioning')
+# (object_versioning after symlink, unlike Swift, where versioning's pointers
+# are symlinks: ours are its own, so it must see the reads symlink makes of a
+# link's target.)
 
 DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'bulk',
-           'tempurl', 'tempauth', 'container_quotas', 'account_quotas', 'dlo',
+           'tempurl', 'tempauth', 'container_quotas', 'account_quotas', 'dlo', 'symlink',
            'object_versioning')
 
 # Inserted when missing (each only once its module exists in this build).
