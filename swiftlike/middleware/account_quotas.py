@@ -7,8 +7,8 @@ metadata, shown on the account's HEAD/GET), or the older
 `X-Account-Meta-Quota-Bytes` (user metadata). Values are non-negative integers;
 an empty value or `X-Remove-Account-Quota-*` removes one. Anybody else who
 sends one of these is refused (403): an account's users cannot lift their own
-cap. An object write (PUT, server-side copy) that would take the account past
-a quota is refused with 413 `Upload exceeds quota.`. Counts come from the
+cap. An object write (a PUT, also a server-side copy's) that would take the
+account past a quota is refused with 413 `Upload exceeds quota.`. Counts come from the
 proxy's account info cache (refreshed every `container_info_ttl` seconds,
 and account totals follow container changes eventually), so a quota can be
 overshot by what is written meanwhile, as in Swift.
@@ -91,7 +91,7 @@ class AccountQuotas:
                       (sysmeta.get('quota-count'), 'count'),
                       (sysmeta.get('quota-count-policy-' + DEFAULT_POLICY_NAME), 'count')]
             if any(value is not None for value, _kind in limits):
-                size = quotas.upload_size(env, self.app, SOURCE)
+                size = quotas.upload_size(env)
                 for value, kind in limits:
                     used, adding = (ainfo['bytes'], size) if kind == 'bytes' else \
                         (ainfo['object_count'], 1)

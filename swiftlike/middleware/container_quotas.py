@@ -2,8 +2,8 @@
 
 Owners set `X-Container-Meta-Quota-Bytes` and `X-Container-Meta-Quota-Count`
 on a container (non-negative integers; an empty value removes one; anything
-else is 400). An object write (PUT, server-side copy) that would take the
-container past either is refused with 413 `Upload exceeds quota.`. The counts
+else is 400). An object write (a PUT, also a server-side copy's) that would
+take the container past either is refused with 413 `Upload exceeds quota.`. The counts
 come from the proxy's container info cache, so a burst of writes within
 `container_info_ttl` of each other can overshoot a quota a little, as in Swift.
 """
@@ -44,7 +44,7 @@ class ContainerQuotas:
             cinfo = container_info(env, self.app, target[0], target[1], SOURCE)
             meta = cinfo.get('meta', {})
             if 'quota-bytes' in meta or 'quota-count' in meta:
-                size = quotas.upload_size(env, self.app, SOURCE)
+                size = quotas.upload_size(env)
                 if quotas.exceeds(meta.get('quota-bytes'), cinfo['bytes'], size) or \
                         quotas.exceeds(meta.get('quota-count'), cinfo['object_count'], 1):
                     return quotas.reply(start_response, '413 Request Entity Too Large',

@@ -7,9 +7,8 @@ of the objects of <container> whose names start with <prefix>, in name order
 sum of their sizes, ETag the quoted MD5 of their ETags, and Range (one range:
 206; several: the whole body, as Swift), If-Match, If-None-Match and their
 friends apply to that. `?multipart-manifest=get` reads or copies the manifest
-object itself. A copy of a manifest is a plain object with the concatenated
-content: the proxy's copy asks this middleware for the source's body when
-the source carries X-Object-Manifest (COPY_EXPANDERS_KEY).
+object itself. A copy of a manifest (the copy middleware's GET of the source
+passes through here) is a plain object with the concatenated content.
 
 Everything is read with subrequests through the rest of the pipeline, with
 the requester's identity, so container ACLs decide whether the segments may
@@ -27,18 +26,15 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from swiftlike import conditional, ranges
 from swiftlike.constraints import (CONTAINER_LISTING_LIMIT, MAX_CONTAINER_NAME_LENGTH,
                                    MAX_OBJECT_NAME_LENGTH)
-from swiftlike.exceptions import (BadRequest, Conflict, Forbidden, NotFound,
-                                  PreconditionFailed, RangeNotSatisfiable, ServiceUnavailable,
-                                  SwiftlikeError, Unauthorized)
+from swiftlike.exceptions import BadRequest, Conflict, RangeNotSatisfiable, SwiftlikeError
 from swiftlike.http import make_response
 from swiftlike.logs import get_logger
 from swiftlike.middleware import info
 from swiftlike.middleware.filters import make_filter_factory
-from swiftlike.middleware.segments import (Segment, SegmentError, SegmentReader, SegmentStream,
+from swiftlike.middleware.segments import (Segment, SegmentError, SegmentStream,
                                            segment_slices, unquote_etag)
 from swiftlike.middleware.subrequest import call, make_environ, object_path
 from swiftlike.paths import wsgi_to_str
-from swiftlike.proxy.controllers.obj import COPY_EXPANDERS_KEY
 from swiftlike.proxy.unsupported import FEATURES_KEY
 
 SOURCE = 'DLO'
@@ -267,7 +263,7 @@ class DynamicLargeObject:
         query = dict(parse_qsl(environ.get('QUERY_STRING', ''), keep_blank_values=True))
         manifest_itself = query.get('multipart-manifest') == 'get'
         value = environ.get('HTTP_X_OBJECT_MANIFEST')
-        if value is not None and method in ('PUT', 'POST', 'COPY'):
+        if value is not None and method in ('PUT', 'POST'):
             try:
                 parse_manifest(value)
             except BadRequest as err:
@@ -276,9 +272,6 @@ class DynamicLargeObject:
             return self.app(environ, start_response)
         if method in ('GET', 'HEAD'):
             return self.read(environ, start_response, names[0])
-        if method == 'COPY' or (method == 'PUT' and 'HTTP_X_COPY_FROM' in environ):
-            expanders = environ.setdefault(COPY_EXPANDERS_KEY, {})
-            expanders[MANIFEST_HEADER] = self.copy_source
         return self.app(environ, start_response)
 
     # -- GET / HEAD ---------------------------------------------------------
@@ -373,32 +366,5 @@ class DynamicLargeObject:
         return SegmentStream(fetch, segment_slices(segments, start, stop, offset), name,
                              self.logger, conf.max_get_time, conf.rate_limit_after_segment,
                              conf.rate_limit_segments_per_sec)
-
-    # -- COPY ---------------------------------------------------------------
-
-    def copy_source(self, environ, account, container, obj, source_headers, range_header):
-        """The body of a copy whose source (account/container/obj, whose
-        headers are `source_headers`) is a manifest: a SegmentReader with
-        `length`, `read(size)`, `close()`. Raises SwiftlikeErrors."""
-        manifest = source_headers.get(MANIFEST_HEADER)
-        try:
-            summary = self._summary(environ, account, manifest)
-        except ListingError as err:
-            raise _LISTING_ERRORS.get(err.http_status, ServiceUnavailable)(
-                'Copy source segments: %s' % err.reason)
-        start, stop = 0, summary.size
-        if range_header:
-            try:
-                spans = ranges.resolve_ranges(range_header, summary.size)
-            except RangeNotSatisfiable:
-                raise PreconditionFailed('Copy source: status 416')
-            if spans and len(spans) == 1:
-                start, stop = spans[0]
-        name = '%s/%s/%s' % (account, container, obj)
-        stream = self._stream(environ, account, manifest, summary, start, stop, name)
-        return SegmentReader(stream, stop - start)
-
-
-_LISTING_ERRORS = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict}
 
 filter_factory = make_filter_factory(DynamicLargeObject, Conf)

@@ -1,8 +1,5 @@
 """What the container and account quota middlewares share (pure parts and the
 size of an upload)."""
-from urllib.parse import unquote
-
-from swiftlike.middleware import subrequest
 from swiftlike.middleware.toolkit import split_account_path
 
 QUOTA_EXCEEDED = b'Upload exceeds quota.'
@@ -39,41 +36,17 @@ def reply(start_response, status, body):
 
 def upload_target(env):
     """(account, container, obj) an object write lands on, as WSGI str, or
-    None when the request writes no object data. A COPY lands on its
-    Destination (and Destination-Account)."""
-    method = env.get('REQUEST_METHOD')
+    None when the request writes no object data. (A server-side copy reaches
+    the quota middlewares as the PUT of its destination: the copy middleware
+    is above them.)"""
     parts = split_account_path(env.get('PATH_INFO', ''))
-    if parts is None or parts[2] is None or method not in ('PUT', 'COPY'):
+    if parts is None or parts[2] is None or env.get('REQUEST_METHOD') != 'PUT':
         return None
-    if method == 'PUT':
-        return parts
-    dest = env.get('HTTP_DESTINATION', '')
-    container, _, obj = dest.lstrip('/').partition('/')
-    if not container or not obj:
-        return None     # the proxy refuses it
-    account = env.get('HTTP_DESTINATION_ACCOUNT') or parts[0]
-    return (unquote(account, encoding='latin-1'), unquote(container, encoding='latin-1'),
-            unquote(obj, encoding='latin-1'))
+    return parts
 
 
-def upload_size(env, app, source):
-    """Bytes an object write adds: its Content-Length, or for a server-side
-    copy the source object's size (a HEAD through `app`)."""
-    method = env.get('REQUEST_METHOD')
-    parts = split_account_path(env.get('PATH_INFO', ''))
-    copy_from = env.get('HTTP_X_COPY_FROM')
-    if method == 'COPY':
-        path = env['PATH_INFO']
-    elif copy_from:
-        account = unquote(env.get('HTTP_X_COPY_FROM_ACCOUNT') or parts[0], encoding='latin-1')
-        path = '/v1/%s/%s' % (account, unquote(copy_from, encoding='latin-1').lstrip('/'))
-    else:
-        length = env.get('CONTENT_LENGTH') or '0'
-        return int(length) if length.isdigit() else 0
-    # With the requester's identity (and no owner verdict for another account).
-    resp = subrequest.call(app, subrequest.make_environ(env, 'HEAD', path, source=source))
-    resp.discard()
-    if resp.status // 100 != 2:
-        return 0    # the copy itself will answer 404/403
-    length = resp.headers.get('content-length', '')
+def upload_size(env):
+    """Bytes an object write adds: its Content-Length (0 when chunked: the
+    object servers' size limits still apply)."""
+    length = env.get('CONTENT_LENGTH') or '0'
     return int(length) if length.isdigit() else 0

@@ -5,8 +5,7 @@ Pure parts: which bytes of which segments a byte range of the whole covers
 ETags). SegmentStream fetches the segments one after another (each through a
 `fetch` callback, i.e. a subrequest) and streams their bytes; a segment that
 is missing, changed (ETag or length not as listed) or cut short ends the body
-with a SegmentError. SegmentReader turns the stream into the `read(size)`
-a PUT body reader offers (a copy of a large object).
+with a SegmentError.
 """
 import collections
 import hashlib
@@ -174,28 +173,3 @@ class SegmentStream:
         if self.current is not None:
             current, self.current = self.current, None
             current.close()
-
-
-class SegmentReader:
-    """`read(size)` over a SegmentStream (the body of a copy); errors are
-    raised as SwiftlikeErrors (the proxy answers with their status)."""
-
-    def __init__(self, stream, length):
-        self.stream = stream
-        self.length = length
-        self.chunks = iter(stream)
-        self.buffer = b''
-
-    def read(self, size=-1):
-        while not self.buffer:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                return b''
-            self.buffer = chunk
-        if size is None or size < 0:
-            size = len(self.buffer)
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
-
-    def close(self):
-        self.stream.close()

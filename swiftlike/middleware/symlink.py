@@ -12,8 +12,9 @@ A GET or HEAD of a link answers for its target (followed through links up to
 If-* and Range headers apply to the target. `?symlink=get` reads the link
 itself, with its target in `X-Symlink-Target*` headers. A POST to a link
 changes the link's metadata and answers 307 with the target as `Location`;
-a DELETE removes the link only. A copy of a link copies its target, or the
-link itself with `?symlink=get`.
+a DELETE removes the link only. A copy of a link copies its target (the copy
+middleware's GET of the source is followed here), or the link itself with
+`?symlink=get` (its stored state is written again, see _keep_link).
 
 Every request for a target is a subrequest through the app below with the
 requester's identity, so the target container's ACLs decide (a link into
@@ -26,14 +27,13 @@ Container listings show a link's target as `symlink_path` (and `symlink_etag`
 container update carries (symlink_listing).
 """
 import dataclasses
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
-from swiftlike.exceptions import (BadRequest, Conflict, PreconditionFailed, ServiceUnavailable,
-                                  SwiftlikeError)
+from swiftlike.exceptions import BadRequest, Conflict, ServiceUnavailable, SwiftlikeError
 from swiftlike.http import client_content_type, make_response, status_line
 from swiftlike.middleware import info, symlink_listing
 from swiftlike.middleware.filters import make_filter_factory
-from swiftlike.middleware.subrequest import OWNER_KEY, call, make_environ, object_path
+from swiftlike.middleware.subrequest import call, make_environ, object_path
 from swiftlike.middleware.symlink_rules import (LINK_CONTENT_TYPE, Link, link_from_headers,
                                                 listing_params, normalize_etag, parse_account,
                                                 parse_target)
@@ -133,18 +133,16 @@ class Symlink:
                 return self.app(environ, start_response)   # the proxy's 412
             query = dict(parse_qsl(environ.get('QUERY_STRING', ''), keep_blank_values=True))
             link_itself = query.get('symlink') == 'get'
-            if method in ('PUT', 'POST', 'COPY'):
+            if method in ('PUT', 'POST'):
                 rules.check_content_type(client_content_type(environ))
             if method in ('GET', 'HEAD'):
                 if link_itself:
                     return self.read_link(environ, start_response)
                 return self.follow(environ, start_response, names[0])
             if method == 'PUT':
-                return self.put(environ, start_response, names, link_itself)
+                return self.put(environ, start_response, names)
             if method == 'POST':
                 return self.post(environ, start_response, names[0])
-            if method == 'COPY':
-                return self.copy(environ, start_response, names, link_itself)
             return self.app(environ, start_response)
         except SwiftlikeError as err:
             # The one place this middleware's errors become answers.
@@ -208,23 +206,10 @@ class Symlink:
 
     # -- writes ---------------------------------------------------------------
 
-    def put(self, environ, start_response, names, link_itself):
-        copying = bool(environ.get('HTTP_X_COPY_FROM'))
-        if copying:
-            src_account = environ.get('HTTP_X_COPY_FROM_ACCOUNT')
-            source = self._copy_source(environ.get('HTTP_X_COPY_FROM'), src_account, names[0])
-            if link_itself:
-                self._copy_link_headers(environ, source)
-            else:
-                final = self._resolve(environ, source)
-                if final != source:
-                    environ['HTTP_X_COPY_FROM'] = str_to_wsgi(
-                        rules.quote_name('%s/%s' % final[1:]))
-                    environ['HTTP_X_COPY_FROM_ACCOUNT'] = str_to_wsgi(
-                        quote(final[0].encode('utf-8'), safe=''))
+    def put(self, environ, start_response, names):
         value = environ.get('HTTP_X_SYMLINK_TARGET')
         if value is not None and value.strip():
-            self._prepare_link(environ, names, value, copying)
+            self._prepare_link(environ, names, value, False)
         elif environ.get(_environ_key(rules.TARGET_SYSMETA)):
             self._keep_link(environ, names)
         return self.app(environ, start_response)
@@ -337,85 +322,6 @@ class Symlink:
             ('Content-Type', 'text/plain; charset=UTF-8'), ('Content-Length', str(len(body)))])
         return [body if environ['REQUEST_METHOD'] != 'HEAD' else b'']
 
-    # -- copies (when no copy middleware above turned them into GET + PUT) --------
-
-    def copy(self, environ, start_response, names, link_itself):
-        destination = environ.get('HTTP_DESTINATION')
-        if not destination:
-            return self.app(environ, start_response)
-        source = names
-        if link_itself:
-            dest_account = environ.get('HTTP_DESTINATION_ACCOUNT')
-            dest_account = parse_account(dest_account) if dest_account else names[0]
-            self._copy_link_headers(environ, source)
-            dest = _split_destination(destination)
-            value = environ.get('HTTP_X_SYMLINK_TARGET')
-            if value is not None and value.strip():
-                self._prepare_link(environ, (dest_account,) + dest, value, True)
-            return self.app(environ, start_response)
-        final = self._resolve(environ, source)
-        if final != source:
-            # Copy from the final target instead: same destination (relative
-            # to the link's account), the owner verdict only where it was made.
-            environ.setdefault('HTTP_DESTINATION_ACCOUNT',
-                               str_to_wsgi(quote(names[0].encode('utf-8'), safe='')))
-            if final[0] != names[0]:
-                environ.pop(OWNER_KEY, None)
-            environ['PATH_INFO'] = object_path(*final)
-        return self.app(environ, start_response)
-
-    def _copy_source(self, value, account_value, default_account):
-        container, obj = _split_destination(value)
-        account = parse_account(account_value) if account_value else default_account
-        return account, container, obj
-
-    def _copy_link_headers(self, environ, source):
-        """A copy of the link itself: the destination is a link to the same
-        target (the request's own X-Symlink-* headers win)."""
-        resp = self._request(environ, 'HEAD', source[0], Link(source[1], source[2]))
-        resp.discard()
-        link = link_from_headers(resp.headers) if resp.status == 200 else None
-        if link is None:
-            return
-        environ.setdefault('HTTP_X_SYMLINK_TARGET', str_to_wsgi(link.quoted_target))
-        if link.account and 'HTTP_X_SYMLINK_TARGET_ACCOUNT' not in environ:
-            environ['HTTP_X_SYMLINK_TARGET_ACCOUNT'] = str_to_wsgi(
-                quote(link.account.encode('utf-8'), safe=''))
-        if link.etag is not None:
-            environ.setdefault('HTTP_X_SYMLINK_TARGET_ETAG', link.etag)
-        if not client_content_type(environ):
-            _set_content_type(environ, resp.headers.get('content-type', LINK_CONTENT_TYPE))
-
-    def _resolve(self, environ, source):
-        """(account, container, obj) of what a copy of `source` copies: the
-        object at the end of its links (checked as a read would be)."""
-        account, container, obj = source
-        resp = self._request(environ, 'HEAD', account, Link(container, obj))
-        resp.discard()
-        link = link_from_headers(resp.headers) if resp.status == 200 else None
-        hops = 0
-        while link is not None:
-            hops += 1
-            if hops > self.conf.symloop_max:
-                raise Conflict('Too many levels of symbolic links, maximum allowed is %d'
-                               % self.conf.symloop_max)
-            account = link.account or account
-            location = {'Content-Location': link.location(account)}
-            resp = self._request(environ, 'HEAD', account, link)
-            resp.discard()
-            if resp.status in (401, 403):
-                raise _status_error(resp.status, 'Access to the symlink target was denied',
-                                    location)
-            if resp.status != 200:
-                # A missing target is the copy's missing source.
-                return account, link.container, link.obj
-            if link.etag is not None and effective_etag(resp.headers) != link.etag:
-                raise Conflict("Object Etag %r does not match X-Symlink-Target-Etag header %r"
-                               % (effective_etag(resp.headers), link.etag), location)
-            container, obj = link.container, link.obj
-            link = link_from_headers(resp.headers)
-        return account, container, obj
-
     # -- listings -------------------------------------------------------------
 
     def listing(self, environ, start_response, account):
@@ -433,14 +339,6 @@ class Symlink:
         header_list.append(('Content-Length', str(len(body))))
         start_response(resp.status_line, header_list)
         return [body]
-
-
-def _split_destination(value):
-    """'[/]<container>/<object>' (URL-quoted or not; WSGI str) -> real str names."""
-    try:
-        return parse_target(value.lstrip('/'))
-    except PreconditionFailed:
-        raise PreconditionFailed('Copy paths must be of the form <container>/<object>')
 
 
 def _status_error(status, reason, headers):

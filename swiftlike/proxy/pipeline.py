@@ -24,7 +24,7 @@ ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', '
 # link's target.)
 
 DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'bulk',
-           'tempurl', 'tempauth', 'container_quotas', 'account_quotas', 'dlo', 'symlink',
+           'tempurl', 'tempauth', 'copy', 'container_quotas', 'account_quotas', 'dlo', 'symlink',
            'object_versioning')
 
 # Inserted when missing (each only once its module exists in this build).

@@ -19,6 +19,10 @@ __all__ = ['FEATURES_KEY', 'FEATURES', 'refused_feature']
 # X-<Level>-Meta-, case-insensitive prefix) or 'query' (a query parameter, or
 # 'name=value' for one value of it).
 FEATURES = {
+    # Without the copy middleware a PUT with X-Copy-From would store its empty
+    # body (and the proxy has no COPY verb: 405).
+    'copy': ('Server-side copy (X-Copy-From)', [
+        ('object', 'header', 'x-copy-from')]),
     'dlo': ('Dynamic large objects (X-Object-Manifest)', [
         ('object', 'header', 'x-object-manifest')]),
     'slo': ('Static large objects (multipart-manifest)', [

@@ -1,14 +1,13 @@
-"""Object requests: streamed PUT to a quorum (with server-side copy),
-newest-wins GET/HEAD, metadata POST, DELETE, and COPY."""
+"""Object requests: streamed PUT to a quorum, newest-wins GET/HEAD, metadata
+POST, DELETE. (Server-side copy is the copy middleware's: a GET of the source
+and a PUT of the destination through the pipeline.)"""
 import mimetypes
 import time
-from urllib.parse import quote, unquote
 
 from swiftlike.config import is_true
-from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_FILE_SIZE, check_content_length,
-                                   check_utf8)
-from swiftlike.exceptions import (BadRequest, NotFound, NotImplemented_, PreconditionFailed,
-                                  RequestEntityTooLarge, ServiceUnavailable, SwiftlikeError)
+from swiftlike.constraints import check_content_length, check_utf8
+from swiftlike.exceptions import (BadRequest, NotFound, NotImplemented_, ServiceUnavailable,
+                                  SwiftlikeError)
 from swiftlike.http import client_content_type
 from swiftlike.proxy.controllers import obj_put
 from swiftlike.proxy.controllers.base import (AUTHORIZE_KEY, Controller, Reply, error_reply,
@@ -18,17 +17,10 @@ from swiftlike.timestamp import Timestamp
 
 READ_HEADERS = ('Range', 'If-Match', 'If-None-Match', 'If-Modified-Since',
                 'If-Unmodified-Since', 'If-Range', 'X-Newest')
-# Client headers stored with the object besides X-Object-Meta-* (a copy
-# keeps them; X-Object-Manifest only reaches here when the dlo middleware runs).
+# Client headers stored with the object besides X-Object-Meta-*
+# (X-Object-Manifest only reaches here when the dlo middleware runs).
 STORED_HEADERS = ('Content-Disposition', 'Content-Encoding', 'Content-Language',
                   'Cache-Control', 'Expires', 'X-Object-Manifest')
-# Middlewares serving large objects: {lower-case header: expand}. A copy
-# whose source carries that header copies what the middleware serves for it
-# instead of the stored bytes: expand(environ, account, container, obj,
-# source_headers, range_header) -> a body with `length`, `read(size)` and
-# `close()`, or a SwiftlikeError. The middleware sets this only for copies
-# it expands (not for ?multipart-manifest=get).
-COPY_EXPANDERS_KEY = 'swiftlike.copy_expanders'
 # The largest time a ten-digit X-Delete-At can name (as Swift caps it).
 MAX_DELETE_AT = 9999999999
 
@@ -36,7 +28,7 @@ MAX_DELETE_AT = 9999999999
 class ObjectController(Controller):
     server_type = 'object'
     passes_sysmeta = True
-    verbs = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS')
+    verbs = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS')
 
     def _ring(self, container=None, obj=None):
         ring = self.app.object_ring
@@ -222,59 +214,13 @@ class ObjectController(Controller):
                                   self._per_node(common, nodes))
         return self.write_reply(resp)
 
-    def COPY(self):
-        """A server-side copy to Destination (and Destination-Account): the
-        PUT of the destination with this object as its source."""
-        dest = self.req.headers.get('Destination')
-        if not dest:
-            raise PreconditionFailed('Destination header required')
-        dest_account = self.req.headers.get('Destination-Account')
-        dest_container, dest_obj = _split_copy_path(dest, 'Destination')
-        self.copy_ref = (self.account, self.container, self.obj)
-        if dest_account is not None:
-            self.account = _account_header(dest_account, 'Destination-Account')
-        self.req.environ['CONTENT_LENGTH'] = '0'
-        self.req.environ.pop('HTTP_TRANSFER_ENCODING', None)
-        self.container, self.obj = dest_container, dest_obj
-        return self.PUT()
-
     def PUT(self):
-        headers = self.base_headers()
-        source_ref = getattr(self, 'copy_ref', None)
-        copy_from = self.req.headers.get('X-Copy-From')
-        if source_ref is None and copy_from is not None:
-            src_account = self.req.headers.get('X-Copy-From-Account')
-            src_account = _account_header(src_account, 'X-Copy-From-Account') \
-                if src_account is not None else self.account
-            source_ref = (src_account,) + _split_copy_path(copy_from, 'X-Copy-From')
-        source = None
-        if source_ref is not None:
-            # The source first (a missing one is a 404 wherever it goes, as
-            # with Swift), then the right to write the destination.
-            source, length, reader, source_headers = self._copy_source(*source_ref)
-            chunked = False
-            headers.update(source_headers)
-            try:
-                self._check_access(write=True)
-            except BaseException:
-                source.close()
-                raise
-        else:
-            self._check_access(write=True)
-            length, chunked = self._body_length()
-            reader = self.req.environ['wsgi.input'].read
-        try:
-            return self._put(headers, source, length, chunked, reader)
-        finally:
-            if source is not None:
-                source.close()
+        self._check_access(write=True)
+        length, chunked = self._body_length()
+        return self._put(self.base_headers(), length, chunked,
+                         self.req.environ['wsgi.input'].read)
 
-    def _put(self, headers, source, length, chunked, reader):
-        fresh = is_true(self.req.headers.get('X-Fresh-Metadata'))
-        if source is not None and fresh:
-            headers = {k: v for k, v in headers.items()
-                       if not k.lower().startswith('x-object-meta-')
-                       and k not in STORED_HEADERS}
+    def _put(self, headers, length, chunked, reader):
         meta = metadata_headers(self.req.headers, 'object')
         headers.update(meta)
         headers.update(sysmeta_headers(self.req.headers, 'object'))
@@ -282,9 +228,9 @@ class ObjectController(Controller):
             if name in self.req.headers:
                 headers[name] = self.req.headers[name]
         headers = {k: v for k, v in headers.items() if v != '' or not k.startswith('X-Object-Meta-')}
-        self._content_type(headers, source)
+        self._content_type(headers)
         etag = self.req.headers.get('ETag')
-        if etag and source is None:
+        if etag:
             headers['ETag'] = etag.strip().strip('"')
         if_none_match = self.req.headers.get('If-None-Match')
         if if_none_match is not None:
@@ -305,7 +251,7 @@ class ObjectController(Controller):
                 'If-None-Match' not in headers:
             return self._buffered_put(ring, part, nodes, headers_list, length, reader, timestamp)
         return self._stream_put(ring, part, nodes, headers_list, chunked, length, reader,
-                                timestamp, source)
+                                timestamp)
 
     def _body_length(self):
         te = self.req.headers.get('Transfer-Encoding', '').lower()
@@ -316,86 +262,15 @@ class ObjectController(Controller):
         length = check_content_length(self.req.headers)
         return length, False
 
-    def _content_type(self, headers, source):
+    def _content_type(self, headers):
         detect = is_true(self.req.headers.get('X-Detect-Content-Type'))
         ctype = client_content_type(self.req.environ)
         if ctype and not detect:
             check_utf8(ctype, 'Content-Type')
             headers['Content-Type'] = ctype
-        elif source is not None and not detect and 'Content-Type' in headers:
-            pass
         else:
             guessed = mimetypes.guess_type(self.obj)[0]
             headers['Content-Type'] = guessed or 'application/octet-stream'
-
-    def _copy_source(self, src_account, src_container, src_obj):
-        """Open the source of a server-side copy: (response, length, reader, headers)."""
-        if self.req.content_length not in (None, 0) or \
-                self.req.headers.get('Transfer-Encoding'):
-            raise BadRequest('A copy request must have an empty body')
-        self._check_access(account=src_account, container=src_container, method='GET')
-        ring = self.app.object_ring
-        part, nodes = ring.get_nodes(src_account, src_container, src_obj)
-        src_headers = self.base_headers()
-        range_header = self.req.headers.get('Range')
-        if range_header:
-            src_headers['Range'] = range_header   # a copy of just that range
-        path = name_path(src_account, src_container, src_obj)
-        fanout = self.app.conf.object_read_fanout
-        resp = self.read(ring, part, nodes, 'GET', path, src_headers, fanout=fanout)
-        if resp is None:
-            raise ServiceUnavailable('No object server answered for the copy source')
-        expander = self._copy_expander(resp)
-        if expander is not None and (resp.status != 200 or range_header):
-            # The headers of a part (or of a 416) may not be the object's own.
-            resp.close()
-            resp = self.read(ring, part, nodes, 'HEAD', path, self.base_headers(), fanout=fanout)
-            if resp is None:
-                raise ServiceUnavailable('No object server answered for the copy source')
-            resp.discard()
-            expander = self._copy_expander(resp)
-        if expander is not None:
-            resp.discard()
-            header, expand = expander
-            body = expand(self.req.environ, src_account, src_container, src_obj,
-                          resp.headers, range_header)
-            length, reader = body.length, body.read
-        else:
-            header, body = None, resp
-            if resp.status not in (200, 206) or \
-                    'multipart' in resp.headers.get('content-type', ''):
-                resp.close()
-                if resp.status == 404:
-                    raise NotFound('Copy source not found')
-                raise ServiceUnavailable("Copy source: status %d" % resp.status) \
-                    if resp.status >= 500 else \
-                    PreconditionFailed('Copy source: status %d' % resp.status)
-            length = int(resp.headers.get('content-length', '0'))
-            reader = resp.read
-        if length > MAX_FILE_SIZE:
-            body.close()
-            raise RequestEntityTooLarge('Copy source is too large')
-        headers = {}
-        for key, value in resp.headers.items():
-            title = '-'.join(p.capitalize() for p in key.split('-'))
-            if key == header:
-                continue
-            if key.startswith('x-object-meta-') or title in STORED_HEADERS:
-                headers[title] = value
-        headers['Content-Type'] = resp.headers.get('content-type', 'application/octet-stream')
-        self.copied_from = ('%s/%s' % (src_container, src_obj),
-                            resp.headers.get('last-modified', ''),
-                            src_account if src_account != self.account else None)
-        return body, length, reader, headers
-
-    def _copy_expander(self, resp):
-        """(header, expand) when a middleware serves this copy source's body."""
-        if resp.status not in (200, 206, 416):
-            return None
-        for header, expand in (self.req.environ.get(COPY_EXPANDERS_KEY) or {}).items():
-            if resp.headers.get(header):
-                return header, expand
-        return None
 
     def _buffered_put(self, ring, part, nodes, headers_list, length, reader, timestamp):
         """Small bodies are read whole first, then sent with their headers in one
@@ -417,14 +292,6 @@ class ObjectController(Controller):
                 cache.add_usage(('account', self.account), size)
             headers = [('ETag', chosen.headers.get('etag', '')),
                        ('Last-Modified', timestamp.last_modified)]
-            copied = getattr(self, 'copied_from', None)
-            if copied:
-                headers.append(('X-Copied-From', quote(copied[0].encode('utf-8'), safe='/')))
-                if copied[1]:
-                    headers.append(('X-Copied-From-Last-Modified', copied[1]))
-                if copied[2]:
-                    headers.append(('X-Copied-From-Account',
-                                    quote(copied[2].encode('utf-8'), safe='')))
             return Reply(201, headers, b'')
         if status == 409:
             return Reply(202, {}, 'A newer version of the object exists')
@@ -437,7 +304,7 @@ class ObjectController(Controller):
         return error_reply(503, 'Service unavailable: no quorum of object servers stored it')
 
     def _stream_put(self, ring, part, nodes, headers_list, chunked, length, reader,
-                    timestamp, source):
+                    timestamp):
         app = self.app
         suffix = name_path(self.account, self.container, self.obj)
         node_iter = self.nodes(ring, part, nodes)
@@ -469,32 +336,3 @@ class ObjectController(Controller):
         if create_only and any(r.status == 412 for r in responses):
             return error_reply(412, 'The object exists (If-None-Match: *)')
         return self._put_reply(status, chosen, timestamp, sent)
-
-def _account_header(value, header):
-    """An account named by a header (URL-quoted or not) as real str; 400 if bad."""
-    try:
-        text = unquote(value.encode('latin-1').decode('latin-1'), encoding='latin-1')
-    except UnicodeEncodeError:
-        raise BadRequest('Invalid %s header' % header)
-    data = check_utf8(text, header)
-    if not data or b'/' in data or len(data) > MAX_ACCOUNT_NAME_LENGTH:
-        raise PreconditionFailed('Bad %s header' % header)
-    return data.decode('utf-8')
-
-
-def _split_copy_path(value, header):
-    """'/container/object' (quoted or not) -> (container, object) as real str."""
-    try:
-        raw = value.encode('latin-1')
-    except UnicodeEncodeError:
-        raise BadRequest('Invalid %s header' % header)
-    text = unquote(raw.decode('latin-1'), encoding='latin-1')
-    data = check_utf8(text, header)
-    path = data.decode('utf-8').lstrip('/')
-    container, sep, obj = path.partition('/')
-    if not container or not sep or not obj:
-        raise PreconditionFailed('%s header must be of the form <container>/<object>' % header)
-    if len(container.encode('utf-8')) > 256 or len(obj.encode('utf-8')) > 1024:
-        raise BadRequest('%s names too long' % header)
-    return container, obj
-

@@ -9,13 +9,11 @@ from urllib.parse import parse_qsl
 import pytest
 
 from swiftlike import conditional, ranges
-from swiftlike.exceptions import (BadRequest, ConnectionTimeout, RangeNotSatisfiable,
-                                  SwiftlikeError)
+from swiftlike.exceptions import BadRequest, ConnectionTimeout, RangeNotSatisfiable
 from swiftlike.middleware import dlo, info
-from swiftlike.middleware.segments import (Segment, SegmentError, SegmentReader, SegmentStream,
+from swiftlike.middleware.segments import (Segment, SegmentError, SegmentStream,
                                            large_object_etag, segment_slices)
 from swiftlike.middleware.subrequest import call, make_environ
-from swiftlike.proxy.controllers.obj import COPY_EXPANDERS_KEY
 from swiftlike.proxy.unsupported import FEATURES_KEY
 
 
@@ -454,7 +452,7 @@ def test_listing_changing_between_pages_ends_the_body(monkeypatch, mw, cluster):
     assert b''.join(got) == WHOLE[:20] and 'listing changed' in err.value.reason
 
 
-@pytest.mark.parametrize('method', ['PUT', 'POST', 'COPY'])
+@pytest.mark.parametrize('method', ['PUT', 'POST'])
 def test_bad_manifest_values_are_refused(mw, cluster, method):
     status, _h, body, _env = request(mw, method, '/v1/AUTH_test/c/o',
                                      {'X-Object-Manifest': 'no-prefix'})
@@ -466,46 +464,6 @@ def test_manifest_header_on_containers_is_not_ours(mw, cluster):
     cluster.containers.add('c')
     status, _h, _b, _env = request(mw, 'PUT', '/v1/AUTH_test/c', {'X-Object-Manifest': '/x'})
     assert len(cluster.calls) == 1
-
-
-def test_copies_get_an_expander_unless_manifest_itself(mw, cluster):
-    for method, headers, query, expected in (
-            ('COPY', {'Destination': 'c/o2'}, '', True),
-            ('PUT', {'X-Copy-From': 'c/o'}, '', True),
-            ('PUT', {'X-Copy-From': 'c/o'}, 'multipart-manifest=get', False),
-            ('PUT', {}, '', False)):
-        _s, _h, _b, env = request(mw, method, '/v1/AUTH_test/segs/other', headers, query)
-        assert (COPY_EXPANDERS_KEY in env) == expected, (method, headers, query)
-
-
-def test_copy_source_reads_the_concatenation(mw, cluster):
-    man = cluster.objects[('mancon', 'man')][1]
-    env = {'PATH_INFO': '/v1/AUTH_test/mancon/man', 'REQUEST_METHOD': 'COPY'}
-    body = mw.copy_source(env, 'AUTH_test', 'mancon', 'man',
-                          {k.lower(): v for k, v in man.items()}, None)
-    assert body.length == 50
-    data = b''
-    while True:
-        piece = body.read(7)
-        if not piece:
-            break
-        assert len(piece) <= 7
-        data += piece
-    body.close()
-    assert data == WHOLE
-    ranged = mw.copy_source(env, 'AUTH_test', 'mancon', 'man',
-                            {k.lower(): v for k, v in man.items()}, 'bytes=5-14')
-    assert ranged.length == 10
-    assert b''.join(iter(lambda: ranged.read(100), b'')) == WHOLE[5:15]
-    with pytest.raises(SwiftlikeError) as err:
-        mw.copy_source(env, 'AUTH_test', 'mancon', 'man',
-                       {k.lower(): v for k, v in man.items()}, 'bytes=99-')
-    assert err.value.http_status == 412
-    cluster.forbidden.add('segs')
-    with pytest.raises(SwiftlikeError) as err:
-        mw.copy_source(env, 'AUTH_test', 'mancon', 'man',
-                       {k.lower(): v for k, v in man.items()}, None)
-    assert err.value.http_status == 403
 
 
 def test_info_advertises_dlo_when_in_the_pipeline(cluster):
@@ -579,16 +537,6 @@ def test_max_get_time_ends_the_body(monkeypatch):
         for chunk in stream:
             got.append(chunk)
     assert len(got) == 3 and 'max_get_time' in err.value.reason
-
-
-def test_segment_reader_raises_segment_errors():
-    def short(segment, first, stop):
-        return _fetch_ok(Segment(segment.name, 2, segment.etag), first, stop)
-    segs = [Segment('s', 3, 'e')]
-    reader = SegmentReader(SegmentStream(short, segment_slices(segs, 0, 3), 'lo',
-                                         logging.getLogger('t')), 3)
-    with pytest.raises(SegmentError):
-        reader.read(10)
 
 
 # -- subrequest environs -----------------------------------------------------------

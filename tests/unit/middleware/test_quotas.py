@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from swiftlike.middleware import account_quotas, container_quotas, quotas
+from swiftlike.middleware import account_quotas, container_quotas, copy, quotas
 from swiftlike.middleware.toolkit import FEATURES_KEY, RESELLER_REQUEST_KEY
 
 
@@ -22,9 +22,9 @@ class FakeProxy:
             info = self.account if path.count('/') == 2 else self.container
             start_response('204 No Content', list(info.items()))
             return [b'']
-        if env['REQUEST_METHOD'] == 'HEAD' and path in self.sizes:
+        if env['REQUEST_METHOD'] in ('GET', 'HEAD') and path in self.sizes:
             start_response('200 OK', [('Content-Length', str(self.sizes[path]))])
-            return [b'']
+            return [b'x' * self.sizes[path] if env['REQUEST_METHOD'] == 'GET' else b'']
         start_response('201 Created', [('X-Account-Sysmeta-Quota-Bytes', '7')])
         return [b'']
 
@@ -77,7 +77,10 @@ def test_container_bytes_and_count_quotas():
 
 
 def test_container_quota_counts_copies_by_source_size():
+    # The copy middleware (above the quotas) turns a copy into a PUT of the
+    # source's size.
     mw, proxy = container_mw({'Quota-Bytes': '10'}, used=0, sizes={'/v1/a/src/big': 11})
+    mw = copy.ServerSideCopy(mw, copy.Conf())
     status, *_ = run(mw, 'PUT', '/v1/a/c/o', {'X-Copy-From': 'src/big'}, length=0)
     assert status == 413
     status, *_ = run(mw, 'COPY', '/v1/a/src/big', {'Destination': 'c/o2'})

@@ -5,7 +5,7 @@ from swiftlike.exceptions import (BadRequest, ConfigError, NotFound, Preconditio
 from swiftlike.proxy.controllers.base import (client_headers, name_path, node_path,
                                               response_timestamp)
 from swiftlike.http import client_content_type
-from swiftlike.proxy.controllers.obj import _split_copy_path
+from swiftlike.middleware.copy_rules import split_copy_path as _split_copy_path
 from swiftlike.proxy.controllers.params import (listing_format, listing_query,
                                                 metadata_headers, parse_query)
 from swiftlike.proxy.info_cache import InfoCache
@@ -165,8 +165,9 @@ def test_load_builds_pipeline(tmp_path):
         names.append(type(app).__name__)
         app = app.app
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info', 'Bulk',
-                     'TempURL', 'TempAuth', 'ContainerQuotas', 'AccountQuotas', 'DynamicLargeObject',
-                     'Symlink', 'ObjectVersioningMiddleware']
+                     'TempURL', 'TempAuth', 'ServerSideCopy', 'ContainerQuotas',
+                     'AccountQuotas', 'DynamicLargeObject', 'Symlink',
+                     'ObjectVersioningMiddleware']
     assert type(app).__name__ == 'App'
 
 

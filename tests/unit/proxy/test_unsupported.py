@@ -9,6 +9,7 @@ from swiftlike.proxy.unsupported import refused_feature
     ('POST', 'object', ['x-object-manifest'], {}, 'Dynamic large objects'),
     ('COPY', 'object', ['X-Object-Manifest'], {}, 'Dynamic large objects'),
     ('PUT', 'object', [], {'multipart-manifest': 'put'}, 'Static large objects'),
+    ('PUT', 'object', ['X-Copy-From'], {}, 'Server-side copy'),
     ('PUT', 'object', [], {'multipart-manifest': ' PUT '}, 'Static large objects'),
     ('PUT', 'container', ['X-Versions-Location'], {}, 'Object versioning'),
     ('POST', 'container', ['X-History-Location'], {}, 'Object versioning'),
