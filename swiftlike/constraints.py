@@ -34,8 +34,10 @@ def as_dict():
     }
 
 
-def check_utf8(name, what='name'):
-    """Names must be valid UTF-8 without NUL. Accepts str (WSGI latin-1) or bytes."""
+def check_utf8(name, what='name', allow_nul=False):
+    """Names must be valid UTF-8 without NUL (reserved names, which only
+    internal requests use, may hold NULs: `allow_nul`). Accepts str (WSGI
+    latin-1) or bytes."""
     if isinstance(name, str):
         try:
             raw = name.encode('latin-1')
@@ -43,7 +45,7 @@ def check_utf8(name, what='name'):
             raw = name.encode('utf-8', 'surrogateescape')
     else:
         raw = name
-    if b'\x00' in raw:
+    if b'\x00' in raw and not allow_nul:
         raise BadRequest('%s contains a NUL byte' % what)
     try:
         raw.decode('utf-8')
@@ -52,7 +54,15 @@ def check_utf8(name, what='name'):
     return raw
 
 
+# Reserved names (holding a NUL: only the proxy's middlewares make them, e.g.
+# object versioning's hidden containers) may be this much longer than a
+# client's name they are made from.
+RESERVED_NAME_EXTRA = 64
+
+
 def check_name_length(raw_name, limit, what):
+    if b'\x00' in raw_name:
+        limit += RESERVED_NAME_EXTRA
     if len(raw_name) > limit:
         # Swift's wording and type (the text echoes no client input).
         raise BadRequest('%s length of %d longer than %d' % (what, len(raw_name), limit),

@@ -59,7 +59,9 @@ def split_storage_path(path_info, min_names=1, max_names=3):
     """'/<dev>/<part>/<account>[/<container>[/<object>]]' (WSGI str) ->
     (device, partition, account, container, obj), names as real str.
 
-    Validates UTF-8, NUL bytes and name lengths; unquotes nothing (WSGI already did).
+    Validates UTF-8 and name lengths; unquotes nothing (WSGI already did).
+    Names may hold a NUL: reserved names, which only the proxy's middlewares
+    create (the proxy refuses them from clients).
     """
     segs = split_path(path_info, 2 + min_names, 2 + max_names, rest_with_last=True)
     device = validate_device(segs[0])
@@ -72,7 +74,7 @@ def split_storage_path(path_info, min_names=1, max_names=3):
         if seg is None:
             names.append(None)
             continue
-        raw = check_utf8(seg, what)
+        raw = check_utf8(seg, what, allow_nul=True)
         check_name_length(raw, limit, what)
         names.append(raw.decode('utf-8'))
     while len(names) < 3:

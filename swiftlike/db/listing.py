@@ -18,6 +18,8 @@ from swiftlike.config import is_true
 from swiftlike.exceptions import BadRequest, NotAcceptable, PreconditionFailed
 
 MAX_CODE_POINT = 0x10FFFF
+# Every reserved name (a leading NUL) sorts before this one.
+RESERVED_END = '\x01'
 MAX_DELIMITER_BYTES = 256
 FORMATS = {'json': 'application/json', 'xml': 'application/xml', 'plain': 'text/plain'}
 ACCEPT_TYPES = {'application/json': 'json', 'application/xml': 'xml', 'text/xml': 'xml',
@@ -52,6 +54,9 @@ class ListingParams:
     reverse: bool = False
     path: str = None
     format: str = 'plain'
+    # Leave out reserved names (starting with a NUL: object versioning's
+    # hidden containers); account listings always do.
+    hide_reserved: bool = False
 
 
 def next_prefix(text):
@@ -85,6 +90,8 @@ def _tighten_upper(bounds, value, incl):
 def initial_bounds(params):
     """The name range the marker, end_marker and prefix allow."""
     bounds = Bounds()
+    if params.hide_reserved:
+        _tighten_lower(bounds, RESERVED_END, True)
     prefix = params.prefix
     if prefix:
         _tighten_lower(bounds, prefix, True)

@@ -47,7 +47,7 @@ class DbKind:
         for i, column in enumerate(self.columns):
             if column in self.timestamp_columns:
                 record[i] = Timestamp(record[i]).internal
-        if not record[0] or '\x00' in record[0]:
+        if not record[0] or not isinstance(record[0], str):
             raise ValueError('bad row name')
         return record
 

@@ -188,6 +188,8 @@ class DBServer(StorageServer):
                          xml_root, xml_item, root_name):
         params = listing.parse_params(req.environ.get('QUERY_STRING', ''),
                                       req.headers.get('Accept'), self.max_listing)
+        # Hidden containers (reserved names) never show in account listings.
+        params.hide_reserved = xml_root == 'account'
         entries = self.run(device, list_func, params)
         body, content_type = listing.render(entries, params.format, to_dict, xml_root,
                                             xml_item, root_name)

@@ -8,6 +8,7 @@ backend headers or system metadata in responses.
 import dataclasses
 
 from swiftlike.middleware.filters import make_filter_factory
+from swiftlike.middleware.toolkit import RESERVED_NAMES_KEY
 
 _INTERNAL_REQUEST_HEADERS = frozenset(
     'HTTP_X_%s' % name for name in (
@@ -55,6 +56,9 @@ class GateKeeper:
 
     def __call__(self, environ, start_response):
         strip_request(environ)
+        # Reserved (NUL-holding) names are for middlewares' own subrequests;
+        # the proxy refuses a client's NUL anyway (412).
+        environ.pop(RESERVED_NAMES_KEY, None)
 
         def filtered_start_response(status, headers, exc_info=None):
             return start_response(status, filter_response_headers(headers), exc_info)

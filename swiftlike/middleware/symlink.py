@@ -180,7 +180,7 @@ class Symlink:
             target_account = link.account or account
             location = {'Content-Location': link.location(account)}
             resp = self._request(environ, method, target_account, link,
-                                 environ.get('QUERY_STRING', ''), headers)
+                                 _target_query(environ.get('QUERY_STRING', '')), headers)
             if resp.status not in OBJECT_ANSWERS:
                 return self._pass(resp, start_response, location)
             if link.etag is not None and effective_etag(resp.headers) != link.etag:
@@ -348,3 +348,12 @@ def _status_error(status, reason, headers):
 
 
 filter_factory = make_filter_factory(Symlink, Conf)
+
+
+def _target_query(query_string):
+    """The query a link's target is read with: the client's, less version-id
+    (it named a version of the link, read by object_versioning below)."""
+    if 'version-id' not in query_string:
+        return query_string
+    return '&'.join(p for p in query_string.split('&')
+                    if p.split('=', 1)[0] != 'version-id')

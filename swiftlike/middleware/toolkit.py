@@ -37,6 +37,12 @@ INFO_CACHE_KEY = 'swiftlike.info_cache'
 # its own per-worker cache instead of asking the account servers.
 INFO_REQUEST_KEY = 'swiftlike.info_request'
 
+# Set (True) by a middleware on its own subrequests that name reserved
+# (NUL-holding) containers or objects, such as object versioning's hidden
+# versions containers: the proxy accepts such names only then. No client can
+# set an environ key; the gatekeeper drops it all the same.
+RESERVED_NAMES_KEY = 'swiftlike.allow_reserved_names'
+
 # Environ keys a subrequest inherits from its parent (server and transport facts).
 _INHERITED = ('SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'HTTP_HOST',
               'wsgi.version', 'wsgi.url_scheme', 'wsgi.errors', 'wsgi.multithread',

@@ -17,6 +17,7 @@ from swiftlike.proxy.controllers.account import AccountController
 from swiftlike.proxy.controllers.base import Reply, error_reply
 from swiftlike.proxy.controllers.container import ContainerController
 from swiftlike.proxy.controllers.obj import ObjectController
+from swiftlike.middleware.toolkit import RESERVED_NAMES_KEY
 from swiftlike.proxy.info_cache import InfoCache
 from swiftlike.proxy import pipeline
 from swiftlike.proxy.node_iter import ErrorLimiter
@@ -125,7 +126,8 @@ class App:
         return error_reply(err.http_status, err.reason, err.headers)
 
     def handle(self, environ):
-        account, container, obj = parse_path(environ.get('PATH_INFO', ''))
+        account, container, obj = parse_path(environ.get('PATH_INFO', ''),
+                                             bool(environ.get(RESERVED_NAMES_KEY)))
         req = Request(environ)
         method = req.method
         if obj is not None:
@@ -156,11 +158,12 @@ class App:
         return reply
 
 
-def parse_path(path):
+def parse_path(path, allow_reserved=False):
     """'/v1/a[/c[/o]]' (WSGI latin-1 str) -> (account, container, obj) as
     real str. As Swift answers: a path with no account is 412 'Bad URL'; an
     empty first, account or container segment is 404; another API version is
-    400; invalid UTF-8 or a NUL is 412."""
+    400; invalid UTF-8 or a NUL is 412 (a NUL is allowed in the reserved names
+    of a middleware's own subrequests: `allow_reserved`)."""
     if not path.startswith('/'):
         raise BadRequest('Invalid path')
     version, _, rest = path[1:].partition('/')
@@ -183,16 +186,16 @@ def parse_path(path):
         if not raw:
             names.append(None)
             continue
-        data = valid_name_bytes(raw)
+        data = valid_name_bytes(raw, allow_reserved)
         check_name_length(data, limit, what)
         names.append(data.decode('utf-8'))
     return tuple(names)
 
 
-def valid_name_bytes(raw):
+def valid_name_bytes(raw, allow_reserved=False):
     """A path segment's UTF-8 bytes; 412 as Swift gives for bad UTF-8 or NUL."""
     try:
-        return check_utf8(raw)
+        return check_utf8(raw, allow_nul=allow_reserved)
     except BadRequest:
         raise PreconditionFailed('Invalid UTF8 or contains NULL')
 

@@ -186,3 +186,19 @@ def test_path_lists_marker_objects_but_not_deeper_names():
                        ('d/', ['d/e/', 'd/g']), ('', ['d/', 'x'])):
         p = listing.parse_params('path=' + path, None, 10000)
         assert [e[0] for e in list_entries(list_fetch(names), p)] == want, path
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=names_st, hidden=st.lists(st.text(alphabet, max_size=4).map(
+           lambda t: '\x00versions\x00' + t), max_size=5),
+       limit=st.integers(1, 50), reverse=st.booleans(),
+       delimiter=st.sampled_from(['', '/', '\x00']))
+def test_hide_reserved_leaves_out_reserved_names_only(names, hidden, limit, reverse, delimiter):
+    # Account listings never show reserved names (a leading NUL: hidden
+    # versions containers), whatever the order, limit or delimiter.
+    from swiftlike.db.listing import ListingParams, list_entries
+    params = ListingParams(limit=limit, reverse=reverse, delimiter=delimiter,
+                           hide_reserved=True)
+    got = list_entries(list_fetch(names + hidden), params)
+    plain = ListingParams(limit=limit, reverse=reverse, delimiter=delimiter)
+    assert got == list_entries(list_fetch(names), plain)

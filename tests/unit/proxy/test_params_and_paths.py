@@ -165,9 +165,9 @@ def test_load_builds_pipeline(tmp_path):
         names.append(type(app).__name__)
         app = app.app
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info',
-                     'DomainRemap', 'Bulk', 'TempURL', 'TempAuth', 'StaticWeb', 'ServerSideCopy', 'ContainerQuotas',
-                     'AccountQuotas', 'DynamicLargeObject', 'VersionedWrites',
-                     'Symlink', 'AppendableObjects']
+                     'DomainRemap', 'Bulk', 'TempURL', 'TempAuth', 'StaticWeb', 'ServerSideCopy',
+                     'ContainerQuotas', 'AccountQuotas', 'DynamicLargeObject', 'VersionedWrites',
+                     'Symlink', 'ObjectVersioningMiddleware', 'AppendableObjects']
     assert type(app).__name__ == 'App'
 
 
@@ -300,3 +300,39 @@ def test_pipeline_without_gatekeeper_still_keeps_backend_headers_out(tmp_path):
         names.append(type(app).__name__)
         app = app.app
     assert names[:2] == ['CatchErrors', 'GateKeeper']
+
+
+@pytest.mark.parametrize('path', ['/v1/a/\x00versions\x00c', '/v1/a/c/o\x00123',
+                                  '/v1/\x00a', '/v1/a/c\x00/o'])
+def test_reserved_names_only_for_middleware_subrequests(path):
+    with pytest.raises(PreconditionFailed):
+        parse_path(path)
+    names = parse_path(path, allow_reserved=True)
+    assert '\x00' in ''.join(n for n in names if n)
+
+
+def test_reserved_names_get_a_little_more_length():
+    long_container = 'c' * 256
+    assert parse_path('/v1/a/\x00versions\x00' + long_container, True)[1].endswith('c')
+    with pytest.raises(BadRequest):
+        parse_path('/v1/a/\x00' + 'c' * 400, True)
+    with pytest.raises(BadRequest):
+        parse_path('/v1/a/' + 'c' * 257, True)
+
+
+def test_gatekeeper_drops_the_reserved_names_flag():
+    from swiftlike.middleware.gatekeeper import GateKeeper
+    from swiftlike.middleware.toolkit import RESERVED_NAMES_KEY
+    seen = {}
+
+    def app(env, start_response):
+        seen.update(env)
+        start_response('200 OK', [('X-Backend-Allow-Reserved-Names', 'true')])
+        return [b'']
+    out = {}
+    GateKeeper(app, None)({RESERVED_NAMES_KEY: True, 'PATH_INFO': '/v1/a',
+                           'HTTP_X_BACKEND_ALLOW_RESERVED_NAMES': 'true'},
+                          lambda s, h, e=None: out.update(headers=h))
+    assert RESERVED_NAMES_KEY not in seen
+    assert 'HTTP_X_BACKEND_ALLOW_RESERVED_NAMES' not in seen
+    assert out['headers'] == []
