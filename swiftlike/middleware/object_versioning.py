@@ -148,6 +148,10 @@ class ObjectVersioningMiddleware:
                 raise BadRequest('version-aware operations require that the container '
                                  'is versioned')
             return None     # version-id=null: the object itself
+        if method == 'PUT' and 'HTTP_X_APPEND_OFFSET' in env:
+            # An appendable object's pieces and commits are not versions.
+            raise BadRequest('Appends are not supported in a container that has had '
+                             'object versioning')
         req = ObjectVersioning(self.app, env, account, container, obj, state)
         if version is not None:
             if method in ('GET', 'HEAD'):

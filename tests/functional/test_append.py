@@ -300,3 +300,12 @@ def test_info(api):
     assert status == 200
     info = json.loads(body)
     assert info['append']['compact_after'] == 32
+
+
+def test_appends_refused_in_versioned_containers(api):
+    """Appends and object versioning do not compose: refused with a reason,
+    nothing stored."""
+    c = api.put_container(headers={'X-Versions-Enabled': 'true'})
+    status, _h, body = api.request('PUT', '/%s/log' % c, {'X-Append-Offset': '0'}, b'abc')
+    assert status == 400 and b'versioning' in body
+    assert api.request('GET', '/%s/log' % c)[0] == 404
