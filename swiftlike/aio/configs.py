@@ -166,6 +166,7 @@ PIPELINE = (
     ('container_quotas', 'swiftlike.middleware.container_quotas', False),
     ('account_quotas', 'swiftlike.middleware.account_quotas', False),
     ('info', 'swiftlike.middleware.info', False),
+    ('slo', 'swiftlike.middleware.slo', False),
     ('dlo', 'swiftlike.middleware.dlo', False),
 )
 

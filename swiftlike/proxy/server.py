@@ -202,7 +202,7 @@ def _version():
 
 
 DEFAULT_PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging bulk tempauth '
-                    'container_quotas account_quotas info dlo proxy-server')
+                    'container_quotas account_quotas info slo dlo proxy-server')
 
 
 def pipeline_names(sections, path):
