@@ -9,6 +9,7 @@ import os
 
 from swiftlike.config import read_ini
 from swiftlike.exceptions import ConfigError
+from swiftlike.proxy import pipeline as proxy_pipeline
 
 RESELLER_PREFIX = 'AUTH_'
 # As Swift's SAIO: SERVICE_<account> holds a service's data for a user; a request
@@ -151,37 +152,10 @@ def write_storage_confs(layout, workers=0, log_level='INFO', daemon_sections=Non
     return paths
 
 
-# The proxy pipeline, outermost first, in the order of etc/proxy-server.conf:
-# (filter name, module, required). Optional ones are
-# included only when their module exists, so middlewares that land later join
-# the aio without changes here.
-PIPELINE = (
-    ('catch_errors', 'swiftlike.middleware.catch_errors', True),
-    ('gatekeeper', 'swiftlike.middleware.gatekeeper', True),
-    ('healthcheck', 'swiftlike.middleware.healthcheck', True),
-    ('proxy_logging', 'swiftlike.middleware.proxy_logging', True),
-    ('bulk', 'swiftlike.middleware.bulk', False),
-    ('ratelimit', 'swiftlike.middleware.ratelimit', False),
-    ('tempauth', 'swiftlike.middleware.tempauth', True),
-    ('container_quotas', 'swiftlike.middleware.container_quotas', False),
-    ('account_quotas', 'swiftlike.middleware.account_quotas', False),
-    ('info', 'swiftlike.middleware.info', False),
-    ('slo', 'swiftlike.middleware.slo', False),
-    ('dlo', 'swiftlike.middleware.dlo', False),
-)
-
-
-def _module_exists(name):
-    import importlib.util
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def pipeline(module_exists=_module_exists):
-    return [(name, module) for name, module, required in PIPELINE
-            if required or module_exists(module)]
+def pipeline():
+    """[(filter name, module)] of the proxy pipeline: swiftlike.proxy.pipeline's
+    default, the same as etc/proxy-server.conf."""
+    return [(name, proxy_pipeline.module_name(name)) for name in proxy_pipeline.DEFAULT]
 
 
 def proxy_conf_sections(layout, port, users, workers=1, log_level='INFO', filters=None):

@@ -150,5 +150,21 @@ class ContainerBroker(DatabaseBroker):
 
 def listing_item(row):
     name, created_at, size, content_type, etag = row
+    if 'swift_bytes=' in content_type:
+        content_type, size = _swift_bytes(content_type, size)
     return {'name': name, 'hash': etag, 'bytes': size, 'content_type': content_type,
             'last_modified': Timestamp(created_at).isoformat}
+
+
+def _swift_bytes(content_type, size):
+    """A large object's manifest is listed with the size of what it serves:
+    'type;swift_bytes=N' -> ('type', N), other parameters kept."""
+    parts = content_type.split(';')
+    kept = [parts[0]]
+    for param in parts[1:]:
+        key, _, value = param.strip().partition('=')
+        if key == 'swift_bytes' and value.isdigit():
+            size = int(value)
+        else:
+            kept.append(param)
+    return ';'.join(kept), size

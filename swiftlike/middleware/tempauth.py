@@ -44,8 +44,9 @@ from swiftlike.middleware.tempauth_acl import (account_acl_level, acl_allows,
 from swiftlike.middleware.tempauth_tokens import (  # noqa: F401 (re-exported)
     TOKEN_PREFIX, User, _b64, default_secret, parse_users, sign_token, user_groups,
     verify_token)
-from swiftlike.middleware.toolkit import (AUTHORIZE_KEY, OWNER_KEY, RESELLER_REQUEST_KEY,
-                                          account_info, split_account_path)
+from swiftlike.middleware.toolkit import (AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, OWNER_KEY,
+                                          RESELLER_REQUEST_KEY, account_info,
+                                          split_account_path)
 
 ACL_ENV = 'HTTP_X_ACCOUNT_ACCESS_CONTROL'
 ACL_SYSMETA_ENV = 'HTTP_X_ACCOUNT_SYSMETA_CORE_ACCESS_CONTROL'
@@ -142,6 +143,9 @@ class TempAuth:
             return self.app(env, start_response)    # /info, /healthcheck, ...
         parts = split_account_path(path)
         start_response = self._wrap_start_response(env, start_response, parts)
+        if env.get(AUTHORIZE_OVERRIDE_KEY):
+            # A middleware before us (TempURL, FormPost) settled it by its own rule.
+            return self.app(env, start_response)
         groups = self.identify(env)
         if groups is None:
             return _reply(start_response, '401 Unauthorized', 'Invalid or expired token\n')

@@ -18,6 +18,10 @@ TXN_KEY = 'swiftlike.txn_id'
 # hook(environ, read_acl, write_acl, is_object) -> None (allowed) or
 # (status line, reason). The proxy calls it once it knows the container's ACLs.
 AUTHORIZE_KEY = 'swiftlike.authorize'
+# Set (True) with AUTHORIZE_KEY by a middleware placed before auth that settles
+# a request's authorization by its own rule (a signed URL, a form signature):
+# the auth middleware then leaves both alone. See override_authorization().
+AUTHORIZE_OVERRIDE_KEY = 'swiftlike.authorize_override'
 # True when the requester may do what the account's owner may (see and set
 # owner-only headers such as container ACLs); set by the auth middleware.
 OWNER_KEY = 'swiftlike.owner'
@@ -37,6 +41,14 @@ INFO_REQUEST_KEY = 'swiftlike.info_request'
 _INHERITED = ('SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'HTTP_HOST',
               'wsgi.version', 'wsgi.url_scheme', 'wsgi.errors', 'wsgi.multithread',
               'wsgi.multiprocess', 'wsgi.run_once', TXN_KEY)
+
+
+def override_authorization(env, hook):
+    """Settle this request's authorization by `hook` (same contract as
+    AUTHORIZE_KEY: hook(env, read_acl, write_acl, is_object) -> None when
+    allowed, else (status line, reason)) instead of the auth middleware's."""
+    env[AUTHORIZE_OVERRIDE_KEY] = True
+    env[AUTHORIZE_KEY] = hook
 
 
 def split_account_path(path):

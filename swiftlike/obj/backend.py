@@ -55,7 +55,8 @@ class DiskFileNoSpace(DiskFileError):
 
 def is_mutable_key(key):
     lkey = key.lower()
-    return lkey.startswith('x-object-meta-') or lkey in MUTABLE_HEADERS
+    return lkey.startswith(('x-object-meta-', 'x-object-transient-sysmeta-')) or \
+        lkey in MUTABLE_HEADERS
 
 
 def parse_file_name(name):

@@ -20,7 +20,8 @@ from swiftlike.obj.diskfile import FsDiskFileManager
 from swiftlike.obj.stream import ObjectResponse, ObjectStream
 from swiftlike.obj.suffix_hashes import is_suffix
 from swiftlike.obj.updates import (EMPTY_ETAG, UpdateSender, expiring_container,
-                                   expiring_object_name, parse_update_targets)
+                                   expiring_object_name, listing_update,
+                                   parse_update_targets)
 from swiftlike.paths import split_path, split_storage_path, validate_device, validate_partition
 from swiftlike.server_base import StorageConf, StorageServer, require_timestamp
 
@@ -304,10 +305,8 @@ class App(StorageServer):
             finally:
                 writer.abort()
         etag = metadata['ETag']
-        threads = self._container_update(req, device, dev_path, 'PUT', names, {
-            'X-Timestamp': timestamp.internal, 'X-Size': str(size),
-            'X-Content-Type': metadata['Content-Type'], 'X-Etag': etag,
-            'X-Trans-Id': req.headers.get('X-Trans-Id', '-')})
+        threads = self._container_update(req, device, dev_path, 'PUT', names, listing_update(
+            metadata, timestamp, req.headers.get('X-Trans-Id', '-')))
         old_delete_at = delete_at_of(orig_meta)
         if delete_at != old_delete_at:
             threads += self._expirer_update(req, device, dev_path, 'PUT', names, delete_at,
@@ -430,11 +429,9 @@ class App(StorageServer):
         threads = []
         if new_type and new_type != df.metadata.get('Content-Type'):
             # The listing shows the new type (and the POST's time).
-            threads += self._container_update(req, device, dev_path, 'PUT', names, {
-                'X-Timestamp': timestamp.internal,
-                'X-Size': df.metadata.get('Content-Length', '0'),
-                'X-Content-Type': new_type, 'X-Etag': df.metadata.get('ETag', ''),
-                'X-Trans-Id': req.headers.get('X-Trans-Id', '-')})
+            threads += self._container_update(req, device, dev_path, 'PUT', names, listing_update(
+                dict(df.metadata, **{'Content-Type': new_type}), timestamp,
+                req.headers.get('X-Trans-Id', '-'), new_type=True))
         if delete_at != old_delete_at:
             threads += self._expirer_update(req, device, dev_path, 'PUT', names, delete_at,
                                             timestamp)

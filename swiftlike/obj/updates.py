@@ -124,3 +124,30 @@ class UpdateSender:
     def start(self, *args):
         """Send in the background; the caller may wait() on the result briefly."""
         return concurrency.spawn(self.update, *args)
+
+
+# A middleware's say over how the container listing shows an object it wrote
+# (an SLO's total size and manifest ETag, a symlink's target as a content-type
+# parameter): stored as system metadata, used in every container update.
+LISTING_OVERRIDE = 'x-object-sysmeta-container-update-override-'
+
+
+def listing_update(metadata, timestamp, trans_id, new_type=False):
+    """Container-update headers for an object with `metadata` (its stored
+    metadata). `new_type`: a POST changed Content-Type; the listing shows the
+    new type with the override's parameters kept."""
+    overrides = {k.lower()[len(LISTING_OVERRIDE):]: v for k, v in metadata.items()
+                 if k.lower().startswith(LISTING_OVERRIDE)}
+    ctype = metadata.get('Content-Type', 'application/octet-stream')
+    override_type = overrides.get('content-type')
+    if override_type is not None:
+        if new_type:
+            params = [p for p in override_type.split(';')[1:] if p.strip()]
+            ctype = ';'.join([ctype] + params)
+        else:
+            ctype = override_type
+    size = overrides.get('size', '')
+    if not size.isdigit():
+        size = metadata.get('Content-Length', '0')
+    return {'X-Timestamp': timestamp.internal, 'X-Size': size, 'X-Content-Type': ctype,
+            'X-Etag': overrides.get('etag') or metadata.get('ETag', ''), 'X-Trans-Id': trans_id}

@@ -18,6 +18,7 @@ from swiftlike.proxy.controllers.base import Reply, error_reply
 from swiftlike.proxy.controllers.container import ContainerController
 from swiftlike.proxy.controllers.obj import ObjectController
 from swiftlike.proxy.info_cache import InfoCache
+from swiftlike.proxy import pipeline
 from swiftlike.proxy.node_iter import ErrorLimiter
 from swiftlike.proxy.unsupported import FEATURES_KEY, refused_feature
 from swiftlike.wsgi import WsgiConf
@@ -201,16 +202,14 @@ def _version():
     return getattr(swiftlike, '__version__', '0')
 
 
-DEFAULT_PIPELINE = ('catch_errors gatekeeper healthcheck proxy_logging bulk tempauth '
-                    'container_quotas account_quotas info slo dlo proxy-server')
-
-
 def pipeline_names(sections, path):
-    pipeline = sections.get(PIPELINE_SECTION, {}).get('pipeline', DEFAULT_PIPELINE)
-    names = pipeline.split()
-    if not names or names[-1] != 'proxy-server':
+    """The filters of [pipeline:main] (outermost first, without the app),
+    with the required ones it leaves out put in their place."""
+    line = sections.get(PIPELINE_SECTION, {}).get('pipeline', pipeline.default_line())
+    names = line.split()
+    if not names or names[-1] != pipeline.APP:
         raise ConfigError('%s [%s]: pipeline must end with proxy-server' % (path, PIPELINE_SECTION))
-    return names
+    return pipeline.complete(names[:-1])[0]
 
 
 def load(conf_path):
@@ -224,12 +223,12 @@ def load(conf_path):
     from swiftlike.cli.servers import locate_cluster_conf
     locate_cluster_conf(conf.swift_dir)
     filters = []
-    for name in pipeline_names(sections, conf_path)[:-1]:
+    for name in pipeline_names(sections, conf_path):
         section = 'filter:%s' % name
         # A filter without a section (or without `use`) is our own middleware
         # of that name with its defaults.
         values = sections.get(section, {})
-        module_name = values.get('use') or 'swiftlike.middleware.%s' % name
+        module_name = values.get('use') or pipeline.module_name(name)
         if module_name.startswith('egg:'):
             raise ConfigError('%s [%s]: use = <python module>, not an egg' % (conf_path, section))
         try:

@@ -8,7 +8,8 @@ from swiftlike.exceptions import MethodNotAllowed
 from swiftlike.middleware.toolkit import INFO_REQUEST_KEY, info_headers
 from swiftlike.proxy.controllers.base import Controller, Reply, name_path, without_owner_headers
 from swiftlike.proxy.controllers.params import (listing_format, listing_query,
-                                                metadata_headers, parse_query)
+                                                metadata_headers, parse_query,
+                                                sysmeta_headers)
 from swiftlike.timestamp import Timestamp
 
 
@@ -116,8 +117,7 @@ class AccountController(Controller):
         """User metadata of the request (checked), and the system metadata a
         middleware set (clients cannot: the gatekeeper drops theirs)."""
         meta = metadata_headers(self.req.headers, 'account')
-        meta.update((k, v) for k, v in self.req.headers.items()
-                    if k.lower().startswith('x-account-sysmeta-'))
+        meta.update(sysmeta_headers(self.req.headers, 'account'))
         return meta
 
 

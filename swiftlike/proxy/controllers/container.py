@@ -7,7 +7,7 @@ from swiftlike.proxy.controllers.account import AccountController
 from swiftlike.proxy.controllers.base import (OWNER_ONLY_HEADERS, Controller, Reply, name_path,
                                               without_owner_headers)
 from swiftlike.policies import POLICY_HEADER, check_policy_name
-from swiftlike.proxy.controllers.params import listing_query, metadata_headers
+from swiftlike.proxy.controllers.params import listing_query, metadata_headers, sysmeta_headers
 from swiftlike.timestamp import Timestamp
 
 # Stored as they are; owners only (X-Remove-<name minus X-> clears one).
@@ -16,6 +16,7 @@ OWNER_HEADERS = ('X-Container-Read', 'X-Container-Write', 'X-Container-Sync-Key'
 
 class ContainerController(Controller):
     server_type = 'container'
+    passes_sysmeta = True
     verbs = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS')
 
     def _ring(self):
@@ -57,6 +58,7 @@ class ContainerController(Controller):
 
     def _write_headers(self):
         meta = metadata_headers(self.req.headers, 'container')
+        meta.update(sysmeta_headers(self.req.headers, 'container'))
         if not self.is_owner:
             # Someone an ACL lets write (not an owner) changes metadata, not
             # who may access the container.

@@ -13,7 +13,7 @@ from swiftlike.http import client_content_type
 from swiftlike.proxy.controllers import obj_put
 from swiftlike.proxy.controllers.base import (AUTHORIZE_KEY, Controller, Reply, error_reply,
                                               name_path)
-from swiftlike.proxy.controllers.params import metadata_headers
+from swiftlike.proxy.controllers.params import metadata_headers, sysmeta_headers
 from swiftlike.timestamp import Timestamp
 
 READ_HEADERS = ('Range', 'If-Match', 'If-None-Match', 'If-Modified-Since',
@@ -35,6 +35,7 @@ MAX_DELETE_AT = 9999999999
 
 class ObjectController(Controller):
     server_type = 'object'
+    passes_sysmeta = True
     verbs = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS')
 
     def _ring(self, container=None, obj=None):
@@ -181,6 +182,9 @@ class ObjectController(Controller):
         ring, part, nodes = self._ring()
         headers = self.base_headers()
         headers.update(metadata_headers(self.req.headers, 'object'))
+        # Stored system metadata stays as the PUT left it; transient may change.
+        headers.update((k, v) for k, v in sysmeta_headers(self.req.headers, 'object').items()
+                       if k.lower().startswith('x-object-transient-sysmeta-'))
         for name in STORED_HEADERS:
             if name in self.req.headers:
                 headers[name] = self.req.headers[name]
@@ -273,6 +277,7 @@ class ObjectController(Controller):
                        and k not in STORED_HEADERS}
         meta = metadata_headers(self.req.headers, 'object')
         headers.update(meta)
+        headers.update(sysmeta_headers(self.req.headers, 'object'))
         for name in STORED_HEADERS:
             if name in self.req.headers:
                 headers[name] = self.req.headers[name]

@@ -43,6 +43,15 @@ def listing_format(params, accept):
     return listing.choose_format(params.get('format'), accept)
 
 
+def sysmeta_headers(req_headers, target):
+    """The system metadata a middleware put on the request for `target`
+    ('account', 'container' or 'object'; objects also keep transient
+    sysmeta). Clients cannot send these: the gatekeeper drops theirs."""
+    prefixes = ('x-%s-sysmeta-' % target,) + (
+        ('x-object-transient-sysmeta-',) if target == 'object' else ())
+    return {k: v for k, v in req_headers.items() if k.lower().startswith(prefixes)}
+
+
 def metadata_headers(req_headers, target):
     """The X-<Target>-Meta-* headers to send on (X-Remove-<Target>-Meta-Foo
     becomes X-<Target>-Meta-Foo with an empty value); validated."""

@@ -166,3 +166,26 @@ def test_removed_user_token_stops_working(auth):
     make = filter_factory({'token_secret': 'shh', 'user_test_other': 'x .admin'})
     app2 = make(Recorder())
     assert run(app2, '/v1/AUTH_test', headers={'X-Auth-Token': token})[0] == 401
+
+
+def test_authorization_settled_before_auth_is_left_alone(auth):
+    """A middleware before tempauth (TempURL, FormPost) that authorised a
+    request by its own rule: tempauth neither refuses it nor replaces the hook."""
+    from swiftlike.middleware.toolkit import override_authorization
+
+    app, inner = auth
+
+    def signed_only(env, read_acl='', write_acl='', is_object=False):
+        return None if env['PATH_INFO'] == '/v1/AUTH_test/c/o' else ('401 Unauthorized', 'no')
+
+    class Before:
+        def __call__(self, env, start_response):
+            override_authorization(env, signed_only)
+            return app(env, start_response)
+
+    status, _h, _b, env = run(Before(), '/v1/AUTH_test/c/o')
+    assert status == 204
+    assert inner.calls[-1]['swiftlike.authorize'] is signed_only
+    assert 'swiftlike.owner' not in inner.calls[-1]
+    # Without the override the same anonymous request is refused by tempauth.
+    assert run(app, '/v1/AUTH_test')[0] == 401

@@ -164,8 +164,8 @@ def test_load_builds_pipeline(tmp_path):
     while hasattr(app, 'app'):
         names.append(type(app).__name__)
         app = app.app
-    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Bulk', 'TempAuth',
-                     'ContainerQuotas', 'AccountQuotas', 'Info', 'DynamicLargeObject']
+    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info', 'Bulk',
+                     'TempAuth', 'ContainerQuotas', 'AccountQuotas', 'DynamicLargeObject']
     assert type(app).__name__ == 'App'
 
 
@@ -229,14 +229,20 @@ def test_sample_config_loads_and_documents_every_option():
     import dataclasses
     import os
     import re
-    from swiftlike.middleware import catch_errors, dlo, proxy_logging, tempauth
+    import importlib
+    from swiftlike.config import read_ini
+    from swiftlike.proxy import pipeline
     path = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'etc', 'proxy-server.conf')
     conf, factory = load(path)
     assert conf.bind_port == 8080
+    # The one pipeline definition, written out in the sample.
+    assert read_ini(path)['pipeline:main']['pipeline'] == pipeline.default_line()
     text = open(path).read()
-    for cls in (Conf, catch_errors.Conf, proxy_logging.Conf, tempauth.Conf, dlo.Conf):
+    classes = [Conf] + [getattr(importlib.import_module(pipeline.module_name(name)), 'Conf')
+                        for name in pipeline.DEFAULT]
+    for cls in classes:
         for field in dataclasses.fields(cls):
-            assert re.search(r'^# %s =' % field.name, text, re.M), field.name
+            assert re.search(r'^# %s =' % field.name, text, re.M), (cls, field.name)
 
 
 def test_missing_rings_answer_503(tmp_path):
@@ -252,3 +258,43 @@ def test_missing_rings_answer_503(tmp_path):
                          'wsgi.input': io.BytesIO(b''), 'SERVER_NAME': 'x',
                          'SERVER_PORT': '1', 'wsgi.url_scheme': 'http'}, start_response))
     assert out['status'].startswith('503') and b'ring' in body
+
+
+@pytest.mark.parametrize('given,expected', [
+    # nothing left out
+    ('catch_errors gatekeeper tempauth dlo', 'catch_errors gatekeeper tempauth dlo'),
+    # an operator's minimal pipeline gets the safety filters, in their place
+    ('tempauth', 'catch_errors gatekeeper tempauth dlo'),
+    ('', 'catch_errors gatekeeper dlo'),
+    ('healthcheck tempauth', 'catch_errors gatekeeper healthcheck tempauth dlo'),
+    ('catch_errors tempauth', 'catch_errors gatekeeper tempauth dlo'),
+    # order kept where the operator chose it; unknown filters stay put
+    ('mine tempauth', 'catch_errors gatekeeper mine tempauth dlo'),
+    ('tempauth dlo mine', 'catch_errors gatekeeper tempauth dlo mine'),
+    ('gatekeeper catch_errors', 'gatekeeper catch_errors dlo'),
+])
+def test_pipeline_completion(given, expected):
+    from swiftlike.proxy import pipeline
+    exists = {'catch_errors', 'gatekeeper', 'dlo'}.__contains__
+    names, inserted = pipeline.complete(given.split(), exists)
+    assert ' '.join(names) == expected
+    assert set(inserted) == set(names) - set(given.split())
+
+
+def test_pipeline_order_knows_every_default_and_required_filter():
+    from swiftlike.proxy import pipeline
+    assert set(pipeline.DEFAULT) <= set(pipeline.ORDER)
+    assert set(pipeline.REQUIRED) <= set(pipeline.ORDER)
+    assert [n for n in pipeline.ORDER if n in pipeline.DEFAULT] == list(pipeline.DEFAULT)
+
+
+def test_pipeline_without_gatekeeper_still_keeps_backend_headers_out(tmp_path):
+    import io
+    conf, factory = load(write(tmp_path, '[DEFAULT]\nswift_dir = %s\n[proxy-server]\n'
+                                         '[pipeline:main]\npipeline = proxy-server\n' % tmp_path))
+    app = factory()
+    names = []
+    while hasattr(app, 'app'):
+        names.append(type(app).__name__)
+        app = app.app
+    assert names[:2] == ['CatchErrors', 'GateKeeper']
