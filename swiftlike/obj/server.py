@@ -341,8 +341,10 @@ class App(StorageServer):
                     'X-Backend-Data-Timestamp', 'Accept-Ranges')
             if status == 304:
                 keep += ('Content-Type',)
-            # The proxy's dlo middleware judges a manifest's conditions itself.
-            keep += tuple(k for k in headers if k.lower() == 'x-object-manifest')
+            # The proxy's dlo and slo middlewares judge a manifest's conditions
+            # themselves (an SLO is known by its system metadata).
+            keep += tuple(k for k in headers if k.lower() == 'x-object-manifest'
+                          or k.lower().startswith('x-object-sysmeta-'))
             return make_response(status, headers={k: headers[k] for k in keep},
                                  content_type=headers['Content-Type'] if status == 304 else None)
         return None
