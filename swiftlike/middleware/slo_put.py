@@ -166,7 +166,8 @@ class ManifestPut:
 
     def answer(self, start_response, outcome, fmt):
         if outcome.status == 201:
-            headers = [('Content-Length', '0')] + list(outcome.headers.items())
+            headers = [('Content-Length', '0'), ('Etag', outcome.headers['Etag']),
+                       ('Last-Modified', outcome.headers['Last Modified'])]
             start_response('201 Created', headers)
             return [b'']
         if outcome.errors:
