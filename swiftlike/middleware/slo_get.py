@@ -11,7 +11,6 @@ inline data segments are served from the manifest. Conditions (If-Match,
 If-None-Match, ...) and If-Range are judged against the large object's ETag.
 """
 import collections
-import hashlib
 
 from swiftlike import conditional, ranges
 from swiftlike.exceptions import (BadRequest, Conflict, NotFound, PreconditionFailed,
@@ -333,7 +332,3 @@ def copy_body(slo, environ, account, container, obj, range_header, part_number=N
             start, stop = spans[0]
     name = '%s/%s/%s' % (account, container, obj)
     return SegmentReader(expander.stream(entries, start, stop, name), stop - start)
-
-
-def manifest_md5(body):
-    return hashlib.md5(body).hexdigest()
