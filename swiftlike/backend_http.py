@@ -1,12 +1,327 @@
-"""HTTP to storage nodes: one request, bounded connect and response timeouts.
+"""The one HTTP client for node-to-node requests (proxy to storage, object
+server to container server, daemons to their peers): keep-alive pooled
+connections, bounded connect/response timeouts, Expect: 100-continue for
+streamed PUTs, and `fetch` for a whole small request and its body.
 
-Works with plain or monkey-patched (green) sockets.
+A pooled connection may have been closed by the server while idle; requests
+that fail that way before any response arrived are retried once on a fresh
+connection (every backend write carries an X-Timestamp, so a repeat is
+harmless).
 """
 import http.client
 from urllib.parse import quote
 
 from swiftlike.concurrency import Timeout
 from swiftlike.exceptions import ConnectionTimeout
+from swiftlike.request_headers import read_header_pairs
+
+MAX_IDLE_PER_NODE = 16
+
+
+class _Headers(dict):
+    """Response headers keyed by lower-case name (what http.client needs of them)."""
+
+    def get(self, name, default=None):
+        return dict.get(self, name.lower(), default)
+
+    def get_all(self, name, default=None):
+        value = dict.get(self, name.lower())
+        return default if value is None else [value]
+
+
+def header_dict(pairs):
+    """_Headers (lower-case names) of header pairs; repeated names are joined
+    with ', '."""
+    headers = _Headers()
+    for key, value in pairs:
+        key = key.lower()
+        if key in headers:
+            value = headers[key] + ', ' + value
+        headers[key] = value
+    return headers
+
+
+class FastResponse(http.client.HTTPResponse):
+    """http.client's response with a plain header parser: the stock one goes
+    through the email package, the biggest cost of a small proxied request."""
+
+    def begin(self):
+        if self.headers is not None:
+            return
+        while True:
+            version, status, reason = self._read_status()
+            if status != http.client.CONTINUE:
+                break
+            while self.fp.readline(65537) not in (b'\r\n', b'\n', b''):
+                pass
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version == 'HTTP/1.1':
+            self.version = 11
+        elif version.startswith('HTTP/1.'):
+            self.version = 10
+        else:
+            raise http.client.UnknownProtocol(version)
+        headers = self.headers = self.msg = header_dict(read_header_pairs(self.fp))
+        self.chunked = 'chunked' in headers.get('transfer-encoding', '').lower()
+        self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        length = headers.get('content-length')
+        if length is not None and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:
+                    self.length = None
+        if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or \
+                100 <= status < 200 or self._method == 'HEAD':
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
+
+    def getheaders(self):
+        return list(self.headers.items())
+
+
+class BackendResponse:
+    """Status, lower-cased headers and a body reader of one backend answer."""
+
+    method = None
+
+    def __init__(self, node, status, headers, resp=None, conn=None, pool=None):
+        self.node = node
+        self.status = status
+        self.headers = headers
+        self._resp = resp
+        self._conn = conn
+        self._pool = pool
+
+    def read(self, size=None):
+        if self._resp is None:
+            return b''
+        data = self._resp.read(size) if size else self._resp.read()
+        if not data or self._resp.isclosed():
+            self.release()
+        return data
+
+    def discard(self, limit=65536):
+        """Done with this answer: read a small rest so the connection can be
+        reused, else close it."""
+        if self._resp is None:
+            return
+        length = self._resp.length
+        if length is not None and length <= limit:
+            try:
+                self.read()
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
+            self.release()
+        else:
+            self.close()
+
+    def release(self):
+        """Give the connection back to the pool if fully read, else close it."""
+        resp, conn = self._resp, self._conn
+        self._resp = self._conn = None
+        if conn is None:
+            return
+        if resp is not None and resp.isclosed() and not resp.will_close and self._pool:
+            self._pool.put(self.node, conn)
+        else:
+            conn.close()
+
+    def close(self):
+        conn = self._conn
+        self._resp = self._conn = None
+        if conn is not None:
+            conn.close()
+
+
+class ConnectionPool:
+    """Idle keep-alive connections per (ip, port), most recently used first."""
+
+    def __init__(self, max_idle=MAX_IDLE_PER_NODE):
+        self.max_idle = max_idle
+        self._idle = {}
+
+    def get(self, node):
+        idle = self._idle.get((node['ip'], node['port']))
+        if idle:
+            return idle.pop()
+        return None
+
+    def put(self, node, conn):
+        idle = self._idle.setdefault((node['ip'], node['port']), [])
+        if len(idle) < self.max_idle:
+            idle.append(conn)
+        else:
+            conn.close()
+
+
+def _new_connection(node, conn_timeout, timeout):
+    ip = node['ip']
+    try:
+        with Timeout(conn_timeout, ConnectionTimeout('connect to %s:%s timed out'
+                                                     % (ip, node['port']))):
+            conn = http.client.HTTPConnection(ip.strip('[]'), node['port'], timeout=timeout)
+            conn.response_class = FastResponse
+            conn.connect()
+    except OSError as err:
+        raise ConnectionTimeout('connect to %s:%s failed: %s' % (ip, node['port'], err))
+    return conn
+
+
+def _send_head(conn, method, path, headers):
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    conn.putheader('Host', '%s:%s' % (conn.host, conn.port))
+    for key, value in headers.items():
+        conn.putheader(key, value)
+    conn.endheaders()
+
+
+def _read_response(conn, node, timeout, method, pool):
+    with Timeout(timeout, ConnectionTimeout('response from %s:%s timed out'
+                                            % (node['ip'], node['port']))):
+        resp = conn.getresponse()
+    return BackendResponse(node, resp.status, resp.headers, resp, conn, pool)
+
+
+def request(pool, node, method, path, headers, body=b'', query=None,
+            conn_timeout=0.5, timeout=10.0):
+    """Send a whole request (small body); the response body is left unread.
+
+    Raises ConnectionTimeout on any connection problem.
+    """
+    if query:
+        path = path + '?' + query
+    headers = dict(headers)
+    if body or method in ('PUT', 'POST'):
+        headers['Content-Length'] = str(len(body))
+    for attempt in (0, 1):
+        conn = pool.get(node) if attempt == 0 else None
+        reused = conn is not None
+        if conn is None:
+            conn = _new_connection(node, conn_timeout, timeout)
+        try:
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            _send_head(conn, method, path, headers)
+            if body:
+                conn.send(body)
+            resp = _read_response(conn, node, timeout, method, pool)
+            resp.method = method
+            return resp
+        except (OSError, http.client.HTTPException, ConnectionTimeout) as err:
+            conn.close()
+            if reused and not isinstance(err, (ConnectionTimeout, TimeoutError)):
+                continue
+            raise ConnectionTimeout('%s to %s:%s failed: %s'
+                                    % (method, node['ip'], node['port'], err))
+    raise ConnectionTimeout('%s to %s:%s failed' % (method, node['ip'], node['port']))
+
+
+class Putter:
+    """One streaming PUT to an object server, opened with Expect: 100-continue."""
+
+    def __init__(self, node, conn, chunked):
+        self.node = node
+        self.conn = conn
+        self.chunked = chunked
+        self.failed = False
+
+    def send(self, data):
+        if self.failed:
+            return
+        try:
+            if self.chunked:
+                self.conn.send(b'%x\r\n%s\r\n' % (len(data), data))
+            else:
+                self.conn.send(data)
+        except OSError:
+            self.failed = True
+
+    def finish(self):
+        if self.chunked and not self.failed:
+            try:
+                self.conn.send(b'0\r\n\r\n')
+            except OSError:
+                self.failed = True
+
+    def response(self, pool, timeout):
+        if self.failed:
+            self.conn.close()
+            raise ConnectionTimeout('sending to %s:%s failed' % (self.node['ip'], self.node['port']))
+        try:
+            resp = _read_response(self.conn, self.node, timeout, 'PUT', pool)
+            resp.read()
+            return resp
+        except (OSError, http.client.HTTPException) as err:
+            self.conn.close()
+            raise ConnectionTimeout('PUT to %s:%s failed: %s' % (self.node['ip'], self.node['port'], err))
+
+    def close(self):
+        self.conn.close()
+
+
+def _read_interim(conn, timeout):
+    """Read the first response head after sending headers with Expect.
+
+    Returns (status, headers); a 100 means 'send the body'.
+    """
+    fp = conn.sock.makefile('rb')
+    try:
+        with Timeout(timeout, ConnectionTimeout('no answer to Expect: 100-continue')):
+            line = fp.readline(65537)
+            parts = line.decode('latin-1').split(None, 2)
+            if len(parts) < 2 or not parts[1].isdigit():
+                raise http.client.BadStatusLine(line)
+            status = int(parts[1])
+            headers = header_dict(read_header_pairs(fp))
+    finally:
+        fp.close()
+    return status, headers
+
+
+def open_put(pool, node, path, headers, chunked, conn_timeout=0.5, timeout=10.0):
+    """Open a PUT and wait for 100 Continue.
+
+    Returns a Putter, or a BackendResponse when the server answered at once
+    (507, 409 ...). Raises ConnectionTimeout on connection problems.
+    """
+    headers = dict(headers)
+    # An empty body has nothing to hold back: servers answer at once.
+    expect = chunked or headers.get('Content-Length') != '0'
+    if expect:
+        headers['Expect'] = '100-continue'
+    if chunked:
+        headers['Transfer-Encoding'] = 'chunked'
+        headers.pop('Content-Length', None)
+    for attempt in (0, 1):
+        conn = pool.get(node) if attempt == 0 else None
+        reused = conn is not None
+        if conn is None:
+            conn = _new_connection(node, conn_timeout, timeout)
+        try:
+            conn.timeout = timeout
+            conn.sock.settimeout(timeout)
+            _send_head(conn, 'PUT', path, headers)
+            if not expect:
+                return Putter(node, conn, chunked)
+            status, resp_headers = _read_interim(conn, timeout)
+        except (OSError, http.client.HTTPException, ConnectionTimeout) as err:
+            conn.close()
+            if reused and not isinstance(err, (ConnectionTimeout, TimeoutError)):
+                continue
+            raise ConnectionTimeout('PUT to %s:%s failed: %s' % (node['ip'], node['port'], err))
+        if status == 100:
+            return Putter(node, conn, chunked)
+        conn.close()
+        return BackendResponse(node, status, resp_headers)
+    raise ConnectionTimeout('PUT to %s:%s failed' % (node['ip'], node['port']))
 
 
 def storage_path(device, partition, account, container=None, obj=None):
@@ -20,47 +335,54 @@ def storage_path(device, partition, account, container=None, obj=None):
 
 def http_connect(ip, port, method, path, headers=None, query_string=None,
                  conn_timeout=0.5, timeout=10.0):
-    """Open a connection and send the request line and headers (not a body)."""
-    if ':' in ip and not ip.startswith('['):
-        ip = '[%s]' % ip
+    """Open a fresh connection and send the request line and headers (the
+    caller streams the body and reads the response)."""
+    node = {'ip': ip.strip('[]'), 'port': port}
     if query_string:
         path += '?' + query_string
+    conn = _new_connection(node, conn_timeout, timeout)
+    conn.response_class = http.client.HTTPResponse
+    headers = dict(headers or {})
     try:
-        with Timeout(conn_timeout, ConnectionTimeout('connect to %s:%s timed out' % (ip, port))):
-            conn = http.client.HTTPConnection(ip.strip('[]'), port, timeout=timeout)
-            conn.connect()
+        _send_head(conn, method, path, {k: str(v) for k, v in headers.items()})
     except OSError as err:
-        raise ConnectionTimeout('connect to %s:%s failed: %s' % (ip, port, err))
-    conn.putrequest(method, path, skip_host=bool(headers and 'Host' in headers),
-                    skip_accept_encoding=True)
-    for key, value in (headers or {}).items():
-        conn.putheader(key, str(value))
-    conn.endheaders()
+        conn.close()
+        raise ConnectionTimeout('%s to %s:%s failed: %s' % (method, ip, port, err))
     return conn
 
 
-def request(node, method, path, headers=None, body=None, query_string=None,
-            conn_timeout=0.5, timeout=10.0):
-    """Whole request to node {'ip','port'}; returns (status, headers, body bytes).
-
-    Connection failures raise ConnectionTimeout (a 503-class error).
-    """
-    headers = dict(headers or {})
+def fetch(node, method, path, headers=None, body=None, query_string=None,
+          conn_timeout=0.5, timeout=10.0, pool=None):
+    """A whole request to node {'ip', 'port'} with a small body; returns
+    (status, {lower-case header: value}, body bytes). Connection problems
+    raise ConnectionTimeout (a 503-class error)."""
+    if isinstance(body, str):
+        body = body.encode('utf-8')
+    headers = {k: str(v) for k, v in (headers or {}).items()}
     if body is not None:
-        body = body if isinstance(body, bytes) else body.encode('utf-8')
         headers['Content-Length'] = str(len(body))
-    conn = http_connect(node['ip'], node['port'], method, path, headers, query_string,
-                        conn_timeout, timeout)
+    resp = request(pool or _NO_POOL, node, method, path, headers, body or b'', query_string,
+                   conn_timeout, timeout)
     try:
-        if body:
-            conn.send(body)
         with Timeout(timeout, ConnectionTimeout('response from %s:%s timed out'
                                                 % (node['ip'], node['port']))):
-            resp = conn.getresponse()
             data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-    except (OSError, http.client.HTTPException) as err:
+    except (OSError, ValueError, http.client.HTTPException) as err:
+        resp.close()
         raise ConnectionTimeout('%s %s to %s:%s failed: %s' % (method, path, node['ip'],
                                                                node['port'], err))
-    finally:
+    resp.release()
+    return resp.status, {k.lower(): v for k, v in resp.headers.items()}, data
+
+
+class _NoPool(ConnectionPool):
+    """For one-off requests: nothing is kept."""
+
+    def get(self, node):
+        return None
+
+    def put(self, node, conn):
         conn.close()
+
+
+_NO_POOL = _NoPool()

@@ -20,6 +20,21 @@ import time
 from swiftlike.fs import write_atomically
 from swiftlike.logs import get_logger, new_txn_id, set_txn_id
 
+# Every daemon: command name -> (module, class, the server section of its conf).
+DAEMON_CLASSES = {
+    'object-replicator': ('swiftlike.obj.replicator', 'ObjectReplicator', 'object-server'),
+    'object-auditor': ('swiftlike.obj.auditor', 'ObjectAuditor', 'object-server'),
+    'object-updater': ('swiftlike.obj.updater', 'ObjectUpdater', 'object-server'),
+    'object-expirer': ('swiftlike.obj.expirer', 'ObjectExpirer', 'object-server'),
+    'container-replicator': ('swiftlike.container.replicator', 'ContainerReplicator',
+                             'container-server'),
+    'container-updater': ('swiftlike.container.updater', 'ContainerUpdater',
+                          'container-server'),
+    'account-replicator': ('swiftlike.account.replicator', 'AccountReplicator',
+                           'account-server'),
+    'account-reaper': ('swiftlike.account.reaper', 'AccountReaper', 'account-server'),
+}
+
 # Keys a daemon takes from its server's section when its own section and
 # [DEFAULT] do not set them: where the devices are and who the server is.
 INHERITED_KEYS = ('devices', 'mount_check', 'swift_dir', 'bind_ip', 'bind_port',

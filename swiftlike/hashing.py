@@ -61,3 +61,10 @@ def name_shard(name, count):
     (the account reaper's primaries split a deleted account's containers so)."""
     digest = hashlib.md5(name.encode('utf-8'), usedforsecurity=False).hexdigest()
     return int(digest, 16) % count
+
+
+def locate_cluster_conf(swift_dir):
+    """Point $SWIFTLIKE_CONF at <swift_dir>/swiftlike.conf unless already set."""
+    candidate = os.path.join(swift_dir, 'swiftlike.conf')
+    if 'SWIFTLIKE_CONF' not in os.environ and os.path.exists(candidate):
+        os.environ['SWIFTLIKE_CONF'] = candidate

@@ -5,7 +5,7 @@
 """
 import sys, os, http.client, time, threading, subprocess
 
-from swiftlike.proxy import bench as b
+import bench_proxy as b
 SIZE = 5 << 30
 url, tok = b.get_auth('http://127.0.0.1:8080/auth/v1.0', 'test:tester', 'testing')
 from urllib.parse import urlsplit

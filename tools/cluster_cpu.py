@@ -9,7 +9,7 @@ CONT=/name reuses a container (to GET objects of an earlier run).
 """
 import subprocess, sys, os, re, collections
 
-from swiftlike.proxy import bench as b
+import bench_proxy as b
 pat = sys.argv[1]; count = int(sys.argv[2]); size = int(sys.argv[3]); auth = sys.argv[4]
 methods = sys.argv[5].split(',') if len(sys.argv) > 5 else ['PUT', 'GET', 'DELETE']
 out = subprocess.run(['ps', '-eo', 'pid,args'], capture_output=True, text=True).stdout

@@ -5,7 +5,7 @@
 """
 import sys, os, http.client, time, collections, re, subprocess
 
-from swiftlike.proxy import bench as b
+import bench_proxy as b
 pat, auth, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 out = subprocess.run(['ps', '-eo', 'pid,args'], capture_output=True, text=True).stdout
 kinds = {}

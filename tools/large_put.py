@@ -14,7 +14,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from swiftlike.proxy import bench
+import bench_proxy as bench
 
 
 def main():

@@ -154,7 +154,7 @@ class AccountReaper(Daemon):
             items = None
             for node in cnodes:
                 try:
-                    status, _h, body = backend_http.request(
+                    status, _h, body = backend_http.fetch(
                         node, 'GET', backend_http.storage_path(node['device'], cpart,
                                                                account, container),
                         {'X-Trans-Id': 'tx-account-reaper'}, query_string=query,
@@ -197,7 +197,7 @@ class AccountReaper(Daemon):
 
     def _send(self, node, method, path, headers):
         try:
-            status, _h, _b = backend_http.request(
+            status, _h, _b = backend_http.fetch(
                 node, method, path, headers, conn_timeout=self.conf.conn_timeout,
                 timeout=self.conf.node_timeout)
             return status

@@ -31,9 +31,9 @@ _RUNNER = ('import sys; from %s import %s as main; sys.argv[0] = %r; sys.exit(ma
 
 _PROBE_DAEMONS = """
 import importlib, json
-from swiftlike.cli.daemons import DAEMONS
+from swiftlike.daemon import DAEMON_CLASSES
 ok = []
-for name, (module, cls, _section) in DAEMONS.items():
+for name, (module, cls, _section) in DAEMON_CLASSES.items():
     try:
         getattr(importlib.import_module(module), cls)
         ok.append(name)

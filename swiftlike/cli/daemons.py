@@ -16,27 +16,13 @@ import sys
 from swiftlike.exceptions import ConfigError
 from swiftlike.wsgi import exit_with_error
 
-# command name -> (module, class, server section)
-DAEMONS = {
-    'object-replicator': ('swiftlike.obj.replicator', 'ObjectReplicator', 'object-server'),
-    'object-auditor': ('swiftlike.obj.auditor', 'ObjectAuditor', 'object-server'),
-    'object-updater': ('swiftlike.obj.updater', 'ObjectUpdater', 'object-server'),
-    'object-expirer': ('swiftlike.obj.expirer', 'ObjectExpirer', 'object-server'),
-    'container-replicator': ('swiftlike.container.replicator', 'ContainerReplicator',
-                             'container-server'),
-    'container-updater': ('swiftlike.container.updater', 'ContainerUpdater',
-                          'container-server'),
-    'account-replicator': ('swiftlike.account.replicator', 'AccountReplicator',
-                           'account-server'),
-    'account-reaper': ('swiftlike.account.reaper', 'AccountReaper', 'account-server'),
-}
+from swiftlike.daemon import DAEMON_CLASSES as DAEMONS
 
 
 def build_daemon(name, conf_path, overrides=None):
     """Load the daemon class and its config; returns the daemon object."""
-    from swiftlike.cli.servers import locate_cluster_conf
     from swiftlike.daemon import load_daemon_conf
-    from swiftlike.hashing import hash_secrets
+    from swiftlike.hashing import hash_secrets, locate_cluster_conf
     module_name, class_name, server_section = DAEMONS[name]
     cls = getattr(importlib.import_module(module_name), class_name)
     conf = load_daemon_conf(conf_path, name, cls.conf_class, server_section, overrides)

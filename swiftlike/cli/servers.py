@@ -12,6 +12,7 @@ import sys
 
 from swiftlike.config import load_section, read_ini
 from swiftlike.exceptions import ConfigError
+from swiftlike.hashing import hash_secrets, locate_cluster_conf
 from swiftlike.wsgi import exit_with_error, run_servers, run_wsgi
 
 USAGE = 'usage: swiftlike-%s-server CONFIG_FILE'
@@ -33,19 +34,11 @@ def _conf_path(kind):
     return args[0]
 
 
-def locate_cluster_conf(swift_dir):
-    """Point $SWIFTLIKE_CONF at <swift_dir>/swiftlike.conf unless already set."""
-    candidate = os.path.join(swift_dir, 'swiftlike.conf')
-    if 'SWIFTLIKE_CONF' not in os.environ and os.path.exists(candidate):
-        os.environ['SWIFTLIKE_CONF'] = candidate
-
-
 def _storage_service(path, module_name):
     """(app factory, conf) of the storage server configured in `path`."""
     module = importlib.import_module(module_name)
     conf = load_section(path, module.CONF_SECTION, module.Conf)
     locate_cluster_conf(conf.swift_dir)
-    from swiftlike.hashing import hash_secrets
     hash_secrets()
     return (lambda: module.App(conf)), conf
 
@@ -105,7 +98,6 @@ def proxy_server():
     try:
         module = importlib.import_module('swiftlike.proxy.server')
         conf, app_factory = module.load(path)
-        from swiftlike.hashing import hash_secrets
         hash_secrets()
     except ConfigError as err:
         exit_with_error(str(err))

@@ -5,7 +5,7 @@ import json
 import os
 import uuid
 
-from swiftlike.backend_http import request as backend_request, storage_path
+from swiftlike.backend_http import fetch as backend_request, storage_path
 from swiftlike.container.backend import ContainerBroker, listing_item
 from swiftlike.db.broker import DatabaseAlreadyExists
 from swiftlike.db.server import DBServer, DBServerConf, header_int, header_text

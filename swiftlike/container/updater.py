@@ -115,7 +115,7 @@ class ContainerUpdater(Daemon):
         for node in nodes:
             path = backend_http.storage_path(node['device'], apart, account, container)
             try:
-                status, _h, _b = backend_http.request(
+                status, _h, _b = backend_http.fetch(
                     node, 'PUT', path, headers, conn_timeout=self.conf.conn_timeout,
                     timeout=self.conf.node_timeout)
             except (SwiftlikeError, OSError) as err:

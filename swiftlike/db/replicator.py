@@ -213,7 +213,7 @@ class DbReplicator(Daemon):
         headers = {'X-Replication-Op': op, 'Content-Type': 'application/json',
                    'X-Trans-Id': 'tx-%s' % self.name}
         try:
-            status, _h, data = backend_http.request(
+            status, _h, data = backend_http.fetch(
                 target, 'REPLICATE', path, headers, json.dumps(body),
                 conn_timeout=self.conf.conn_timeout, timeout=self.conf.node_timeout)
         except (SwiftlikeError, OSError) as err:

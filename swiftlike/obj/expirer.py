@@ -95,7 +95,7 @@ class ObjectExpirer(Daemon):
         for node in nodes:
             path = backend_http.storage_path(node['device'], part, account, container)
             try:
-                status, _h, body = backend_http.request(
+                status, _h, body = backend_http.fetch(
                     node, 'GET', path, {'X-Trans-Id': 'tx-object-expirer'},
                     query_string=query, conn_timeout=self.conf.conn_timeout,
                     timeout=self.conf.node_timeout)
@@ -182,7 +182,7 @@ class ObjectExpirer(Daemon):
         for node in nodes:
             path = backend_http.storage_path(node['device'], part, account, container, obj)
             try:
-                status, _h, _b = backend_http.request(
+                status, _h, _b = backend_http.fetch(
                     node, 'DELETE', path, headers, conn_timeout=self.conf.conn_timeout,
                     timeout=self.conf.node_timeout)
             except (SwiftlikeError, OSError) as err:
@@ -206,7 +206,7 @@ class ObjectExpirer(Daemon):
         for node in nodes:
             path = backend_http.storage_path(node['device'], part, account, bucket, name)
             try:
-                status, _h, _b = backend_http.request(
+                status, _h, _b = backend_http.fetch(
                     node, 'DELETE', path, headers, conn_timeout=self.conf.conn_timeout,
                     timeout=self.conf.node_timeout)
             except (SwiftlikeError, OSError):

@@ -207,7 +207,7 @@ class ObjectReplicator(Daemon):
         target = {'ip': node.get('replication_ip') or node['ip'],
                   'port': node.get('replication_port') or node['port']}
         try:
-            status, _h, data = backend_http.request(
+            status, _h, data = backend_http.fetch(
                 target, method, path, headers, body, conn_timeout=self.conf.conn_timeout,
                 timeout=self.conf.node_timeout)
         except (SwiftlikeError, OSError) as err:

@@ -130,7 +130,7 @@ class ObjectUpdater(Daemon):
         headers = {str(k): str(v) for k, v in (record.get('headers') or {}).items()}
         headers.setdefault('X-Trans-Id', 'tx-object-updater')
         try:
-            status, _h, _b = backend_http.request(
+            status, _h, _b = backend_http.fetch(
                 node, record['op'], path, headers, conn_timeout=self.conf.conn_timeout,
                 timeout=self.conf.node_timeout)
         except (SwiftlikeError, OSError) as err:

@@ -16,7 +16,6 @@ from swiftlike.exceptions import BadRequest, SwiftlikeError
 from swiftlike.fs import write_atomically
 from swiftlike.hashing import hash_path
 from swiftlike.paths import validate_device, validate_partition
-from swiftlike.proxy import backend as pooled_http
 
 ASYNC_DIR = 'async_pending'
 EMPTY_ETAG = 'd41d8cd98f00b204e9800998ecf8427e'
@@ -80,12 +79,12 @@ class UpdateSender:
         self.node_timeout = node_timeout
         # Keep-alive connections to the container servers: a fresh TCP
         # connection per update cost both sides more than the update itself.
-        self.pool = pooled_http.ConnectionPool()
+        self.pool = backend_http.ConnectionPool()
 
     def _send_one(self, op, host, device, partition, account, container, obj, headers):
         path = backend_http.storage_path(device, partition, account, container, obj)
         try:
-            resp = pooled_http.request(self.pool, split_host(host), op, path, headers,
+            resp = backend_http.request(self.pool, split_host(host), op, path, headers,
                                        conn_timeout=self.conn_timeout,
                                        timeout=self.node_timeout)
             status = resp.status

@@ -12,7 +12,7 @@ from swiftlike.exceptions import (BadRequest, ConfigError, NotFound, Preconditio
 from swiftlike.http import Request
 from swiftlike import policies
 from swiftlike.logs import get_logger
-from swiftlike.proxy.backend import ConnectionPool
+from swiftlike.backend_http import ConnectionPool
 from swiftlike.proxy.controllers.account import AccountController
 from swiftlike.proxy.controllers.base import Reply, error_reply
 from swiftlike.proxy.controllers.container import ContainerController
@@ -220,7 +220,7 @@ def load(conf_path):
     if CONF_SECTION not in sections:
         raise ConfigError('%s: missing section [%s]' % (conf_path, CONF_SECTION))
     conf = build(Conf, sections[CONF_SECTION], conf_path, CONF_SECTION, defaults)
-    from swiftlike.cli.servers import locate_cluster_conf
+    from swiftlike.hashing import locate_cluster_conf
     locate_cluster_conf(conf.swift_dir)
     filters = []
     for name in pipeline_names(sections, conf_path):

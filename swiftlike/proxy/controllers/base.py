@@ -10,7 +10,8 @@ from swiftlike.exceptions import (ConnectionTimeout, Forbidden, ServiceUnavailab
 from swiftlike.http import status_line
 from swiftlike.paths import str_to_wsgi
 from swiftlike.middleware.toolkit import AUTHORIZE_KEY, OWNER_KEY, TXN_KEY
-from swiftlike.proxy import backend, cors
+from swiftlike import backend_http as backend
+from swiftlike.proxy import cors
 from swiftlike.proxy.node_iter import (best_status, choose_read_answer, iter_nodes, newest,
                                        quorum_size)
 from swiftlike.timestamp import Timestamp

@@ -11,7 +11,7 @@ from swiftlike.concurrency import GreenPile, Timeout
 from swiftlike.constraints import MAX_FILE_SIZE
 from swiftlike.exceptions import (ClientDisconnect, ConnectionTimeout, RequestEntityTooLarge,
                                   RequestTimeout, ServiceUnavailable)
-from swiftlike.proxy import backend
+from swiftlike import backend_http as backend
 from swiftlike.proxy.controllers.base import node_path
 from swiftlike.proxy.node_iter import best_status, quorum_size
 

@@ -1,5 +1,5 @@
 """What the proxy passes up to middlewares and what only owners see."""
-from swiftlike.proxy.backend import _Headers
+from swiftlike.backend_http import _Headers
 from swiftlike.proxy.controllers.base import client_headers, without_owner_headers
 
 

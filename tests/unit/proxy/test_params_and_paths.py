@@ -199,7 +199,7 @@ def test_max_file_size_constant_is_enforced():
 
 def test_fast_response_parses_like_http_client():
     import io
-    from swiftlike.proxy.backend import FastResponse
+    from swiftlike.backend_http import FastResponse
 
     class Sock:
         def __init__(self, data):

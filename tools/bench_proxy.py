@@ -1,7 +1,7 @@
 """Small-object throughput through a proxy: PUT, GET, HEAD, DELETE ops/s.
 
-    python -m swiftlike.proxy.bench --aio [--workers N] [--concurrency C] [--count N] [--size B]
-    python -m swiftlike.proxy.bench --auth URL --user A:U --key K ...
+    python tools/bench_proxy.py --aio [--workers N] [--concurrency C] [--count N] [--size B]
+    python tools/bench_proxy.py --auth URL --user A:U --key K ...
 
 --aio starts a throw-away all-in-one cluster (4 nodes, 3 replicas, no
 daemons) in a temporary directory and stops it afterwards.

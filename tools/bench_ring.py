@@ -1,4 +1,4 @@
-"""Ring benchmarks: `python -m swiftlike.ring.bench [--quick]`.
+"""Ring benchmarks: `python tools/bench_ring.py [--quick]`.
 
 Prints the figures recorded in doc/benchmarks/ring.md: rebalance time for
 1,000 devices at part power 18, then ring load time and get_nodes lookups/s
