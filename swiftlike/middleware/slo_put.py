@@ -27,7 +27,7 @@ from swiftlike import concurrency
 from swiftlike.config import is_true
 from swiftlike.db.listing import choose_format
 from swiftlike.exceptions import (ClientDisconnect, LengthRequired, RequestEntityTooLarge,
-                                  SwiftlikeError)
+                                  RequestTimeout, SwiftlikeError)
 from swiftlike.http import client_content_type, status_line
 from swiftlike.middleware import slo_manifest as manifest
 from swiftlike.middleware.bulk import CONTENT_TYPES, Summary, in_order
@@ -62,6 +62,8 @@ def read_manifest_body(env, limit):
     while True:
         try:
             chunk = source.read(READ_SIZE)
+        except (TimeoutError, concurrency.Timeout):
+            raise RequestTimeout('Timed out reading the manifest')
         except (OSError, ValueError) as err:
             raise ClientDisconnect('Client disconnected while sending the manifest: %s' % err)
         if not chunk:
