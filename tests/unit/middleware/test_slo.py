@@ -299,3 +299,38 @@ def test_data_only_manifest(mw):
     assert put_manifest(mw, '/v1/a/c/d', [{'data': data}, {'data': data}])[0] == 201
     assert request(mw, 'GET', '/v1/a/c/d')[2] == b'hellohello'
     assert request(mw, 'GET', '/v1/a/c/d', range='bytes=3-6')[2] == b'lohe'
+
+
+class _Reader:
+    def __init__(self, chunks, error=None):
+        self.chunks = list(chunks)
+        self.error = error
+
+    def read(self, size):
+        if self.chunks:
+            return self.chunks.pop(0)
+        if self.error:
+            raise self.error
+        return b''
+
+
+@pytest.mark.parametrize('env,status', [
+    ({'wsgi.input': _Reader([b'[]'])}, 411),
+    ({'CONTENT_LENGTH': 'x', 'wsgi.input': _Reader([])}, 411),
+    ({'CONTENT_LENGTH': '101', 'wsgi.input': _Reader([])}, 413),
+    ({'HTTP_TRANSFER_ENCODING': 'chunked', 'wsgi.input': _Reader([b'x' * 60] * 2)}, 413),
+    ({'CONTENT_LENGTH': '100', 'wsgi.input': _Reader([b'x' * 60] * 2)}, 413),
+    ({'CONTENT_LENGTH': '10', 'wsgi.input': _Reader([b'x'], OSError('reset'))}, 499),
+    ({'CONTENT_LENGTH': '10', 'wsgi.input': _Reader([b'x'], TimeoutError())}, 408),
+])
+def test_manifest_body_reading(env, status):
+    from swiftlike.middleware.slo_put import read_manifest_body
+    with pytest.raises(slo.SwiftlikeError) as err:
+        read_manifest_body(env, 100)
+    assert err.value.http_status == status
+
+
+def test_manifest_body_chunked_within_limit():
+    from swiftlike.middleware.slo_put import read_manifest_body
+    env = {'HTTP_TRANSFER_ENCODING': 'chunked', 'wsgi.input': _Reader([b'[', b']'])}
+    assert read_manifest_body(env, 100) == b'[]'
