@@ -200,7 +200,7 @@ class LargeObjectGet:
             try:
                 entries = expander.entries_of(resp, self.names[2])
             except SegmentError as err:
-                return self.slo.error(env, start_response, 409, err.reason)
+                return self.slo.error(env, start_response, err.http_status, err.reason)
         else:
             resp.discard()
         try:
