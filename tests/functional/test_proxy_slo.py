@@ -278,3 +278,20 @@ def test_changed_segment_and_sub_manifest(api):
     assert status == 409
     # HEAD still answers from the manifest's metadata
     assert api.request('HEAD', '/%s/m' % c)[0] == 200
+
+
+def test_quota_counts_the_manifest_bytes(api, slo):
+    """As in Swift: a manifest PUT counts its own bytes toward quotas (and the
+    container's bytes used), not the size of the large object."""
+    c = api.put_container(unique('sloquota'), {'X-Container-Meta-Quota-Bytes': '100000'})
+    items = [slo['segs'][x] for x in 'abcde'] * 20          # 1000 bytes of large object
+    status, _h, body = put_manifest(api, c, 'm', items)
+    assert status == 201, body
+    stored = api.request('GET', '/%s/m' % c, query='multipart-manifest=get')[2]
+    status, h, _b = api.request('HEAD', '/' + c)
+    assert int(h['x-container-bytes-used']) == len(stored)
+    listing = json.loads(api.request('GET', '/' + c, query='format=json')[2])
+    assert listing[0]['bytes'] == 1000
+    tight = api.put_container(unique('sloquota'), {'X-Container-Meta-Quota-Bytes': '100'})
+    status, _h, body = put_manifest(api, tight, 'm', items)
+    assert status == 413, body
