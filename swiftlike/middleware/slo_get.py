@@ -121,6 +121,8 @@ class Expander:
     def slices(self, entries, start, stop, depth=0):
         """(segment, first, stop) pieces for bytes [start, stop) of the large
         object made of `entries`."""
+        if stop <= start:
+            return
         offset = 0
         for entry in entries:
             length = manifest.entry_length(entry)
