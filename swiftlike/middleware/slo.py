@@ -36,18 +36,17 @@ from swiftlike.exceptions import SwiftlikeError
 from swiftlike.http import make_response
 from swiftlike.logs import get_logger
 from swiftlike.middleware import info
+from swiftlike.middleware import slo_copy
 from swiftlike.middleware import slo_manifest as manifest
 from swiftlike.middleware.bulk import CONTENT_TYPES, Summary, in_order
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.segments import SegmentError
 from swiftlike.middleware.slo_get import (Expander, LargeObjectGet, copy_body, is_slo,
                                           parse_part_number, strip_swift_bytes)
-from swiftlike.middleware.slo_manifest import SLO_ETAG
 from swiftlike.middleware.slo_put import ManifestPut
 from swiftlike.middleware.subrequest import call, make_environ, object_path
 from swiftlike.middleware.toolkit import mark_feature
 from swiftlike.paths import wsgi_to_str
-from swiftlike.proxy.controllers.obj import COPY_EXPANDERS_KEY
 
 SOURCE = 'SLO'
 RESERVED = ('X-Static-Large-Object is a reserved header. To create a static large object '
@@ -170,11 +169,10 @@ class StaticLargeObject:
         query = dict(parse_qsl(env.get('QUERY_STRING', ''), keep_blank_values=True))
         multipart = query.get('multipart-manifest', '').strip().lower()
         copying = method == 'COPY' or (method == 'PUT' and 'HTTP_X_COPY_FROM' in env)
-        if copying:
+        if copying and slo_copy.CONTROLLER_COPIES:
             if multipart == 'get':
-                from swiftlike.middleware.slo_copy import copy_manifest
-                return copy_manifest(self, env, start_response, names)
-            env.setdefault(COPY_EXPANDERS_KEY, {})[SLO_ETAG] = self.copy_source
+                return slo_copy.copy_manifest(self, env, start_response, names)
+            slo_copy.expand_copies(self, env)
             return self.app(env, start_response)
         if method == 'PUT':
             if multipart == 'put':

@@ -9,10 +9,16 @@ segments' 403/404s unless that account can read them). User metadata and
 Content-Type come from the source unless the request gives its own (or
 X-Fresh-Metadata: true).
 
-Until the copy middleware is in the pipeline this is the proxy's copy path
-for manifests; once it is, a copy reaches this middleware as a GET of the
-source (`?multipart-manifest=get&format=raw`) and a manifest PUT, and this
-module is no longer used.
+A plain copy of an SLO (without `?multipart-manifest=get`) is the assembled
+content: the proxy's copy asks the slo middleware for the source's body
+(COPY_EXPANDERS_KEY, see `expand_copies`).
+
+All of this is for the proxy's own copy path. Once the copy middleware is in
+the pipeline (before this one), a copy reaches the slo middleware as a GET of
+the source (`?multipart-manifest=get&format=raw` for a manifest copy) and a
+PUT (`?multipart-manifest=put`), and this module is not used: when the proxy
+no longer offers copy expanders, CONTROLLER_COPIES is False and the slo
+middleware leaves copies alone.
 """
 import io
 from urllib.parse import quote
@@ -24,13 +30,27 @@ from swiftlike.middleware import slo_manifest as manifest
 from swiftlike.middleware.slo_get import is_slo, strip_swift_bytes
 from swiftlike.middleware.slo_put import ManifestPut
 from swiftlike.middleware.subrequest import OWNER_KEY, call, make_environ, object_path
-from swiftlike.proxy.controllers.obj import STORED_HEADERS, _account_header, _split_copy_path
+from swiftlike.middleware.slo_manifest import SLO_ETAG
+from swiftlike.proxy.controllers.obj import STORED_HEADERS
+
+try:
+    from swiftlike.proxy.controllers.obj import (COPY_EXPANDERS_KEY, _account_header,
+                                                 _split_copy_path)
+    CONTROLLER_COPIES = True
+except ImportError:     # the copy middleware does copies
+    COPY_EXPANDERS_KEY = _account_header = _split_copy_path = None
+    CONTROLLER_COPIES = False
 
 SOURCE = 'SLO'
 # Request headers of a copy that do not belong on the manifest PUT.
 _DROPPED = ('HTTP_DESTINATION', 'HTTP_DESTINATION_ACCOUNT', 'HTTP_X_COPY_FROM',
             'HTTP_X_COPY_FROM_ACCOUNT', 'HTTP_TRANSFER_ENCODING', 'HTTP_X_FRESH_METADATA',
             'HTTP_RANGE', 'headers_raw')
+
+
+def expand_copies(slo, env):
+    """Offer the proxy's copy the assembled content of an SLO source."""
+    env.setdefault(COPY_EXPANDERS_KEY, {})[SLO_ETAG] = slo.copy_source
 
 
 def copy_ends(env, names):
