@@ -41,8 +41,8 @@ from swiftlike.middleware import slo_manifest as manifest
 from swiftlike.middleware.bulk import CONTENT_TYPES, Summary, in_order
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.segments import SegmentError
-from swiftlike.middleware.slo_get import (Expander, LargeObjectGet, copy_body, is_slo,
-                                          parse_part_number, strip_swift_bytes)
+from swiftlike.middleware.slo_get import (Expander, LargeObjectGet, is_slo, parse_part_number,
+                                          strip_swift_bytes)
 from swiftlike.middleware.slo_put import ManifestPut
 from swiftlike.middleware.subrequest import call, make_environ, object_path
 from swiftlike.middleware.toolkit import mark_feature
@@ -224,7 +224,7 @@ class StaticLargeObject:
         number = query.get('part-number')
         if number is not None:
             number = parse_part_number(number)
-        return copy_body(self, environ, account, container, obj, range_header, number)
+        return slo_copy.copy_body(self, environ, account, container, obj, range_header, number)
 
     # -- listings ----------------------------------------------------------------------
 

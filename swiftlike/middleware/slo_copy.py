@@ -24,21 +24,26 @@ import io
 from urllib.parse import quote
 
 from swiftlike.config import is_true
-from swiftlike.exceptions import SwiftlikeError
+from swiftlike import ranges
+from swiftlike.exceptions import (Conflict, NotFound, PreconditionFailed, RangeNotSatisfiable,
+                                  SwiftlikeError)
 from swiftlike.http import client_content_type
 from swiftlike.middleware import slo_manifest as manifest
-from swiftlike.middleware.slo_get import is_slo, strip_swift_bytes
+from swiftlike.middleware.segments import SegmentError
+from swiftlike.middleware.slo_get import (PART_NUMBER_UNSATISFIABLE, Expander, is_slo,
+                                          strip_swift_bytes)
 from swiftlike.middleware.slo_put import ManifestPut
 from swiftlike.middleware.subrequest import OWNER_KEY, call, make_environ, object_path
 from swiftlike.middleware.slo_manifest import SLO_ETAG
 from swiftlike.proxy.controllers.obj import STORED_HEADERS
 
 try:
+    from swiftlike.middleware.segments import SegmentReader
     from swiftlike.proxy.controllers.obj import (COPY_EXPANDERS_KEY, _account_header,
                                                  _split_copy_path)
     CONTROLLER_COPIES = True
 except ImportError:     # the copy middleware does copies
-    COPY_EXPANDERS_KEY = _account_header = _split_copy_path = None
+    COPY_EXPANDERS_KEY = SegmentReader = _account_header = _split_copy_path = None
     CONTROLLER_COPIES = False
 
 SOURCE = 'SLO'
@@ -124,3 +129,31 @@ def copy_manifest(slo, env, start_response, names):
             headers = list(headers) + copied
         return start_response(status, headers, exc_info)
     return ManifestPut(slo, put_env, dest)(copied_start_response)
+
+
+def copy_body(slo, environ, account, container, obj, range_header, part_number=None):
+    """The assembled bytes of the SLO account/container/obj (real str) for a
+    copy: a SegmentReader (`length`, `read(size)`, `close()`), of `range_header`'s
+    single range or of part `part_number` when given. SwiftlikeErrors else."""
+    expander = Expander(slo, environ, account)
+    try:
+        entries = expander.read_manifest('/%s/%s' % (container, obj))
+    except SegmentError as err:
+        raise (NotFound if 'status 404' in err.reason else Conflict)(
+            'Copy source: %s' % err.reason)
+    size = manifest.total_size(entries)
+    start, stop = 0, size
+    if part_number is not None:
+        span = manifest.part_span(entries, part_number)
+        if span is None:
+            raise RangeNotSatisfiable(PART_NUMBER_UNSATISFIABLE)
+        start, stop = span
+    elif range_header:
+        try:
+            spans = ranges.resolve_ranges(range_header, size)
+        except RangeNotSatisfiable:
+            raise PreconditionFailed('Copy source: status 416')
+        if spans and len(spans) == 1:
+            start, stop = spans[0]
+    name = '%s/%s/%s' % (account, container, obj)
+    return SegmentReader(expander.stream(entries, start, stop, name), stop - start)

@@ -13,11 +13,10 @@ If-None-Match, ...) and If-Range are judged against the large object's ETag.
 import collections
 
 from swiftlike import conditional, ranges
-from swiftlike.exceptions import (BadRequest, Conflict, NotFound, PreconditionFailed,
-                                  RangeNotSatisfiable, ServiceUnavailable, SwiftlikeError)
+from swiftlike.exceptions import (BadRequest, Conflict, PreconditionFailed, RangeNotSatisfiable,
+                                  ServiceUnavailable, SwiftlikeError)
 from swiftlike.middleware import slo_manifest as manifest
-from swiftlike.middleware.segments import (SegmentError, SegmentReader, SegmentStream,
-                                           unquote_etag)
+from swiftlike.middleware.segments import SegmentError, SegmentStream, unquote_etag
 from swiftlike.middleware.slo_manifest import SLO_ETAG, SLO_SIZE
 from swiftlike.middleware.subrequest import SubResponse, call, make_environ, object_path
 
@@ -306,31 +305,3 @@ def _multipart_body(expander, entries, spans, size, boundary, ctype, first, name
         yield ranges.multipart_trailer(boundary)
     finally:
         stream.close()
-
-
-def copy_body(slo, environ, account, container, obj, range_header, part_number=None):
-    """The assembled bytes of the SLO account/container/obj (real str) for a
-    copy: a SegmentReader (`length`, `read(size)`, `close()`), of `range_header`'s
-    single range or of part `part_number` when given. SwiftlikeErrors else."""
-    expander = Expander(slo, environ, account)
-    try:
-        entries = expander.read_manifest('/%s/%s' % (container, obj))
-    except SegmentError as err:
-        raise (NotFound if 'status 404' in err.reason else Conflict)(
-            'Copy source: %s' % err.reason)
-    size = manifest.total_size(entries)
-    start, stop = 0, size
-    if part_number is not None:
-        span = manifest.part_span(entries, part_number)
-        if span is None:
-            raise RangeNotSatisfiable(PART_NUMBER_UNSATISFIABLE)
-        start, stop = span
-    elif range_header:
-        try:
-            spans = ranges.resolve_ranges(range_header, size)
-        except RangeNotSatisfiable:
-            raise PreconditionFailed('Copy source: status 416')
-        if spans and len(spans) == 1:
-            start, stop = spans[0]
-    name = '%s/%s/%s' % (account, container, obj)
-    return SegmentReader(expander.stream(entries, start, stop, name), stop - start)
