@@ -165,8 +165,8 @@ def test_load_builds_pipeline(tmp_path):
         names.append(type(app).__name__)
         app = app.app
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info', 'Bulk',
-                     'TempAuth', 'ContainerQuotas', 'AccountQuotas', 'StaticLargeObject',
-                     'DynamicLargeObject']
+                     'TempURL', 'TempAuth', 'ContainerQuotas', 'AccountQuotas',
+                     'StaticLargeObject', 'DynamicLargeObject']
     assert type(app).__name__ == 'App'
 
 
