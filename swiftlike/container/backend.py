@@ -1,7 +1,7 @@
 """ContainerBroker: a container's object rows and stats in one SQLite file."""
 import uuid
 
-from swiftlike.db.broker import ZERO_TS, DatabaseBroker, normalize_ts
+from swiftlike.db.broker import ZERO_TS, DatabaseBroker, merge_metadata, normalize_ts
 from swiftlike.timestamp import Timestamp
 
 # A pending/merge record: [name, created_at, size, content_type, etag, deleted]
@@ -129,6 +129,12 @@ class ContainerBroker(DatabaseBroker):
                 changes['delete_timestamp'] = ts
                 if ts > info['put_timestamp']:
                     changes['status_changed_at'] = ts
+                    # As Swift's: a deleted container forgets its metadata
+                    # (ACLs, quotas, keys); one created again starts clean.
+                    cleared = {key: ('', ts) for key, (value, _t) in info['metadata'].items()
+                               if value != ''}
+                    if cleared:
+                        changes['metadata'] = merge_metadata(info['metadata'], cleared)
             return changes
         return self.update_stat(change)
 

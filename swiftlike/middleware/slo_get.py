@@ -26,12 +26,20 @@ MAX_DEPTH = 10
 # Headers of the manifest object that do not describe the large object.
 REPLACED = frozenset(('content-length', 'etag', 'content-range', 'accept-ranges',
                       'transfer-encoding', 'x-static-large-object', 'x-manifest-etag'))
+# What Swift answers (its default 409 page) when manifests nest too deeply:
+# clients and Swift's tests compare it.
+TOO_DEEP_BODY = ('<html><h1>Conflict</h1><p>There was a conflict when trying to complete '
+                 'your request.</p></html>')
 PART_NUMBER_INVALID = 'Part number must be an integer greater than 0'
 PART_NUMBER_UNSATISFIABLE = 'The requested part number is not satisfiable'
 
 # An inline data segment, served from the manifest itself.
 DataSegment = collections.namedtuple('DataSegment', 'name size etag data')
 ObjectSegment = collections.namedtuple('ObjectSegment', 'name size etag path')
+
+
+class TooDeep(SegmentError):
+    """Manifests nested more than MAX_DEPTH deep (409)."""
 
 
 def is_slo(headers):
@@ -138,7 +146,7 @@ class Expander:
                     first, last
             elif entry.sub_slo:
                 if depth + 1 >= MAX_DEPTH:
-                    raise SegmentError('Max recursion depth exceeded', 409)
+                    raise TooDeep('Max recursion depth exceeded', 409)
                 sub = self.read_manifest(entry.name, entry.hash)
                 if manifest.total_size(sub) != entry.bytes:
                     raise SegmentError('sub-manifest %s is not the listed size' % entry.name)
@@ -275,6 +283,8 @@ class LargeObjectGet:
             stream.prime()
         except SwiftlikeError as err:
             self.slo.logger.warning('Large object %s: %s', name, err.reason)
+            if isinstance(err, TooDeep):
+                raise Conflict(TOO_DEEP_BODY)
             raise Conflict('A segment of the large object cannot be read: %s' % err.reason) \
                 if err.http_status < 500 else \
                 ServiceUnavailable('A segment of the large object cannot be read: %s'

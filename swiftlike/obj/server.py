@@ -342,7 +342,9 @@ class App(StorageServer):
             if status == 304:
                 keep += ('Content-Type',)
             # The proxy's dlo and slo middlewares judge a manifest's conditions
-            # themselves (an SLO is known by its system metadata).
+            # themselves (an SLO is known by its system metadata); the symlink
+            # middleware follows a link whatever the link's own answer (system
+            # metadata says what the object is).
             keep += tuple(k for k in headers if k.lower() == 'x-object-manifest'
                           or k.lower().startswith('x-object-sysmeta-'))
             return make_response(status, headers={k: headers[k] for k in keep},
@@ -440,7 +442,10 @@ class App(StorageServer):
             threads += self._expirer_update(req, device, dev_path, 'DELETE', names,
                                             old_delete_at, timestamp)
         self._after_write(device, df, threads)
-        return make_response(202)
+        # As Swift's: the object's system metadata comes back (the symlink
+        # middleware answers a POST to a link with 307 from it).
+        return make_response(202, headers={k: v for k, v in df.metadata.items()
+                                           if k.lower().startswith('x-object-sysmeta-')})
 
     # -- DELETE ----------------------------------------------------------
     @disk_errors

@@ -21,7 +21,8 @@ ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', '
          'versioned_writes', 'object_versioning', 'symlink')
 
 DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'bulk',
-           'tempurl', 'tempauth', 'container_quotas', 'account_quotas', 'slo', 'dlo')
+           'tempurl', 'tempauth', 'container_quotas', 'account_quotas', 'slo', 'dlo',
+           'symlink')
 
 # Inserted when missing (each only once its module exists in this build).
 REQUIRED = ('catch_errors', 'gatekeeper', 'copy', 'dlo', 'versioned_writes')

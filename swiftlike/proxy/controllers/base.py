@@ -1,6 +1,7 @@
 """What the account, container and object controllers share: replies, backend
 fan-out with handoffs and quorum, newest-wins reads, and cached info."""
 import http.client
+import itertools
 from urllib.parse import quote
 
 from swiftlike.concurrency import GreenPile
@@ -12,8 +13,7 @@ from swiftlike.paths import str_to_wsgi
 from swiftlike.middleware.toolkit import AUTHORIZE_KEY, OWNER_KEY, TXN_KEY
 from swiftlike import backend_http as backend
 from swiftlike.proxy import cors
-from swiftlike.proxy.node_iter import (best_status, choose_read_answer, iter_nodes, newest,
-                                       quorum_size)
+from swiftlike.proxy.node_iter import best_status, choose_read_answer, iter_nodes, newest
 from swiftlike.timestamp import Timestamp
 
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer',
@@ -286,13 +286,15 @@ class Controller:
                 pile.spawn(self._request_one, nodes, method, part, suffix, headers, query, b'',
                            False)
         answers = [r for r in pile if r is not None]
-        quorum = quorum_size(len(primaries))
         while True:
-            found = [r for r in answers if r.status < 400 or r.status in (412, 416)]
-            missing = [r for r in answers if r.status == 404]
-            other = [r for r in answers if r not in found and r not in missing]
-            if found or other or len(missing) >= quorum or \
-                    any(response_timestamp(r.headers) for r in missing):
+            found = [r for r in answers if _read_kind(r.status) == 'found']
+            missing = [r for r in answers if _read_kind(r.status) == 'missing']
+            other = [r for r in answers if _read_kind(r.status) == 'other']
+            # "Not found" needs as many 404s as there are primaries, not a
+            # quorum: an acknowledged write may sit on one primary only (its
+            # other replicas on handoffs while two primaries were down), and
+            # a tombstone seen first may be older than that copy.
+            if found or other or len(missing) >= len(primaries):
                 break
             more = self._request_one(nodes, method, part, suffix, headers, query, b'', False)
             if more is None:
@@ -301,18 +303,35 @@ class Controller:
         choice = choose_read_answer(found, missing, other,
                                     lambda r: response_timestamp(r.headers))
         if choice is not None and choice.method != method:
-            # A version probe saw the newest state: fetch it from that node.
-            fetched = self._request_one(iter([choice.node]), method, part, suffix, headers,
-                                        query, b'', False)
-            if fetched is None:
-                gets = [r for r in found if r.method == method]
-                fetched = newest(gets, lambda r: response_timestamp(r.headers))
-            answers.append(fetched)
-            choice = fetched
+            choice = self._fetch_probed(choice, nodes, method, part, suffix, headers, query,
+                                        answers)
         for resp in answers:
             if resp is not choice and resp is not None:
                 resp.discard()
         return choice
+
+    def _fetch_probed(self, probe, nodes, method, part, suffix, headers, query, answers):
+        """The GET of the state a version probe (HEAD) showed: from the probed
+        node, else from a further node with the same kind of answer at least as
+        new (the probed node may fail a GET it answered a HEAD for). Else the
+        probe itself when it is not a found object (a newer tombstone needs no
+        body), or the newest body already opened. New answers join `answers`."""
+        wanted = response_timestamp(probe.headers)
+        kind = _read_kind(probe.status)
+        for node in itertools.chain([probe.node], nodes):
+            resp = self._request_one(iter([node]), method, part, suffix, headers, query,
+                                     b'', False)
+            if resp is None:
+                continue
+            answers.append(resp)
+            ts = response_timestamp(resp.headers)
+            if node is probe.node or (_read_kind(resp.status) == kind and (
+                    wanted is None or (ts is not None and ts >= wanted))):
+                return resp
+        if kind != 'found':
+            return probe
+        gets = [r for r in answers if r.method == method and _read_kind(r.status) == 'found']
+        return newest(gets, lambda r: response_timestamp(r.headers))
 
     def read_reply(self, resp, extra_headers=None, resume=None):
         """Turn a backend GET/HEAD answer into the client's response."""
@@ -434,6 +453,14 @@ class Controller:
 
     def invalidate_info(self, *key):
         self.app.info_cache.pop(key)
+
+
+def _read_kind(status):
+    """'found' (the object is there: 2xx/3xx, or a precondition or range that
+    failed against it), 'missing' (404) or 'other' for a read's answer."""
+    if status < 400 or status in (412, 416):
+        return 'found'
+    return 'missing' if status == 404 else 'other'
 
 
 def _suffixes(headers, prefix):

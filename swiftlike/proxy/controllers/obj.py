@@ -298,7 +298,11 @@ class ObjectController(Controller):
             headers['Content-Length'] = str(length)
         ring, part, nodes = self._ring()
         headers_list = self._per_node(headers, nodes, delete_at)
-        if length is not None and length <= self.app.conf.buffered_put_size:
+        # A create-only PUT is streamed: every replica can refuse it before any
+        # of them stored it (a buffered PUT would write where the object is
+        # missing, and that newer copy would replace it everywhere later).
+        if length is not None and length <= self.app.conf.buffered_put_size and \
+                'If-None-Match' not in headers:
             return self._buffered_put(ring, part, nodes, headers_list, length, reader, timestamp)
         return self._stream_put(ring, part, nodes, headers_list, chunked, length, reader,
                                 timestamp, source)
@@ -440,6 +444,11 @@ class ObjectController(Controller):
         putters, finals = obj_put.open_putters(app, node_iter, part, suffix, headers_list,
                                                chunked)
         replicas = len(nodes)
+        create_only = 'If-None-Match' in headers_list[0]
+        if create_only and any(r.status == 412 for r in finals):
+            # One replica holding the object is enough to refuse (as Swift does).
+            obj_put.close_all(putters)
+            return error_reply(412, 'The object exists (If-None-Match: *)')
         if len(putters) < obj_put.quorum_size(replicas):
             obj_put.close_all(putters)
             statuses = [r.status for r in finals]
@@ -456,7 +465,9 @@ class ObjectController(Controller):
         except SwiftlikeError:
             obj_put.close_all(putters)
             raise
-        status, chosen, _responses = obj_put.collect_responses(app, putters, replicas)
+        status, chosen, responses = obj_put.collect_responses(app, putters, replicas)
+        if create_only and any(r.status == 412 for r in responses):
+            return error_reply(412, 'The object exists (If-None-Match: *)')
         return self._put_reply(status, chosen, timestamp, sent)
 
 def _account_header(value, header):

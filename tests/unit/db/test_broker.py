@@ -156,6 +156,18 @@ def test_container_state(cbroker):
     assert not ContainerBroker.needs_report(cbroker.get_info())
 
 
+def test_deleted_container_forgets_its_metadata(cbroker):
+    cbroker.set_put_timestamp(ts(3), {'X-Container-Read': ('u', ts(3)),
+                                      'X-Container-Sysmeta-K': ('v', ts(3))})
+    info = cbroker.mark_deleted(ts(4))
+    assert cbroker.is_deleted_info(info)
+    assert info['metadata'] == {'X-Container-Read': ['', ts(4)],
+                                'X-Container-Sysmeta-K': ['', ts(4)]}
+    info, was_deleted = cbroker.set_put_timestamp(ts(5), {'X-Container-Meta-B': ('2', ts(5))})
+    assert was_deleted and {k: v for k, v in info['metadata'].items() if v[0]} == {
+        'X-Container-Meta-B': ['2', ts(5)]}
+
+
 def test_merge_metadata():
     cur = {'A': ['1', ts(2)]}
     assert merge_metadata(cur, {'A': ('0', ts(1))}) == cur

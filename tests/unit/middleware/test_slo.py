@@ -232,7 +232,7 @@ def test_nesting_too_deep(mw, cluster):
                             [{'path': '/c/m%d' % (depth - 1)}])[0] == 201
     assert request(mw, 'GET', '/v1/a/c/m5')[2] == b'aaaa'
     status, _h, body, _e = request(mw, 'GET', '/v1/a/c/m11')
-    assert status == 409 and b'Max recursion depth' in body
+    assert status == 409 and b'There was a conflict' in body
 
 
 def test_manifest_delete_and_reserved_header(mw, cluster):

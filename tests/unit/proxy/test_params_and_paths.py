@@ -166,7 +166,7 @@ def test_load_builds_pipeline(tmp_path):
         app = app.app
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info', 'Bulk',
                      'TempURL', 'TempAuth', 'ContainerQuotas', 'AccountQuotas',
-                     'StaticLargeObject', 'DynamicLargeObject']
+                     'StaticLargeObject', 'DynamicLargeObject', 'Symlink']
     assert type(app).__name__ == 'App'
 
 
