@@ -32,7 +32,7 @@ SYSMETA = 'x-object-sysmeta-'
 TRANSIENT_SYSMETA = 'x-object-transient-sysmeta-'
 OVERRIDE_SYSMETA = 'x-object-sysmeta-container-update-override-'
 # Query parameters that name the source; the destination PUT does not get them.
-SOURCE_ONLY_QUERY = ('multipart-manifest', 'symlink', 'version-id')
+SOURCE_ONLY_QUERY = ('multipart-manifest', 'symlink', 'version-id', 'part-number')
 
 
 def _header_text(value, header):

@@ -346,10 +346,11 @@ class App(StorageServer):
                     'X-Backend-Data-Timestamp', 'Accept-Ranges')
             if status == 304:
                 keep += ('Content-Type',)
-            # The proxy's dlo middleware judges a manifest's conditions itself;
-            # the symlink middleware follows a link whatever the link's own
-            # answer (system metadata says what the object is), the append middleware
-            # knows an appendable object by it.
+            # The proxy's dlo and slo middlewares judge a manifest's conditions
+            # themselves (an SLO is known by its system metadata); the symlink
+            # middleware follows a link whatever the link's own answer (system
+            # metadata says what the object is); the append middleware knows an
+            # appendable object by it.
             keep += tuple(k for k in headers if k.lower() == 'x-object-manifest'
                           or k.lower().startswith('x-object-sysmeta-'))
             return make_response(status, headers={k: headers[k] for k in keep},

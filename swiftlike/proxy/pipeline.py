@@ -25,7 +25,8 @@ ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', '
 
 DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'domain_remap',
            'bulk', 'tempurl', 'tempauth', 'staticweb', 'copy', 'container_quotas',
-           'account_quotas', 'dlo', 'versioned_writes', 'symlink', 'object_versioning', 'append')
+           'account_quotas', 'slo', 'dlo', 'versioned_writes', 'symlink', 'object_versioning',
+           'append')
 
 # Inserted when missing (each only once its module exists in this build).
 REQUIRED = ('catch_errors', 'gatekeeper', 'copy', 'dlo', 'versioned_writes')

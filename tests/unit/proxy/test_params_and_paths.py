@@ -166,8 +166,9 @@ def test_load_builds_pipeline(tmp_path):
         app = app.app
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info',
                      'DomainRemap', 'Bulk', 'TempURL', 'TempAuth', 'StaticWeb', 'ServerSideCopy',
-                     'ContainerQuotas', 'AccountQuotas', 'DynamicLargeObject', 'VersionedWrites',
-                     'Symlink', 'ObjectVersioningMiddleware', 'AppendableObjects']
+                     'ContainerQuotas', 'AccountQuotas', 'StaticLargeObject',
+                     'DynamicLargeObject', 'VersionedWrites', 'Symlink',
+                     'ObjectVersioningMiddleware', 'AppendableObjects']
     assert type(app).__name__ == 'App'
 
 
