@@ -12,10 +12,10 @@ manifest; ranges, conditions and `?part-number=N` apply to the large object.
   application/json), `&format=raw` in the form a PUT accepts;
 - `DELETE ?multipart-manifest=delete` removes the segments (nested manifests'
   too) and then the manifest, answering like a bulk delete;
-- a copy of an SLO is the assembled object (the proxy's copy asks this
-  middleware for the source's body); with `?multipart-manifest=get` the
-  manifest is copied, i.e. PUT again as a manifest at the destination
-  (slo_copy.py);
+- a copy of an SLO is the assembled object (the copy middleware's GET of
+  the source is served here); with `?multipart-manifest=get` the copy
+  middleware reads the raw manifest and PUTs it again as a manifest at the
+  destination, so its segments are checked there;
 - container listings show a manifest with the large object's size and the
   manifest's MD5 as `hash`, the large object's ETag as `slo_etag`.
 
@@ -36,12 +36,11 @@ from swiftlike.exceptions import SwiftlikeError
 from swiftlike.http import make_response
 from swiftlike.logs import get_logger
 from swiftlike.middleware import info
-from swiftlike.middleware import slo_copy
 from swiftlike.middleware import slo_manifest as manifest
 from swiftlike.middleware.bulk import CONTENT_TYPES, Summary, in_order
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.segments import SegmentError
-from swiftlike.middleware.slo_get import (Expander, LargeObjectGet, is_slo, parse_part_number,
+from swiftlike.middleware.slo_get import (Expander, LargeObjectGet, is_slo,
                                           strip_swift_bytes)
 from swiftlike.middleware.slo_put import ManifestPut
 from swiftlike.middleware.subrequest import call, make_environ, object_path
@@ -168,12 +167,6 @@ class StaticLargeObject:
             return self.app(env, start_response)
         query = dict(parse_qsl(env.get('QUERY_STRING', ''), keep_blank_values=True))
         multipart = query.get('multipart-manifest', '').strip().lower()
-        copying = method == 'COPY' or (method == 'PUT' and 'HTTP_X_COPY_FROM' in env)
-        if copying and slo_copy.CONTROLLER_COPIES:
-            if multipart == 'get':
-                return slo_copy.copy_manifest(self, env, start_response, names)
-            slo_copy.expand_copies(self, env)
-            return self.app(env, start_response)
         if method == 'PUT':
             if multipart == 'put':
                 return ManifestPut(self, env, names)(start_response)
@@ -217,14 +210,6 @@ class StaticLargeObject:
                     ('Content-Length', str(len(body)))]
         start_response('200 OK', headers)
         return [b''] if env['REQUEST_METHOD'] == 'HEAD' else [body]
-
-    def copy_source(self, environ, account, container, obj, source_headers, range_header):
-        """The proxy's copy of an SLO (COPY_EXPANDERS_KEY): its assembled bytes."""
-        query = dict(parse_qsl(environ.get('QUERY_STRING', ''), keep_blank_values=True))
-        number = query.get('part-number')
-        if number is not None:
-            number = parse_part_number(number)
-        return slo_copy.copy_body(self, environ, account, container, obj, range_header, number)
 
     # -- listings ----------------------------------------------------------------------
 

@@ -10,9 +10,6 @@ import pytest
 from swiftlike import ranges
 from swiftlike.exceptions import RangeNotSatisfiable
 from swiftlike.middleware import info, slo
-from swiftlike.middleware.slo_manifest import SLO_ETAG, SLO_SIZE
-from swiftlike.middleware.slo_copy import CONTROLLER_COPIES, COPY_EXPANDERS_KEY
-from swiftlike.proxy.unsupported import FEATURES_KEY
 
 
 def md5hex(data):
@@ -243,19 +240,6 @@ def test_manifest_delete_and_reserved_header(mw, cluster):
     assert set(cluster.objects) == {'/v1/a/c/c'}
     status, _h, body, _e = request(mw, 'PUT', '/v1/a/c/x', body=b'1', x_static_large_object='1')
     assert status == 400 and b'reserved header' in body
-
-
-@pytest.mark.skipif(not CONTROLLER_COPIES, reason='the copy middleware does copies')
-def test_copy_hook_and_features(mw, cluster):
-    _s, _h, _b, env = request(mw, 'COPY', '/v1/a/c/a', destination='c/z')
-    assert 'slo' in env[FEATURES_KEY]
-    assert env[COPY_EXPANDERS_KEY][SLO_ETAG] == mw.copy_source
-    put_manifest(mw, '/v1/a/c/m', [{'path': '/c/a'}, {'path': '/c/b'}])
-    reader = mw.copy_source(environ('COPY', '/v1/a/c/m', 'part-number=2'), 'a', 'c', 'm',
-                            {}, None)
-    assert (reader.length, reader.read(), reader.read()) == (4, b'bbbb', b'')
-    reader = mw.copy_source(environ('COPY', '/v1/a/c/m'), 'a', 'c', 'm', {}, 'bytes=2-5')
-    assert b''.join(iter(lambda: reader.read(1), b'')) == b'aabb'
 
 
 @pytest.mark.parametrize('body,ctype,expected', [
