@@ -81,6 +81,11 @@ def copied_headers(source_header_list, fresh, manifest_get, etag_is_content):
     caller lets the client's own headers win over them)."""
     out = []
     etag = None
+    # A body a middleware assembled (a large object's content): the source's
+    # system metadata describes its manifest, not these bytes, so none of it
+    # goes (the copy is a plain object).
+    assembled = not manifest_get and any(n.lower() in MANIFEST_HEADERS
+                                         for n, _v in source_header_list)
     for name, value in source_header_list:
         lname = name.lower()
         if lname == 'etag':
@@ -89,7 +94,7 @@ def copied_headers(source_header_list, fresh, manifest_get, etag_is_content):
             if manifest_get:
                 out.append((name, value))
         elif lname.startswith(SYSMETA):
-            if etag_is_content or not lname.startswith(OVERRIDE_SYSMETA):
+            if not assembled and (etag_is_content or not lname.startswith(OVERRIDE_SYSMETA)):
                 out.append((name, value))
         elif fresh:
             continue

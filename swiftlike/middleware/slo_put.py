@@ -35,6 +35,9 @@ from swiftlike.middleware.subrequest import call, make_environ, object_path
 
 SOURCE = 'SLO'
 READ_SIZE = 65536
+# Headers of the stored manifest PUT's answer the client gets too (a version id
+# from the versioning middleware below).
+PASSED_PUT_HEADERS = frozenset(('x-object-version-id',))
 # What Swift's answers say in a heartbeat summary's Response Body.
 EXPLAINED = {
     400: 'The server could not comply with the request since it is either malformed '
@@ -83,6 +86,7 @@ class Outcome:
         self.body = b''
         self.errors = []
         self.headers = {}
+        self.passed = []     # headers of the stored PUT's answer passed on
 
     def fail(self, status, body=b'', errors=()):
         self.status = status
@@ -170,6 +174,7 @@ class ManifestPut:
         if outcome.status == 201:
             headers = [('Content-Length', '0'), ('Etag', outcome.headers['Etag']),
                        ('Last-Modified', outcome.headers['Last Modified'])]
+            headers += outcome.passed
             start_response('201 Created', headers)
             return [b'']
         if outcome.errors:
@@ -232,6 +237,9 @@ class ManifestPut:
             outcome.status = 201
             outcome.headers = {'Etag': '"%s"' % slo_etag,
                                'Last Modified': resp.headers.get('last-modified', '')}
+            # What middlewares below said about the write (the version it made).
+            outcome.passed = [(k, v) for k, v in resp.header_list
+                              if k.lower() in PASSED_PUT_HEADERS]
             return
         try:
             text = resp.read(65536)

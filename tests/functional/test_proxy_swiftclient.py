@@ -89,7 +89,10 @@ def test_cli_stat_post_upload_list_download_delete(swift, tmp_path):
 def test_cli_capabilities(swift):
     out = swift('capabilities').stdout
     assert 'max_file_size' in out
-    assert 'slo' not in out.split()
+    words = out.split()
+    for name in ('slo', 'symlink', 'versioned_writes', 'tempurl'):
+        assert name in words or name + ':' in words, name
+    assert 'formpost' not in words      # not built: not advertised
 
 
 def test_library_round_trip(cluster):
@@ -117,7 +120,7 @@ def test_cli_segmented_upload_round_trips(swift, tmp_path):
     data = os.urandom(3 * 1024 * 1024 + 5)
     (tmp_path / 'big.bin').write_bytes(data)
     c = unique()
-    swift('upload', '--segment-size', '1048576', c, 'big.bin', cwd=str(tmp_path))
+    swift('upload', '--segment-size', '1048576', '--use-dlo', c, 'big.bin', cwd=str(tmp_path))
     stat = swift('stat', c, 'big.bin').stdout
     assert 'Manifest: %s_segments/big.bin/' % c in stat
     assert 'Content Length: %d' % len(data) in stat
