@@ -11,6 +11,7 @@ inline data segments are served from the manifest. Conditions (If-Match,
 If-None-Match, ...) and If-Range are judged against the large object's ETag.
 """
 import collections
+from urllib.parse import parse_qsl, urlencode
 
 from swiftlike import conditional, ranges
 from swiftlike.exceptions import (BadRequest, Conflict, PreconditionFailed, RangeNotSatisfiable,
@@ -199,7 +200,13 @@ class LargeObjectGet:
         else:
             first.discard()
             method = 'GET' if self.part_number is not None else self.method
-            resp = call(self.app, make_environ(env, method, env['PATH_INFO'], source=SOURCE))
+            # The same object as the client's request (its version-id, say),
+            # whole: the part or the conditions are judged here.
+            query = [(k, v) for k, v in parse_qsl(env.get('QUERY_STRING', ''),
+                                                   keep_blank_values=True)
+                     if k not in ('part-number', 'multipart-manifest')]
+            resp = call(self.app, make_environ(env, method, env['PATH_INFO'],
+                                               urlencode(query), source=SOURCE))
             if resp.status != 200 or not is_slo(resp.headers):
                 resp.close()
                 return self.app(env, start_response)
