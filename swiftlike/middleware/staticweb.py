@@ -32,7 +32,7 @@ from swiftlike.middleware.staticweb_listing import render
 from swiftlike.middleware.subrequest import call, make_environ
 from swiftlike.middleware.toolkit import (AUTHORIZE_KEY, OWNER_KEY, container_info, mark_feature,
                                           split_account_path)
-from swiftlike.paths import str_to_wsgi, wsgi_to_str
+from swiftlike.paths import wsgi_to_str
 
 SOURCE = 'SW'
 MAX_LISTING_BYTES = 16 * 1024 * 1024
@@ -47,7 +47,8 @@ class Conf:
 
 
 class _Site:
-    """A container's web settings (from its metadata)."""
+    """A container's web settings (from its metadata; values are WSGI
+    strings, as the names in PATH_INFO are)."""
 
     def __init__(self, meta):
         self.index = meta.get('web-index', '')
@@ -133,7 +134,7 @@ class _Request:
             return self.redirect_with_slash()
         if not site.index:
             return self.listing('')
-        page = self.get(self._container_path() + '/' + str_to_wsgi(site.index))
+        page = self.get(self._container_path() + '/' + site.index)
         if page.status == 404:
             page.close()
             return self.listing('')
@@ -162,7 +163,7 @@ class _Request:
         else:
             first.close()
         if site.index:
-            page = self.get(self.env['PATH_INFO'].rstrip('/') + '/' + str_to_wsgi(site.index))
+            page = self.get(self.env['PATH_INFO'].rstrip('/') + '/' + site.index)
             if page.status < 400:
                 if not self.env['PATH_INFO'].endswith('/'):
                     page.close()
@@ -216,10 +217,10 @@ class _Request:
         if prefix and not items:
             return self.error(404)
         if site.label:
-            title = site.label.rstrip('/') + '/' + wsgi_to_str(prefix)
+            title = wsgi_to_str(site.label).rstrip('/') + '/' + wsgi_to_str(prefix)
         else:
             title = wsgi_to_str(self.env['PATH_INFO'])
-        css = site.css
+        css = wsgi_to_str(site.css)
         body = render(title, wsgi_to_str(prefix), items, css).encode('utf-8')
         return _reply(self.start_response, '200 OK', body, head=self.head)
 
@@ -243,7 +244,7 @@ class _Request:
                        503: '503 Service Unavailable'}.get(status, '%d Error' % status)
         if self.site.error and status in (401, 404):
             page = self.get('%s/%d%s' % (self._container_path(), status,
-                                         str_to_wsgi(self.site.error)))
+                                         self.site.error))
             if page.status == 200:
                 if original is not None:
                     original.close()
