@@ -23,7 +23,7 @@ requests in versioning_objects; the listing merge in versioning_listing.
 import dataclasses
 import json
 import re
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from swiftlike.constraints import CONTAINER_LISTING_LIMIT
 from swiftlike.db import listing as db_listing
@@ -239,7 +239,14 @@ class ObjectVersioningMiddleware:
             except ValueError:
                 raise ServiceUnavailable('Container listing is not JSON')
             for row in rows:
-                core.clean_listing_row(row)
+                version = core.clean_listing_row(row)
+                if version and 'name' in row:
+                    # Where the current version lives, as Swift's listings
+                    # show a versioned object (its pointer is a symlink there).
+                    row['symlink_path'] = quote('/v1/%s/%s/%s' % (
+                        account, core.hidden_container(container),
+                        core.version_name(row['name'], version)))
+                    row['version_symlink'] = True
             body = json.dumps(rows, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
         else:
             body = _POINTER_IN_XML.sub(r'\1', body.decode('utf-8')).encode('utf-8')
