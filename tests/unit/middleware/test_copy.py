@@ -100,12 +100,29 @@ SOURCE = [('Content-Type', 'text/x-src'), ('Content-Length', '5'), ('ETag', '"ab
           ('X-Object-Manifest', 'c/p'), ('Accept-Ranges', 'bytes'), ('X-Trans-Id', 'tx')]
 
 
+PLAIN_SOURCE = [(k, v) for k, v in SOURCE if k != 'X-Object-Manifest']
+
+
+@pytest.mark.parametrize('fresh,etag_ok,expected', [
+    (False, True, ['X-Object-Meta-A', 'Content-Encoding', 'X-Delete-At',
+                   'X-Object-Sysmeta-Thing', 'X-Object-Transient-Sysmeta-T',
+                   'X-Object-Sysmeta-Container-Update-Override-Etag', 'ETag']),
+    (True, True, ['X-Object-Sysmeta-Thing',
+                  'X-Object-Sysmeta-Container-Update-Override-Etag', 'ETag']),
+    # a ranged copy: the listing override describes the whole, so it goes
+    (False, False, ['X-Object-Meta-A', 'Content-Encoding', 'X-Delete-At',
+                    'X-Object-Sysmeta-Thing', 'X-Object-Transient-Sysmeta-T']),
+])
+def test_copied_headers_of_a_plain_object(fresh, etag_ok, expected):
+    got = copy_rules.copied_headers(PLAIN_SOURCE, fresh, False, etag_ok)
+    assert sorted(n for n, _v in got) == sorted(expected)
+
+
 @pytest.mark.parametrize('fresh,manifest_get,etag_ok,expected', [
-    (False, False, True, ['X-Object-Meta-A', 'Content-Encoding', 'X-Delete-At',
-                          'X-Object-Sysmeta-Thing', 'X-Object-Transient-Sysmeta-T',
-                          'X-Object-Sysmeta-Container-Update-Override-Etag', 'ETag']),
-    (True, False, True, ['X-Object-Sysmeta-Thing',
-                         'X-Object-Sysmeta-Container-Update-Override-Etag', 'ETag']),
+    # a large object's assembled body: none of its manifest's system metadata
+    (False, False, False, ['X-Object-Meta-A', 'Content-Encoding', 'X-Delete-At',
+                           'X-Object-Transient-Sysmeta-T']),
+    (True, False, False, []),
     (False, True, False, ['X-Object-Meta-A', 'Content-Encoding', 'X-Delete-At',
                           'X-Object-Sysmeta-Thing', 'X-Object-Transient-Sysmeta-T',
                           'X-Object-Manifest']),
