@@ -154,7 +154,16 @@ class StaticLargeObject:
                       yield_frequency=conf.yield_frequency)
 
     def error(self, env, start_response, status, reason, headers=None):
-        return make_response(status, reason, headers)(env, start_response)
+        headers = dict(headers or {})
+        ctype = None
+        for key in [k for k in headers if k.lower() == 'content-type']:
+            ctype = headers.pop(key)
+        if reason:
+            ctype = None        # the reason is plain text
+        else:
+            # A bodiless answer (a HEAD's) still says what its body would be.
+            ctype = ctype or 'text/html; charset=UTF-8'
+        return make_response(status, reason, headers, content_type=ctype)(env, start_response)
 
     def __call__(self, env, start_response):
         mark_feature(env, 'slo')
