@@ -98,9 +98,14 @@ def test_deleted_container_databases_are_reclaimed(probe):
     assert probe.request('DELETE', '/' + container)[0] == 204
     assert len(_db_holders(probe, 'container', probe.account, container)) == 3
 
-    probe.run('container-replicator', options={'reclaim_age': 0})
-
+    # The replicators of all nodes run at once: one may ship the database to a
+    # peer that has just reclaimed it, so reclaiming converges over passes (at
+    # most a few), as everything replication does.
+    for _ in range(3):
+        probe.run('container-replicator', options={'reclaim_age': 0})
+        if not _db_holders(probe, 'container', probe.account, container):
+            break
     assert _db_holders(probe, 'container', probe.account, container) == []
-    # A second pass does not bring them back from anywhere.
+    # A further pass does not bring them back from anywhere.
     probe.run('container-replicator', options={'reclaim_age': 0})
     assert _db_holders(probe, 'container', probe.account, container) == []
