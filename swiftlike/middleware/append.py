@@ -29,9 +29,8 @@ from swiftlike.middleware.append_write import (MAX_MANIFEST_BYTES, SOURCE, Appen
                                                Reply)
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.segments import Segment, SegmentStream, segment_slices
-from swiftlike.middleware.subrequest import call, make_environ, object_path
+from swiftlike.middleware.subrequest import call, make_environ, object_names, object_path
 from swiftlike.middleware.toolkit import SOURCE_KEY, container_info, mark_feature
-from swiftlike.paths import wsgi_to_str
 
 FEATURE = 'append'
 QUERY = 'append-manifest'
@@ -65,15 +64,6 @@ class Conf:
             raise ValueError('max_get_time must be positive')
 
 
-def _object_names(path):
-    """'/v1/a/c/o' (WSGI) -> (account, container, obj) as real str, or None."""
-    parts = path.split('/', 4)
-    if len(parts) != 5 or parts[0] or not all(parts[1:]):
-        return None
-    try:
-        return tuple(wsgi_to_str(p) for p in parts[2:])
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return None
 
 
 class _RequestHeaders:
@@ -101,7 +91,7 @@ class AppendableObjects:
 
     def __call__(self, environ, start_response):
         mark_feature(environ, FEATURE)
-        names = _object_names(environ.get('PATH_INFO', ''))
+        names = object_names(environ.get('PATH_INFO', ''))
         if names is None:
             return self.app(environ, start_response)
         method = environ.get('REQUEST_METHOD')

@@ -33,7 +33,7 @@ from swiftlike.middleware import info
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.segments import (Segment, SegmentError, SegmentStream,
                                            segment_slices, unquote_etag)
-from swiftlike.middleware.subrequest import call, make_environ, object_path
+from swiftlike.middleware.subrequest import call, make_environ, object_names, object_path
 from swiftlike.paths import wsgi_to_str
 from swiftlike.proxy.unsupported import FEATURES_KEY
 
@@ -227,15 +227,6 @@ class _RequestHeaders:
         return self.environ.get('HTTP_' + name.upper().replace('-', '_'), default)
 
 
-def _object_names(path):
-    """'/v1/a/c/o' (WSGI) -> (account, container, obj) as real str, or None."""
-    parts = path.split('/', 4)
-    if len(parts) != 5 or parts[0] or not all(parts[1:]):
-        return None
-    try:
-        return tuple(wsgi_to_str(p) for p in parts[2:])
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return None
 
 
 def _error(environ, start_response, status, reason, headers=None):
@@ -256,7 +247,7 @@ class DynamicLargeObject:
         if not isinstance(features, set):
             features = environ[FEATURES_KEY] = set(features or ())
         features.add('dlo')
-        names = _object_names(environ.get('PATH_INFO', ''))
+        names = object_names(environ.get('PATH_INFO', ''))
         if names is None:
             return self.app(environ, start_response)
         method = environ.get('REQUEST_METHOD')

@@ -43,9 +43,8 @@ from swiftlike.middleware.segments import SegmentError
 from swiftlike.middleware.slo_get import (Expander, LargeObjectGet, is_slo,
                                           strip_swift_bytes)
 from swiftlike.middleware.slo_put import ManifestPut
-from swiftlike.middleware.subrequest import call, make_environ, object_path
+from swiftlike.middleware.subrequest import call, make_environ, object_names, object_path
 from swiftlike.middleware.toolkit import mark_feature
-from swiftlike.paths import wsgi_to_str
 
 SOURCE = 'SLO'
 RESERVED = ('X-Static-Large-Object is a reserved header. To create a static large object '
@@ -94,15 +93,6 @@ class Conf:
             raise ValueError('max_get_time must be positive')
 
 
-def object_names(path):
-    """'/v1/a/c/o' (WSGI) -> (account, container, obj) as real str, or None."""
-    parts = path.split('/', 4)
-    if len(parts) != 5 or parts[0] or not all(parts[1:]):
-        return None
-    try:
-        return tuple(wsgi_to_str(p) for p in parts[2:])
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return None
 
 
 def split_listing_hash(item):

@@ -14,7 +14,7 @@ import io
 from urllib.parse import quote, urlencode
 
 from swiftlike.http import status_line
-from swiftlike.paths import str_to_wsgi
+from swiftlike.paths import str_to_wsgi, wsgi_to_str
 
 SOURCE_KEY = 'swiftlike.source'
 OWNER_KEY = 'swiftlike.owner'
@@ -29,6 +29,17 @@ CARRIED_KEYS = (
     'wsgi.multiprocess', 'wsgi.run_once',
     'swiftlike.txn_id', 'swiftlike.authorize', OWNER_KEY, 'swiftlike.features',
 )
+
+
+def object_names(path):
+    """'/v1/a/c/o' (WSGI) -> (account, container, obj) as real str, or None."""
+    parts = path.split('/', 4)
+    if len(parts) != 5 or parts[0] or not all(parts[1:]):
+        return None
+    try:
+        return tuple(wsgi_to_str(p) for p in parts[2:])
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
 
 
 def path_account(path_info):
