@@ -263,9 +263,13 @@ class StaticLargeObject:
         account = names[0]
         top = '/%s/%s' % names[1:]
         expander = Expander(self, env, account)
+        # With ?version-id (object versioning) the manifest read and deleted is
+        # that version; its segments are plain objects.
+        version = dict(parse_qsl(env.get('QUERY_STRING', ''))).get('version-id')
+        query = {'version-id': version} if version else None
         targets = []
         try:
-            self._collect(expander, top, targets, 0, first=True)
+            self._collect(expander, top, targets, 0, first=True, query=query)
         except _NotManifest as err:
             summary.errors.append([_display(top), err.reason])
             return
@@ -283,7 +287,7 @@ class StaticLargeObject:
         def delete(name):
             container, obj = manifest.split_segment_path(name)
             sub = make_environ(env, 'DELETE', object_path(account, container, obj),
-                               source=SOURCE)
+                               query if name is top else None, source=SOURCE)
             resp = call(self.app, sub)
             resp.discard()
             return name, resp.status
@@ -300,13 +304,13 @@ class StaticLargeObject:
                 summary.fail(_display(name), status)
             yield
 
-    def _collect(self, expander, name, targets, depth, first=False):
+    def _collect(self, expander, name, targets, depth, first=False, query=None):
         """Append to `targets` the objects the manifest `name` is made of
         (nested manifests' first), then the manifest itself."""
         container, obj = manifest.split_segment_path(name)
         resp = call(self.app, make_environ(expander.env, 'GET',
                                            object_path(expander.account, container, obj),
-                                           source=SOURCE))
+                                           query, source=SOURCE))
         if resp.status == 404 and first:
             resp.close()
             raise _NothingThere()

@@ -152,6 +152,20 @@ def pointer_content_type(content_type, size, version_id):
     return join_content_type(base, params)
 
 
+def listed_size(overrides, fallback):
+    """The size a container listing shows for an object written with these
+    listing overrides (lower-case header names without the override prefix):
+    an explicit size, else the swift_bytes a large object's manifest puts in
+    its content type, else `fallback` (the stored bytes)."""
+    size = overrides.get('size')
+    if (size or '').isdigit():
+        return size
+    for key, value in split_content_type(overrides.get('content-type'))[1]:
+        if key == 'swift_bytes' and (value or '').isdigit():
+            return value
+    return str(fallback)
+
+
 def strip_pointer_param(content_type):
     """(content type without the pointer parameter, version id or None)."""
     if POINTER_PARAM not in (content_type or ''):

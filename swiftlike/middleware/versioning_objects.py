@@ -294,13 +294,12 @@ class ObjectVersioning:
         if resp.status != 201:
             return Reply(resp.status, resp.header_list, body or b'')
         etag = resp.headers.get('etag', '').strip('"')
-        overrides = {k.lower(): v for k, v in _environ_headers(self.env).items()
-                     if k.lower().startswith(core.OVERRIDE_PREFIX.lower())}
-        size = overrides.get(core.OVERRIDE_PREFIX.lower() + 'size')
-        if not (size or '').isdigit():
-            size = str(counter.count)
-        listed_etag = overrides.get(core.OVERRIDE_PREFIX.lower() + 'etag') or etag
-        ctype = overrides.get(core.OVERRIDE_PREFIX.lower() + 'content-type')
+        prefix = core.OVERRIDE_PREFIX.lower()
+        overrides = {k.lower()[len(prefix):]: v for k, v in _environ_headers(self.env).items()
+                     if k.lower().startswith(prefix)}
+        size = core.listed_size(overrides, counter.count)
+        listed_etag = overrides.get('etag') or etag
+        ctype = overrides.get('content-type')
         if not ctype:
             ctype = client_content_type(self.env)
             if not ctype or self.env.get('HTTP_X_DETECT_CONTENT_TYPE'):
@@ -352,8 +351,10 @@ class ObjectVersioning:
             self.preserve_null()
         etag = head.headers.get('x-object-sysmeta-container-update-override-etag') \
             or head.headers.get('etag', '').strip('"')
-        size = head.headers.get('x-object-sysmeta-container-update-override-size') \
-            or head.headers.get('content-length', '0')
+        prefix = core.OVERRIDE_PREFIX.lower()
+        size = core.listed_size({k.lower()[len(prefix):]: v for k, v in head.headers.items()
+                                 if k.lower().startswith(prefix)},
+                                head.headers.get('content-length', '0'))
         self.write_pointer(version_id, etag, size, ctype)
         return Reply(201, [(core.VERSION_ID_HEADER, version_id),
                            ('ETag', head.headers.get('etag', ''))], b'')

@@ -279,3 +279,34 @@ def test_hostile_names_and_markers(api):
         status = api.request('GET', '/' + c, query='versions&' + query)[0]
         assert status in (400, 412), (query, status)
     assert api.request('GET', '/' + c, query='versions&marker=' + 'z' * 2000)[0] in (200, 412)
+
+
+def test_versioned_slo_lists_its_size_and_deletes_one_version_with_its_segments(api):
+    c = versioned(api)
+    segs = api.put_container()
+    seg_body = {'a': b'a' * 1000, 'b': b'b' * 2000}
+    for name, body in seg_body.items():
+        put(api, segs, name, body)
+    ids = {}
+    for name, body in seg_body.items():
+        manifest = json.dumps([{'path': '/%s/%s' % (segs, name),
+                                'etag': hashlib.md5(body).hexdigest(),
+                                'size_bytes': len(body)}])
+        status, h, b = api.request('PUT', '/%s/slo' % c, {}, manifest.encode(),
+                                   query='multipart-manifest=put')
+        assert status == 201, (status, b)
+        ids[name] = h['x-object-version-id']
+    # both the current listing and the versions listing show the large
+    # object's size, not its manifest's
+    status, _h, body = api.request('GET', '/' + c, query='format=json')
+    assert [row['bytes'] for row in json.loads(body)] == [2000]
+    assert sorted(row['bytes'] for row in versions(api, c)) == [1000, 2000]
+    # the older version goes with its segment; no delete marker is written
+    status, _h, body = api.request('DELETE', '/%s/slo' % c, {'Accept': 'application/json'},
+                                   query='multipart-manifest=delete&version-id=' + ids['a'])
+    result = json.loads(body)
+    assert status == 200 and result['Number Deleted'] == 2, body
+    assert [row['version_id'] for row in versions(api, c)] == [ids['b']]
+    assert api.request('HEAD', '/%s/a' % segs)[0] == 404
+    status, _h, body = api.request('GET', '/%s/slo' % c)
+    assert (status, body) == (200, seg_body['b'])

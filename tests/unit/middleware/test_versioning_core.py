@@ -85,6 +85,18 @@ def test_pointer_content_type(ctype, size, vid, expected):
     assert core.pointer_content_type(ctype, size, vid) == expected
 
 
+@pytest.mark.parametrize('overrides,fallback,expected', [
+    ({}, 12, '12'),                                                  # a plain object
+    ({'size': '40'}, 12, '40'),                                      # an explicit size wins
+    ({'content-type': 'text/plain;swift_bytes=1048576'}, 321, '1048576'),  # an SLO manifest
+    ({'size': 'x', 'content-type': 'a/b;swift_bytes=5'}, 9, '5'),    # a bad size is ignored
+    ({'content-type': 'a/b;swift_bytes=-5'}, 9, '9'),                # so is a bad swift_bytes
+    ({'content-type': 'a/b'}, 0, '0'),
+])
+def test_listed_size(overrides, fallback, expected):
+    assert core.listed_size(overrides, fallback) == expected
+
+
 def test_clean_listing_row():
     row = {'name': 'o', 'content_type': 'text/plain;charset=utf-8;swift_versions_pointer=1000000001.00000'}
     assert core.clean_listing_row(row) == '1000000001.00000'
