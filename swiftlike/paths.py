@@ -1,5 +1,5 @@
 """Parsing and validating request paths (pure; no I/O)."""
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH,
                                    MAX_OBJECT_NAME_LENGTH, check_name_length, check_utf8)
@@ -13,6 +13,12 @@ def wsgi_to_str(value):
 
 def str_to_wsgi(value):
     return value.encode('utf-8').decode('latin-1')
+
+
+def wsgi_quote(value, safe='/'):
+    """Percent-encode a WSGI string (its bytes, not its latin-1 characters'
+    UTF-8) for a URL or a query parameter."""
+    return quote(value.encode('latin-1'), safe=safe)
 
 
 def split_path(path, minsegs, maxsegs, rest_with_last=False):

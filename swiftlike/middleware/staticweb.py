@@ -22,7 +22,7 @@ rights, so static web never shows what the requester could not read anyway.
 """
 import dataclasses
 import json
-from urllib.parse import quote
+from urllib.parse import parse_qsl
 
 from swiftlike.config import is_true
 from swiftlike.middleware import info
@@ -30,9 +30,10 @@ from swiftlike.middleware.domain_remap import REMAP_PREFIX_KEY
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.staticweb_listing import render
 from swiftlike.middleware.subrequest import call, make_environ
-from swiftlike.middleware.toolkit import (AUTHORIZE_KEY, OWNER_KEY, container_info, mark_feature,
+from swiftlike.middleware.toolkit import (AUTHORIZE_KEY, GENERATOR_HEADER, INFO_REQUEST_KEY,
+                                          OWNER_KEY, TEMPURL_USER, container_info, mark_feature,
                                           split_account_path)
-from swiftlike.paths import wsgi_to_str
+from swiftlike.paths import wsgi_quote, wsgi_to_str
 
 SOURCE = 'SW'
 MAX_LISTING_BYTES = 16 * 1024 * 1024
@@ -72,8 +73,30 @@ def _may_read(env, cinfo):
     return not hook(env, cinfo.get('read_acl', ''), cinfo.get('write_acl', ''), True)
 
 
+def _temp_url_links(env):
+    """(query for the links of a listing, the prefix a temp URL is signed
+    for): a listing made for a temp URL links its entries with the same temp
+    URL (signed for a prefix), and has no parent link above that prefix."""
+    if env.get('REMOTE_USER') != TEMPURL_USER:
+        return '', ''
+    params = dict(parse_qsl(env.get('QUERY_STRING', ''), keep_blank_values=True,
+                            encoding='latin-1'))
+    if 'temp_url_prefix' not in params:
+        return '', ''
+    top = params['temp_url_prefix']
+    parts = ['temp_url_prefix=' + wsgi_quote(top),
+             'temp_url_expires=' + wsgi_quote(params.get('temp_url_expires', ''), safe=''),
+             'temp_url_sig=' + wsgi_quote(params.get('temp_url_sig', ''), safe='')]
+    if params.get('temp_url_ip_range'):
+        parts.append('temp_url_ip_range=' + wsgi_quote(params['temp_url_ip_range'], safe=''))
+    if 'inline' in params:
+        parts.append('inline')
+    return '?' + '&'.join(parts), top
+
+
 def _reply(start_response, status, body=b'', headers=None, head=False):
     out = list(headers or [])
+    out.append((GENERATOR_HEADER, 'staticweb'))
     if not any(k.lower() == 'content-type' for k, _ in out):
         out.append(('Content-Type', 'text/html; charset=UTF-8'))
     out.append(('Content-Length', str(len(body))))
@@ -91,7 +114,12 @@ class StaticWeb:
         mark_feature(env, 'staticweb')
         if env.get('REQUEST_METHOD') not in ('GET', 'HEAD'):
             return self.app(env, start_response)
-        if env.get('REMOTE_USER') and not is_true(env.get('HTTP_X_WEB_MODE', '')):
+        if env.get('REMOTE_USER') not in (None, '', TEMPURL_USER) and \
+                not is_true(env.get('HTTP_X_WEB_MODE', '')):
+            return self.app(env, start_response)
+        if env.get(INFO_REQUEST_KEY):
+            # A middleware's container_info/account_info lookup (a temp URL's
+            # keys), not a visitor.
             return self.app(env, start_response)
         parts = split_account_path(env.get('PATH_INFO', ''))
         if not parts or not parts[1]:
@@ -141,7 +169,7 @@ class _Request:
         if page.status >= 400:
             page.close()
             return self.error(page.status)
-        return page.respond(self.start_response)
+        return _generated(page, self.start_response)
 
     # -- object: /v1/a/c/o -----------------------------------------------------
 
@@ -168,7 +196,7 @@ class _Request:
                 if not self.env['PATH_INFO'].endswith('/'):
                     page.close()
                     return self.redirect_with_slash()
-                return page.respond(self.start_response)
+                return _generated(page, self.start_response)
             page.close()
             if page.status != 404:
                 return self.error(page.status)
@@ -180,7 +208,7 @@ class _Request:
 
     def _is_directory(self, obj):
         sub = self.get(self._container_path(), 'limit=1&delimiter=/&format=json&prefix=%s'
-                       % quote(obj.rstrip('/') + '/'))
+                       % wsgi_quote(obj.rstrip('/') + '/', safe=''))
         try:
             items = json.loads(sub.read(MAX_LISTING_BYTES)) if sub.status == 200 else []
         except ValueError:
@@ -204,7 +232,7 @@ class _Request:
             return self.error(404)
         query = 'delimiter=/&format=json'
         if prefix:
-            query += '&prefix=%s' % quote(prefix)
+            query += '&prefix=%s' % wsgi_quote(prefix, safe='')
         sub = self.get(self._container_path(), query)
         if sub.status != 200:
             status = sub.status
@@ -221,7 +249,9 @@ class _Request:
         else:
             title = wsgi_to_str(self.env['PATH_INFO'])
         css = wsgi_to_str(site.css)
-        body = render(title, wsgi_to_str(prefix), items, css).encode('utf-8')
+        link_query, top = _temp_url_links(self.env)
+        body = render(title, wsgi_to_str(prefix), items, css, link_query=link_query,
+                      parent=len(prefix) > len(top)).encode('utf-8')
         return _reply(self.start_response, '200 OK', body, head=self.head)
 
     def redirect_with_slash(self):
@@ -233,7 +263,9 @@ class _Request:
         scheme = self.conf.url_scheme or env.get('wsgi.url_scheme', 'http')
         host = self.conf.url_host or env.get('HTTP_HOST') or '%s:%s' % (
             env.get('SERVER_NAME', 'localhost'), env.get('SERVER_PORT', '80'))
-        location = '%s://%s%s/' % (scheme, host, quote(path, safe='/'))
+        location = '%s://%s%s/' % (scheme, host, wsgi_quote(path))
+        if env.get('REMOTE_USER') == TEMPURL_USER and env.get('QUERY_STRING'):
+            location += '?' + env['QUERY_STRING']     # the temp URL stays valid there
         return _reply(self.start_response, '301 Moved Permanently', b'',
                       [('Location', location)], head=self.head)
 
@@ -250,12 +282,18 @@ class _Request:
                     original.close()
                 headers = [(k, v) for k, v in page.header_list
                            if k.lower() in ('content-type', 'content-length')]
+                headers.append((GENERATOR_HEADER, 'staticweb'))
                 self.start_response(status_line, headers)
                 return page if not self.head else _closed(page)
             page.close()
         if original is not None:
             return original.respond(self.start_response)
         return _reply(self.start_response, status_line, b'', head=self.head)
+
+
+def _generated(page, start_response):
+    """Pass on a page static web chose (an index page) as its own."""
+    return page.respond(start_response, page.header_list + [(GENERATOR_HEADER, 'staticweb')])
 
 
 def _closed(sub):

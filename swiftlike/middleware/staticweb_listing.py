@@ -51,12 +51,14 @@ def _classes(content_type):
                                 for p in parts])
 
 
-def render(title, prefix, items, css=None):
-    """The page (str) for `items` under `prefix`."""
+def render(title, prefix, items, css=None, link_query='', parent=None):
+    """The page (str) for `items` under `prefix`; `link_query` ('?...') is
+    added to every entry's link; the parent row shows below the top level
+    (or as `parent` says)."""
     def esc(text, attr=False):
         return html.escape(text, quote=attr)
     rows = []
-    if prefix:
+    if parent if parent is not None else prefix:
         rows.append('   <tr id="parent" class="item">\n'
                     '    <td class="colname"><a href="../">../</a></td>\n'
                     '    <td class="colsize">&nbsp;</td>\n'
@@ -71,7 +73,7 @@ def render(title, prefix, items, css=None):
                         '    <td class="colname"><a href="./%s">%s</a></td>\n'
                         '    <td class="colsize">&nbsp;</td>\n'
                         '    <td class="coldate">&nbsp;</td>\n'
-                        '   </tr>' % (esc(quote(name), attr=True), esc(name)))
+                        '   </tr>' % (esc(quote(name) + link_query, attr=True), esc(name)))
     for item in items:
         if 'subdir' in item:
             continue
@@ -84,7 +86,7 @@ def render(title, prefix, items, css=None):
                     '    <td class="colsize">%s</td>\n'
                     '    <td class="coldate">%s</td>\n'
                     '   </tr>' % (esc(_classes(item.get("content_type")), attr=True),
-                                  esc(quote(name), attr=True), esc(name),
+                                  esc(quote(name) + link_query, attr=True), esc(name),
                                   _size(item.get('bytes')), date or '&nbsp;'))
     return ('<!DOCTYPE html>\n'
             '<html>\n'

@@ -38,15 +38,17 @@ from urllib.parse import parse_qsl, urlencode
 from swiftlike.http import make_response
 from swiftlike.middleware import info, toolkit
 from swiftlike.middleware.filters import make_filter_factory
+from swiftlike.middleware.subrequest import call
 from swiftlike.middleware.tempurl_sig import (DEPRECATED_DIGESTS, DIGESTS, HeaderFilter,
                                               InvalidTempURL, check_expires,
                                               content_disposition, http_date, ip_allowed,
                                               parse_signature, prefix_path, sign)
 
 SOURCE = 'TempURL'
+GENERATOR_HEADER = toolkit.GENERATOR_HEADER
 FEATURE = 'tempurl'
 # The environ keys of the authorisation chain (set by the seam in toolkit).
-REMOTE_USER = '.wsgi.tempurl'
+REMOTE_USER = toolkit.TEMPURL_USER
 INVALID_BODY = '401 Unauthorized: Temp URL invalid\n'
 KEY_NAMES = ('temp-url-key', 'temp-url-key-2')
 # Query parameters a temp URL keeps on its way down (the rest is dropped).
@@ -105,11 +107,14 @@ class Conf:
         return sorted(set(_words(self.allowed_digests.lower())))
 
 
-def _object_path(path):
-    """'/v1/<a>/<c>/<o>' (WSGI str) -> (a, c, o); None for anything else."""
+def _object_path(path, container_root=False):
+    """'/v1/<a>/<c>/<o>' (WSGI str) -> (a, c, o); with `container_root`,
+    '/v1/<a>/<c>[/]' -> (a, c, ''). None for anything else."""
     parts = toolkit.split_account_path(path)
-    if parts is None or not parts[1] or not parts[2] or not path.startswith('/v1/'):
+    if parts is None or not parts[1] or not path.startswith('/v1/'):
         return None
+    if not parts[2]:
+        return (parts[0], parts[1], '') if container_root else None
     return parts
 
 
@@ -215,7 +220,18 @@ class TempURL:
         env.pop(toolkit.OWNER_KEY, None)
         env['QUERY_STRING'] = urlencode(
             [(k, params[k].encode('latin-1')) for k in KEPT_PARAMS if k in params])
-        return self.app(env, self.response_wrapper(env, start_response, params, expires))
+        wrapped = self.response_wrapper(env, start_response, params, expires)
+        if obj:
+            return self.app(env, wrapped)
+        # The container itself: only a page static web makes (its listing or
+        # index page, or a redirect) is answered; a container listing is not
+        # something a temp URL hands out.
+        resp = call(self.app, env)
+        if resp.status // 100 == 2 and \
+                resp.headers.get(GENERATOR_HEADER.lower()) != 'staticweb':
+            resp.close()
+            return self.invalid(env, start_response)
+        return resp.respond(wrapped)
 
     # -- the signature ----------------------------------------------------------------
 
@@ -231,7 +247,10 @@ class TempURL:
             raise InvalidTempURL('digest %s not allowed' % digest)
         if method not in self.methods:
             raise InvalidTempURL('method %s not allowed' % method)
-        parts = _object_path(env.get('PATH_INFO', ''))
+        # A GET/HEAD signed for the whole container (an empty prefix) may ask
+        # for the container itself: static web's listing (see __call__).
+        parts = _object_path(env.get('PATH_INFO', ''), container_root=(
+            method in ('GET', 'HEAD') and params.get('temp_url_prefix') == ''))
         if parts is None:
             raise InvalidTempURL('not an object path')
         account, container, obj = parts
@@ -290,15 +309,17 @@ class TempURL:
         def wrapped(status, headers, exc_info=None):
             kept = [(k, v) for k, v in headers if not self.outgoing.drops(k)]
             if method in ('GET', 'HEAD') and status.startswith('2'):
-                stored = None
+                stored = generator = None
                 out = []
                 for name, value in kept:
+                    if name.lower() == GENERATOR_HEADER.lower():
+                        generator = value
                     if name.lower() == 'content-disposition':
                         stored = value
                     elif name.lower() != 'expires':
                         out.append((name, value))
                 name = filename.encode('latin-1')
-                if inline:
+                if inline or generator == 'staticweb':
                     disposition = content_disposition('inline', name) if name else 'inline'
                 elif name:
                     disposition = content_disposition('attachment', name)

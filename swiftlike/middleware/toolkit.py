@@ -37,6 +37,13 @@ INFO_CACHE_KEY = 'swiftlike.info_cache'
 # its own per-worker cache instead of asking the account servers.
 INFO_REQUEST_KEY = 'swiftlike.info_request'
 
+# The REMOTE_USER of a request a temp URL (or a form signature) authorised:
+# it has no user, and static web serves it as an anonymous reader, with the
+# temp URL's parameters on the links of its listings.
+TEMPURL_USER = '.wsgi.tempurl'
+# Response header on pages a middleware made itself ('staticweb'); it is an
+# X-Backend-* header, so the gatekeeper keeps it from clients.
+GENERATOR_HEADER = 'X-Backend-Content-Generator'
 # Set (True) by a middleware on its own subrequests that name reserved
 # (NUL-holding) containers or objects, such as object versioning's hidden
 # versions containers: the proxy accepts such names only then. No client can

@@ -1,8 +1,12 @@
 """Static web and domain remap on a real cluster: a container served as a site
 to anonymous browsers (index pages, listings, redirects, error pages), under
 its own host name, and never showing what the reader could not read."""
+import time
+from urllib.parse import quote
+
 import pytest
 
+from swiftlike.middleware.tempurl_sig import prefix_path, sign
 from tests.functional.proxy_helpers import Api, raw, unique
 
 
@@ -141,3 +145,59 @@ def test_domain_remap_serves_a_container_under_its_host_name(api, site):
     assert (status, body) == (200, b'aaa')
     # hosts outside the storage domain are not remapped
     assert raw(api.host, api.port, 'GET', '/', {'Host': 'evil.example.net'})[0] in (400, 404, 412)
+
+
+def test_utf8_names_redirect_and_list(api):
+    c = unique('sité-')
+    api.put_container(c, {'X-Container-Read': '.r:*,.rlistings'})
+    api.put_object(c, 'dír/ünï.txt', b'x')
+    set_web(api, c, listings='true')
+    status, h, _b = anon(api, quote('/%s/dír' % c))
+    # the Location is the name's UTF-8, percent-encoded once
+    assert status == 301 and h['location'].endswith(
+        '/%s/d%%C3%%ADr/' % quote(c.encode('utf-8')))
+    status, _h, body = anon(api, quote('/%s/dír/' % c))
+    assert status == 200
+    assert 'href="./%s">ünï.txt</a>' % quote('ünï.txt') in body.decode('utf-8')
+
+
+def _container_temp_url(api, c, prefix, key='sw-key'):
+    expires = int(time.time()) + 600
+    sig = sign(key, 'GET', expires, prefix_path(api.account_path.split('/')[2], c, prefix)).hex()
+    return 'temp_url_sig=%s&temp_url_expires=%d&temp_url_prefix=%s' % (sig, expires, quote(prefix))
+
+
+def test_a_temp_url_for_a_whole_container_browses_it(api):
+    """A GET temp URL signed for a prefix browses the static web listings
+    under it (links carry the temp URL); it never hands out the container
+    listing itself, nor anything above its prefix."""
+    c = unique('private')
+    api.put_container(c, {'X-Container-Meta-Temp-URL-Key': 'sw-key'})   # no read ACL
+    api.put_object(c, 'a.txt', b'aaa')
+    api.put_object(c, 'docs/b.txt', b'bbb')
+    query = _container_temp_url(api, c, '')
+    # static web off: no answer for the container itself
+    assert anon(api, '/%s/?%s' % (c, query))[0] == 401
+    set_web(api, c, listings='true')
+    status, h, _b = anon(api, '/%s?%s' % (c, query))
+    assert status == 301 and h['location'].endswith('/%s/?%s' % (c, query))
+    status, h, body = anon(api, '/%s/?%s' % (c, query))
+    page = body.decode('utf-8')
+    assert status == 200 and h['content-disposition'] == 'inline'
+    assert 'x-backend-content-generator' not in h
+    sig, expires = (dict(p.split('=') for p in query.split('&'))[k]
+                    for k in ('temp_url_sig', 'temp_url_expires'))
+    assert ('href="./a.txt?temp_url_prefix=&amp;temp_url_expires=%s&amp;temp_url_sig=%s"'
+            % (expires, sig)) in page
+    assert 'href="../"' not in page
+    status, _h, body = anon(api, '/%s/docs/?%s' % (c, query))
+    assert status == 200 and 'href="../"' in body.decode('utf-8')
+    assert anon(api, '/%s/docs/b.txt?%s' % (c, query))[2] == b'bbb'
+    # a temp URL for docs/ lists docs/ but neither the container nor a.txt
+    docs = _container_temp_url(api, c, 'docs/')
+    assert anon(api, '/%s/docs/?%s' % (c, docs))[0] == 200
+    assert anon(api, '/%s/?%s' % (c, docs))[0] == 401
+    assert anon(api, '/%s/a.txt?%s' % (c, docs))[0] == 401
+    # a forged signature gets nothing
+    forged = query.replace('temp_url_sig=', 'temp_url_sig=0')
+    assert anon(api, '/%s/?%s' % (c, forged))[0] == 401

@@ -93,3 +93,13 @@ def test_css_link(css, prefix, expected):
 
 def test_top_level_has_no_parent_row():
     assert '../' not in render('/v1/a/c/', '', [{'name': 'x', 'bytes': 1}], None)
+
+
+def test_temp_url_links_and_parent_row():
+    items = [{'subdir': 'p/s/'}, {'name': 'p/x y', 'bytes': 1}]
+    page = render('/v1/a/c/p/', 'p/', items, None, link_query='?temp_url_sig=ab&inline',
+                  parent=False)
+    assert '<a href="./s/?temp_url_sig=ab&amp;inline">s/</a>' in page
+    assert '<a href="./x%20y?temp_url_sig=ab&amp;inline">x y</a>' in page
+    assert '../' not in page
+    assert '<a href="../">' in render('/v1/a/c/', '', items, None, parent=True)
