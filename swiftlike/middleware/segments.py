@@ -64,8 +64,10 @@ class SegmentStream:
     SubResponse.
 
     Pacing as Swift's: from the `rate_limit_after`-th segment on, at most
-    `rate_limit_per_sec` segments start per second (0: no limit); no segment
-    starts after `max_time` seconds. prime() opens the first segment before
+    `rate_limit_per_sec` segments start per second (0: no limit); with
+    `limit_if(segment, first, stop)`, only the segments it names are counted
+    and paced (SLO: the small ones); no segment starts after `max_time`
+    seconds. prime() opens the first segment before
     the client's response starts, so that a missing first segment is still
     an error status rather than an empty body.
     """
@@ -74,7 +76,7 @@ class SegmentStream:
     sleep = staticmethod(concurrency.sleep)
 
     def __init__(self, fetch, slices, name, logger, max_time=0, rate_limit_after=0,
-                 rate_limit_per_sec=0):
+                 rate_limit_per_sec=0, limit_if=None):
         self.fetch = fetch
         self.slices = iter(slices)
         self.name = name
@@ -82,6 +84,7 @@ class SegmentStream:
         self.max_time = max_time
         self.rate_limit_after = rate_limit_after
         self.rate_limit_per_sec = rate_limit_per_sec
+        self.limit_if = limit_if
         self.started = self.clock()
         self.limited_since = None
         self.count = 0
@@ -89,10 +92,12 @@ class SegmentStream:
         self.current = None
         self.primed = None
 
-    def _pace(self):
+    def _pace(self, item):
         now = self.clock()
         if self.max_time and now - self.started > self.max_time:
             raise SegmentError('took longer than %gs (max_get_time)' % self.max_time, 503)
+        if self.limit_if is not None and not self.limit_if(*item):
+            return
         if self.rate_limit_per_sec and self.count >= self.rate_limit_after:
             if self.limited_since is None:
                 self.limited_since = now
@@ -108,7 +113,7 @@ class SegmentStream:
         if item is None:
             return None
         segment, first, stop = item
-        self._pace()
+        self._pace(item)
         resp = self.fetch(segment, first, stop)
         self.current = resp
         whole = first == 0 and stop == segment.size

@@ -74,6 +74,8 @@ class Conf:
     # per second (0: no limit); a GET may take max_get_time seconds.
     rate_limit_after_segment: int = 10
     rate_limit_segments_per_sec: float = 1.0
+    # Only reads of segments (or ranges of them) smaller than this are paced.
+    rate_limit_under_size: int = 1048576
     max_get_time: float = 86400.0
     log_level: str = 'INFO'
     log_file: str = ''
@@ -87,7 +89,8 @@ class Conf:
             raise ValueError('yield_frequency must not be negative')
         if not 1 <= self.concurrency <= 32 or not 1 <= self.delete_concurrency <= 32:
             raise ValueError('concurrency and delete_concurrency must be between 1 and 32')
-        if self.rate_limit_after_segment < 0 or self.rate_limit_segments_per_sec < 0:
+        if self.rate_limit_after_segment < 0 or self.rate_limit_segments_per_sec < 0 or \
+                self.rate_limit_under_size < 0:
             raise ValueError('rate limits must not be negative')
         if self.max_get_time <= 0:
             raise ValueError('max_get_time must be positive')

@@ -175,7 +175,14 @@ class Expander:
         conf = self.slo.conf
         return SegmentStream(self.fetch, self.slices(entries, start, stop), name,
                              self.slo.logger, conf.max_get_time, conf.rate_limit_after_segment,
-                             conf.rate_limit_segments_per_sec)
+                             conf.rate_limit_segments_per_sec, limit_if=self.paced)
+
+    def paced(self, segment, first, stop):
+        """Whether reading this piece counts against the rate limit: only
+        pieces of stored segments under rate_limit_under_size do, as in
+        Swift (many small segments are what costs a cluster)."""
+        return not isinstance(segment, DataSegment) and \
+            stop - first < self.slo.conf.rate_limit_under_size
 
 
 class LargeObjectGet:

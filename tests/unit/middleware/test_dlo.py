@@ -522,6 +522,20 @@ def test_rate_limit_after_n_segments(monkeypatch):
     assert clock.slept == [0.5, 0.5, 0.5]
 
 
+def test_rate_limit_counts_only_the_pieces_limit_if_names(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(SegmentStream, 'clock', clock)
+    monkeypatch.setattr(SegmentStream, 'sleep', clock.sleep)
+    # big (3-byte) and small (1-byte) segments alternate; only small ones count
+    segs = [Segment('s%d' % i, 3 if i % 2 else 1, 'e') for i in range(8)]
+    stream = SegmentStream(_fetch_ok, segment_slices(segs, 0, 16), 'lo',
+                           logging.getLogger('t'), rate_limit_after=1, rate_limit_per_sec=1,
+                           limit_if=lambda seg, first, stop: stop - first < 2)
+    assert len(b''.join(stream)) == 16
+    # four small ones: two at once, then one a second (the big ones never wait)
+    assert clock.slept == [1.0, 1.0]
+
+
 def test_max_get_time_ends_the_body(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(SegmentStream, 'clock', clock)
