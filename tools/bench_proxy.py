@@ -125,6 +125,10 @@ def main(argv=None):
     parser.add_argument('--concurrency', type=int, default=16)
     parser.add_argument('--count', type=int, default=2000)
     parser.add_argument('--size', type=int, default=1024)
+    parser.add_argument('--proxy-pids', default='',
+                        help='with --auth: comma-separated pids whose CPU is the proxy\'s')
+    parser.add_argument('--cluster-pids', default='',
+                        help='with --auth: comma-separated pids of every server of the cluster')
     args = parser.parse_args(argv)
     if not args.aio and not args.auth:
         parser.error('give --aio or --auth')
@@ -138,7 +142,8 @@ def main(argv=None):
         storage_url, token = get_auth(auth_url, args.user, args.key)
         print('concurrency=%d count=%d size=%d workers=%d'
               % (args.concurrency, args.count, args.size, args.workers), flush=True)
-        proxy_pids, all_pids = [], []
+        proxy_pids = [int(p) for p in args.proxy_pids.split(',') if p]
+        all_pids = [int(p) for p in args.cluster_pids.split(',') if p]
         if aio is not None:
             from swiftlike.aio.supervisor import group_members
             pid = aio.server_pid('proxy', 0)
