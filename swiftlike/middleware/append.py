@@ -30,7 +30,7 @@ from swiftlike.middleware.append_write import (MAX_MANIFEST_BYTES, SOURCE, Appen
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.segments import Segment, SegmentStream, segment_slices
 from swiftlike.middleware.subrequest import call, make_environ, object_names, object_path
-from swiftlike.middleware.toolkit import SOURCE_KEY, container_info, mark_feature
+from swiftlike.middleware.toolkit import EnvironHeaders, SOURCE_KEY, container_info, mark_feature
 
 FEATURE = 'append'
 QUERY = 'append-manifest'
@@ -62,16 +62,6 @@ class Conf:
             raise ValueError('compaction sizes must be positive')
         if self.max_get_time <= 0:
             raise ValueError('max_get_time must be positive')
-
-
-
-
-class _RequestHeaders:
-    def __init__(self, environ):
-        self.environ = environ
-
-    def get(self, name, default=None):
-        return self.environ.get('HTTP_' + name.upper().replace('-', '_'), default)
 
 
 def _error(environ, start_response, status, reason, headers=None):
@@ -181,7 +171,7 @@ class AppendableObjects:
             # (A copy's source answer carries no ETag: the copy middleware would
             # make the object servers check the chained ETag against the MD5.)
             out.append(('Etag', '"%s"' % etag))
-        request = _RequestHeaders(environ)
+        request = EnvironHeaders(environ)
         last_modified = conditional.parse_http_date(lower.get('last-modified')) or 0
         decided = conditional.evaluate(request, etag, last_modified, method)
         if decided == 304:

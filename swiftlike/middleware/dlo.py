@@ -34,6 +34,7 @@ from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.segments import (Segment, SegmentError, SegmentStream,
                                            segment_slices, unquote_etag)
 from swiftlike.middleware.subrequest import call, make_environ, object_names, object_path
+from swiftlike.middleware.toolkit import EnvironHeaders
 from swiftlike.paths import wsgi_to_str
 from swiftlike.proxy.unsupported import FEATURES_KEY
 
@@ -217,18 +218,6 @@ class Summary:
             yield from segments
 
 
-class _RequestHeaders:
-    """Header lookup in a WSGI environ (for the conditional helpers)."""
-
-    def __init__(self, environ):
-        self.environ = environ
-
-    def get(self, name, default=None):
-        return self.environ.get('HTTP_' + name.upper().replace('-', '_'), default)
-
-
-
-
 def _error(environ, start_response, status, reason, headers=None):
     return make_response(status, reason, headers)(environ, start_response)
 
@@ -300,7 +289,7 @@ class DynamicLargeObject:
         etag = summary.etag
         out = [(k, v) for k, v in manifest_headers if k.lower() not in _REPLACED]
         out += [('Etag', '"%s"' % etag), ('Accept-Ranges', 'bytes')]
-        request = _RequestHeaders(environ)
+        request = EnvironHeaders(environ)
         last_modified = conditional.parse_http_date(lower.get('last-modified')) or 0
         decided = conditional.evaluate(request, etag, last_modified, method)
         if decided == 304:

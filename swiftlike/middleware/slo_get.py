@@ -20,6 +20,7 @@ from swiftlike.middleware import slo_manifest as manifest
 from swiftlike.middleware.segments import SegmentError, SegmentStream, unquote_etag
 from swiftlike.middleware.slo_manifest import SLO_ETAG, SLO_SIZE
 from swiftlike.middleware.subrequest import SubResponse, call, make_environ, object_path
+from swiftlike.middleware.toolkit import EnvironHeaders
 
 SOURCE = 'SLO'
 # Manifests nested deeper than this are not followed (409).
@@ -77,16 +78,6 @@ def parse_part_number(value):
     if not value.isdigit() or int(value) < 1:
         raise BadRequest(PART_NUMBER_INVALID)
     return int(value)
-
-
-class RequestHeaders:
-    """Header lookup in a WSGI environ (for the conditional helpers)."""
-
-    def __init__(self, environ):
-        self.environ = environ
-
-    def get(self, name, default=None):
-        return self.environ.get('HTTP_' + name.upper().replace('-', '_'), default)
 
 
 class Expander:
@@ -243,7 +234,7 @@ class LargeObjectGet:
             size_text = lower.get(SLO_SIZE, '')
             size = int(size_text) if size_text.isdigit() else 0
         last_modified = conditional.parse_http_date(lower.get('last-modified')) or 0
-        request = RequestHeaders(env)
+        request = EnvironHeaders(env)
         if self.part_number is not None:
             parse_part_number(self.part_number)
         decided = conditional.evaluate(request, etag, last_modified, self.method)

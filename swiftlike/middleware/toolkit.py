@@ -198,6 +198,17 @@ def container_info(env, app, account, container, source='toolkit'):
     return info
 
 
+class EnvironHeaders:
+    """Request header lookup by name in a WSGI environ (what the conditional
+    and range helpers read)."""
+
+    def __init__(self, environ):
+        self.environ = environ
+
+    def get(self, name, default=None):
+        return self.environ.get('HTTP_' + name.upper().replace('-', '_'), default)
+
+
 def mark_feature(env, name):
     """Tell the proxy that a middleware implements feature `name`, so requests
     relying on it are not refused (see swiftlike/proxy/unsupported.py)."""

@@ -15,7 +15,7 @@ from swiftlike.exceptions import (BadRequest, ConnectionTimeout, PreconditionFai
 from swiftlike.http import make_response
 from swiftlike.middleware import copy, copy_rules, dlo, info
 from swiftlike.middleware.subrequest import call
-from swiftlike.middleware.toolkit import AUTHORIZE_KEY, FEATURES_KEY, OWNER_KEY
+from swiftlike.middleware.toolkit import AUTHORIZE_KEY, FEATURES_KEY, OWNER_KEY, EnvironHeaders
 from swiftlike.paths import str_to_wsgi
 
 
@@ -211,7 +211,7 @@ class Store:
             return make_response(404, '')
         body, headers = self.objects[path]
         headers = dict(headers)
-        req = dlo._RequestHeaders(env)
+        req = EnvironHeaders(env)
         decided = conditional.evaluate(req, headers['ETag'], 0, method)
         if decided:
             return '%d X' % decided, [('ETag', headers['ETag']), ('Content-Length', '0')], [b'']

@@ -14,6 +14,7 @@ from swiftlike.middleware import dlo, info
 from swiftlike.middleware.segments import (Segment, SegmentError, SegmentStream,
                                            large_object_etag, segment_slices)
 from swiftlike.middleware.subrequest import call, make_environ
+from swiftlike.middleware.toolkit import EnvironHeaders
 from swiftlike.proxy.unsupported import FEATURES_KEY
 
 
@@ -169,7 +170,7 @@ class FakeCluster:
             return [b'']
         body, headers = self.objects[(container, obj)]
         headers = dict(headers)
-        req = dlo._RequestHeaders(environ)
+        req = EnvironHeaders(environ)
         decided = conditional.evaluate(req, headers['ETag'], 0, method)
         if decided:
             keep = {k: v for k, v in headers.items() if k in ('ETag', 'X-Object-Manifest')}
