@@ -162,8 +162,7 @@ class FormPost:
                                            'FormPost: %s' % str(err).title(),
                                            [('Www-Authenticate', 'Swift realm="%s"'
                                              % parts[0].replace('"', ''))])
-        if env.get('HTTP_ORIGIN') and parts[1]:
-            headers.extend(self.cors_headers(env, parts[0], parts[1]))
+        headers.extend(toolkit.cors_headers(env, self.app, parts[0], parts[1], SOURCE))
         start_response(status, headers)
         return [body]
 
@@ -265,15 +264,6 @@ class FormPost:
         if body.error is not None:
             raise body.error
         return status_line(status), answer[:1024]
-
-    def cors_headers(self, env, account, container):
-        """The Access-Control-* headers the proxy gives this Origin for the
-        container (a HEAD it answers from its info cache)."""
-        sub = toolkit.subrequest_env(env, 'HEAD', '/v1/%s/%s' % (account, container), SOURCE,
-                                     {'Origin': env['HTTP_ORIGIN']})
-        sub[toolkit.INFO_REQUEST_KEY] = True
-        _status, headers, _body = toolkit.call_app(self.info_app, sub)
-        return [(k, v) for k, v in headers if k.lower().startswith('access-control-')]
 
 
 filter_factory = make_filter_factory(FormPost, Conf)

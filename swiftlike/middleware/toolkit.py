@@ -208,6 +208,23 @@ def container_info(env, app, account, container, source='toolkit'):
     return info
 
 
+def cors_headers(env, app, account, container, source='toolkit'):
+    """The Access-Control-* headers the proxy gives the request's Origin for
+    a container, for an answer a middleware makes itself (a form upload's, an
+    auth refusal's), so a page of that origin can read it as it can read the
+    proxy's own answers. Asked with a HEAD the proxy answers from its info
+    cache; [] without an Origin or a container."""
+    origin = env.get('HTTP_ORIGIN')
+    if not origin or not container:
+        return []
+    sub = subrequest_env(env, 'HEAD', '/v1/%s/%s' % (account, container), source,
+                         {'Origin': origin})
+    sub[INFO_REQUEST_KEY] = True
+    override_authorization(sub, _allow_all)
+    _status, headers, _body = call_app(app, sub)
+    return [(k, v) for k, v in headers if k.lower().startswith('access-control-')]
+
+
 def mark_feature(env, name):
     """Tell the proxy that a middleware implements feature `name`, so requests
     relying on it are not refused (see swiftlike/proxy/unsupported.py)."""
