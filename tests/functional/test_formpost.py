@@ -324,3 +324,21 @@ def test_a_big_file_streams_through_the_proxy(api, cont, cluster):
     assert grown < 32 * 1024
     status, h, _b = api.request('HEAD', '/%s/big' % cont)
     assert (status, int(h['content-length'])) == (200, size)
+
+
+def test_an_account_key_signs_for_every_container(cluster):
+    api2 = Api(cluster, 'test2:tester2')
+    key = 'acct-form-key-\u00e9'
+    assert api2.request('POST', '', {'X-Account-Meta-Temp-URL-Key-2':
+                                     key.encode('utf-8').decode('latin-1')})[0] == 204
+    try:
+        cont = api2.put_container(unique('fp-acct'))
+        fields = form_fields(api2, cont, key=key.encode('utf-8'))
+        assert post(api2, cont, fields, FILE)[:3:2] == (201, b'201 Created')
+        assert names(api2, cont) == ['x.txt']
+    finally:
+        api2.request('POST', '', {'X-Account-Meta-Temp-URL-Key-2': ''})
+    # without the key the same form is refused
+    status, _h, body = post(api2, cont, fields, [('file', 'y.txt', b'y', 'text/plain')])
+    assert (status, body) == (401, b'FormPost: Invalid Signature')
+    assert names(api2, cont) == ['x.txt']
