@@ -18,11 +18,18 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 venv: $(VENV)/.installed
 
-# xfsprogs for the real-XFS tests, iproute2 for network-namespace probes; best effort when not root.
+# xfsprogs for the real-XFS tests, iproute2 for network-namespace probes, chromium and
+# chromium-driver for the real-browser test (tests/functional/test_browser.py); best
+# effort when not root (the tests that need them are skipped, saying why).
 apt:
-	@if [ "$$(id -u)" = 0 ] && ! command -v mkfs.xfs >/dev/null; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xfsprogs iproute2) \
-	  || echo "apt: could not install xfsprogs; XFS tests will be skipped"; fi
+	@if [ "$$(id -u)" = 0 ]; then \
+	  if ! command -v mkfs.xfs >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xfsprogs iproute2) \
+	    || echo "apt: could not install xfsprogs; XFS tests will be skipped"; fi; \
+	  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+	    || echo "apt: could not install chromium; the browser test will be skipped"; fi; \
+	fi
 
 run: venv
 	$(VENV)/bin/swiftlike-aio $(AIO_ARGS)
@@ -37,7 +44,7 @@ test: venv apt
 unit: venv
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests/unit
 
-functional: venv
+functional: venv apt
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests/functional
 
 probe: venv apt

@@ -45,7 +45,7 @@ from swiftlike.middleware.tempauth_tokens import (  # noqa: F401 (re-exported)
     TOKEN_PREFIX, User, _b64, default_secret, parse_users, sign_token, user_groups,
     verify_token)
 from swiftlike.middleware.toolkit import (AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, OWNER_KEY,
-                                          RESELLER_REQUEST_KEY, account_info,
+                                          RESELLER_REQUEST_KEY, account_info, cors_headers,
                                           split_account_path)
 
 ACL_ENV = 'HTTP_X_ACCOUNT_ACCESS_CONTROL'
@@ -148,7 +148,11 @@ class TempAuth:
             return self.app(env, start_response)
         groups = self.identify(env)
         if groups is None:
-            return _reply(start_response, '401 Unauthorized', 'Invalid or expired token\n')
+            # With the CORS headers the proxy would give, so a page of an
+            # allowed origin sees the 401 (and can get a new token).
+            cors = cors_headers(env, self.app, parts[0], parts[1], 'TA') if parts else []
+            return _reply(start_response, '401 Unauthorized', 'Invalid or expired token\n',
+                          cors)
         if groups:
             env['REMOTE_USER'] = ','.join(groups)
             if '.reseller_admin' in groups:

@@ -118,20 +118,18 @@ def _object_path(path, container_root=False):
     return parts
 
 
-def _allow_all(env, read_acl='', write_acl='', is_object=False):
-    return None
-
-
-class _PreAuthorized:
-    """The app below, for this middleware's own info lookups: they carry no
-    token, so they are marked authorised (as Swift's pre-auth info requests)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def __call__(self, env, start_response):
-        toolkit.override_authorization(env, _allow_all)
-        return self.app(env, start_response)
+def temp_url_keys(env, info_app, account, container, source=SOURCE):
+    """The account's and the container's Temp-URL keys, as [(key as a WSGI
+    string, 'account' | 'container')] (also FormPost's keys). `info_app`
+    must let the lookups through without a token (toolkit.PreAuthorized)."""
+    found = []
+    acct = toolkit.account_info(env, info_app, account, source=source)
+    if 200 <= acct.get('status', 0) < 300:
+        found.extend((acct['meta'][n], 'account') for n in KEY_NAMES if acct['meta'].get(n))
+    cont = toolkit.container_info(env, info_app, account, container, source=source)
+    if 200 <= cont.get('status', 0) < 300:
+        found.extend((cont['meta'][n], 'container') for n in KEY_NAMES if cont['meta'].get(n))
+    return found
 
 
 class ScopeHook:
@@ -168,7 +166,7 @@ class TempURL:
     def __init__(self, app, conf):
         self.app = app
         self.conf = conf
-        self.info_app = _PreAuthorized(app)
+        self.info_app = toolkit.PreAuthorized(app)
         self.methods = conf.method_list
         self.digests = conf.digest_list
         self.incoming = HeaderFilter(_words(conf.incoming_remove_headers.lower()),
@@ -274,16 +272,7 @@ class TempURL:
 
     def keys(self, env, account, container):
         """[(key as a WSGI string, 'account' | 'container')]."""
-        found = []
-        acct = toolkit.account_info(env, self.info_app, account, source=SOURCE)
-        if 200 <= acct.get('status', 0) < 300:
-            found.extend((acct['meta'][n], 'account') for n in KEY_NAMES
-                         if acct['meta'].get(n))
-        cont = toolkit.container_info(env, self.info_app, account, container, source=SOURCE)
-        if 200 <= cont.get('status', 0) < 300:
-            found.extend((cont['meta'][n], 'container') for n in KEY_NAMES
-                         if cont['meta'].get(n))
-        return found
+        return temp_url_keys(env, self.info_app, account, container, SOURCE)
 
     # -- requests and answers -----------------------------------------------------------
 

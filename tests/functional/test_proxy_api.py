@@ -363,10 +363,10 @@ def test_healthcheck_and_info(api):
     assert swift['max_meta_count'] == 90
     assert 'tempauth' in info
     assert 'max_get_time' in info['dlo']
-    for present in ('tempurl', 'symlink', 'copy'):
+    for present in ('tempurl', 'symlink', 'copy', 'formpost'):
         assert present in info
     # Features not built are absent, not faked.
-    for absent in ('formpost', 'ratelimit'):
+    for absent in ('ratelimit', 'container_sync'):
         assert absent not in info
 
 

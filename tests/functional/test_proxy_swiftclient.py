@@ -90,9 +90,9 @@ def test_cli_capabilities(swift):
     out = swift('capabilities').stdout
     assert 'max_file_size' in out
     words = out.split()
-    for name in ('slo', 'symlink', 'versioned_writes', 'tempurl'):
+    for name in ('slo', 'symlink', 'versioned_writes', 'tempurl', 'formpost'):
         assert name in words or name + ':' in words, name
-    assert 'formpost' not in words      # not built: not advertised
+    assert 'ratelimit' not in words and 'ratelimit:' not in words   # not built: not advertised
 
 
 def test_library_round_trip(cluster):

@@ -231,3 +231,10 @@ def test_cors_preflight_and_actual_requests(api):
     # errors carry them too
     status, h, _b = api.request('GET', '/%s/nope' % c, {'Origin': 'http://secret.com'})
     assert status == 404 and h['access-control-allow-origin'] == 'http://secret.com'
+    # a refused token too (tempauth answers it, with the proxy's CORS headers),
+    # so a page can see its 401 and get a new token; other origins get none
+    bad = {'Origin': 'http://secret.com', 'X-Auth-Token': 'AUTH_tkbogus'}
+    status, h, _b = raw(api.host, api.port, 'GET', path, bad)
+    assert status == 401 and h['access-control-allow-origin'] == 'http://secret.com'
+    status, h, _b = raw(api.host, api.port, 'GET', path, dict(bad, Origin='http://m.com'))
+    assert status == 401 and 'access-control-allow-origin' not in h
