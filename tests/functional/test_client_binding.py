@@ -51,6 +51,7 @@ with open(path, 'wb') as f:
         block = os.urandom(1 << 20)
         md5.update(block)
         f.write(block)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 conn = Connection(auth, user, key, starting_backoff=0.2)
 container = 'client-big-' + uuid.uuid4().hex[:8]
 conn.put_container(container)
@@ -66,6 +67,7 @@ conn.delete_object(container, 'big')
 conn.delete_container(container)
 print(json.dumps({'local': md5.hexdigest(), 'etag': etag, 'down': down.hexdigest(), 'size': size,
                   'header_etag': headers['etag'].strip('"'),
+                  'before_mib': before,
                   'maxrss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 '''
     done = subprocess.run([sys.executable, '-c', script, str(tmp_path / 'big'), endpoint.auth_url, endpoint.user,
@@ -74,7 +76,10 @@ print(json.dumps({'local': md5.hexdigest(), 'etag': etag, 'down': down.hexdigest
     result = json.loads(done.stdout)
     assert result['size'] == 100 << 20
     assert result['local'] == result['etag'] == result['down'] == result['header_etag']
-    assert result['maxrss_mib'] < 80, result      # a held copy of the object alone would be 100 MiB
+    # What the round trip added to the peak (the interpreter and imports
+    # before it vary with the machine): a held copy of the object alone
+    # would be 100 MiB.
+    assert result['maxrss_mib'] - result['before_mib'] < 64, result
 
 
 def test_ranges(conn, container):
