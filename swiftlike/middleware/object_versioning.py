@@ -142,6 +142,11 @@ class ObjectVersioningMiddleware:
             version = core.parse_version_id(version)
             if method == 'POST':
                 raise BadRequest('POST to a specific version is not allowed')
+        if version is None and method in ('GET', 'HEAD'):
+            # The current object: a pointer (only versioning writes them, as
+            # system metadata) says so itself, so the container's state is not
+            # needed (and not looked up: this is every plain GET's path).
+            return ObjectVersioning(self.app, env, account, container, obj, None).get_current()
         state = self._state(env, account, container)
         if state is None:
             if version is not None and (version != core.NULL_VERSION or method == 'PUT'):

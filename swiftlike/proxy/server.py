@@ -21,7 +21,7 @@ from swiftlike.middleware.toolkit import RESERVED_NAMES_KEY
 from swiftlike.proxy.info_cache import InfoCache
 from swiftlike.proxy import pipeline
 from swiftlike.proxy.node_iter import ErrorLimiter
-from swiftlike.proxy.unsupported import FEATURES_KEY, refused_feature
+from swiftlike.proxy.unsupported import FEATURES_KEY, all_handled, refused_feature
 from swiftlike.wsgi import WsgiConf
 
 CONF_SECTION = 'proxy-server'
@@ -140,10 +140,11 @@ class App:
         if handler is None:
             return error_reply(405, 'Method not allowed: %s' % method[:16],
                                {'Allow': ', '.join(cls.verbs)})
-        refused = refused_feature(method, cls.server_type, req.headers.items(),
-                                  dict(parse_qsl(req.query_string, keep_blank_values=True,
-                                                 errors='replace')),
-                                  environ.get(FEATURES_KEY, ()))
+        handled = environ.get(FEATURES_KEY, ())
+        refused = None if all_handled(handled) else refused_feature(
+            method, cls.server_type, req.headers.items(),
+            dict(parse_qsl(req.query_string, keep_blank_values=True, errors='replace')),
+            handled)
         if refused:
             # 400, not 501: clients retry a 5xx for minutes before giving up.
             return error_reply(400, '%s: not supported by this cluster; the request '

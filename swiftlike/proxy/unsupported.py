@@ -63,6 +63,11 @@ FEATURES = {
 WRITE_METHODS = ('PUT', 'POST', 'COPY')
 
 
+def all_handled(handled):
+    """Whether a middleware handles every feature (the usual pipeline)."""
+    return FEATURES.keys() <= set(handled)
+
+
 def refused_feature(method, level, header_items, query, handled=()):
     """The description of the first feature this request relies on that is
     not `handled`, or None.
@@ -73,12 +78,14 @@ def refused_feature(method, level, header_items, query, handled=()):
     setting, as clients do before deleting a container, is always allowed);
     query parameters count on every method.
     """
+    missing = [feature for feature in FEATURES if feature not in handled]
+    if not missing:
+        return None     # the usual pipeline: every feature has its middleware
     headers = {name.lower() for name, value in header_items if value.strip()}
     meta_prefix = 'x-%s-meta-' % level
     meta = [h[len(meta_prefix):] for h in headers if h.startswith(meta_prefix)]
-    for feature, (description, triggers) in FEATURES.items():
-        if feature in handled:
-            continue
+    for feature in missing:
+        description, triggers = FEATURES[feature]
         for trigger_level, kind, name in triggers:
             if trigger_level != level:
                 continue
