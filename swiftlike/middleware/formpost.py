@@ -36,7 +36,7 @@ from swiftlike.middleware.formpost_form import (MAX_FIELDS, FormError, FormUnaut
                                                 check_signature, form_boundary, int_field,
                                                 redirect_location)
 from swiftlike.middleware.tempurl import temp_url_keys
-from swiftlike.middleware.tempurl_sig import DEPRECATED_DIGESTS, DIGESTS
+from swiftlike.middleware.tempurl_sig import DEPRECATED_DIGESTS, DIGESTS, allowed_digests
 
 SOURCE = 'FP'
 FEATURE = 'formpost'
@@ -53,17 +53,11 @@ class Conf:
     allowed_digests: str = 'sha1 sha256 sha512'
 
     def validate(self):
-        digests = self.digest_list
-        unknown = [d for d in digests if d not in DIGESTS]
-        if unknown:
-            raise ValueError('allowed_digests: unknown digest %r (use %s)'
-                             % (unknown[0], ' '.join(sorted(DIGESTS))))
-        if not digests:
-            raise ValueError('allowed_digests must name at least one digest')
+        allowed_digests(self.allowed_digests)
 
     @property
     def digest_list(self):
-        return sorted(set(self.allowed_digests.lower().replace(',', ' ').split()))
+        return allowed_digests(self.allowed_digests)
 
 
 class FileTooBig(ValueError):

@@ -40,6 +40,7 @@ from swiftlike.middleware import info, toolkit
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.subrequest import call
 from swiftlike.middleware.tempurl_sig import (DEPRECATED_DIGESTS, DIGESTS, HeaderFilter,
+                                              allowed_digests,
                                               InvalidTempURL, check_expires,
                                               content_disposition, http_date, ip_allowed,
                                               parse_signature, prefix_path, sign)
@@ -90,13 +91,7 @@ class Conf:
             raise ValueError('methods: unknown method %r' % unknown[0])
         if not methods:
             raise ValueError('methods must name at least one method')
-        digests = _words(self.allowed_digests.lower())
-        unknown = [d for d in digests if d not in DIGESTS]
-        if unknown:
-            raise ValueError('allowed_digests: unknown digest %r (use %s)'
-                             % (unknown[0], ' '.join(sorted(DIGESTS))))
-        if not digests:
-            raise ValueError('allowed_digests must name at least one digest')
+        allowed_digests(self.allowed_digests)
 
     @property
     def method_list(self):
@@ -104,7 +99,7 @@ class Conf:
 
     @property
     def digest_list(self):
-        return sorted(set(_words(self.allowed_digests.lower())))
+        return allowed_digests(self.allowed_digests)
 
 
 def _object_path(path, container_root=False):

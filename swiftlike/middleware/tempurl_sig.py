@@ -170,3 +170,16 @@ class HeaderFilter:
         if name in self.allow_exact or name.startswith(self.allow_prefixes):
             return False
         return name in self.remove_exact or name.startswith(self.remove_prefixes)
+
+
+def allowed_digests(value):
+    """The digests an `allowed_digests` setting names (space or comma
+    separated), sorted; ValueError for an unknown one or none."""
+    digests = sorted(set(value.lower().replace(',', ' ').split()))
+    unknown = [d for d in digests if d not in DIGESTS]
+    if unknown:
+        raise ValueError('allowed_digests: unknown digest %r (use %s)'
+                         % (unknown[0], ' '.join(sorted(DIGESTS))))
+    if not digests:
+        raise ValueError('allowed_digests must name at least one digest')
+    return digests
