@@ -1,4 +1,5 @@
-"""Request header parsing (swiftlike.request_headers) and the server using it."""
+"""The lenient header-block reader (swiftlike.request_headers, for our own
+servers' responses) and the server's strict request reading."""
 import http.client
 import io
 import socket
@@ -144,7 +145,7 @@ def test_server_reads_a_path_with_spaces_and_utf8_as_swift_does(server):
     # line; a path with a space is the words between method and version.
     port, seen = server
     path = '/a/\u0105\u00a0\u2085 x'.encode('utf-8')
-    out = _run(port, b'GET ' + path + b' HTTP/1.1\r\nConnection: close\r\n\r\n')
+    out = _run(port, b'GET ' + path + b' HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
     assert out.startswith(b'HTTP/1.1 200')
     assert seen[0]['PATH_INFO'].encode('latin-1') == path
 
@@ -152,9 +153,9 @@ def test_server_reads_a_path_with_spaces_and_utf8_as_swift_does(server):
 @pytest.mark.parametrize('raw', [
     b'\r\n',
     b'GET / HTTP/1.1\r\nX-Long: ' + b'a' * 9000 + b'\r\n\r\n',
-    b'GET / HTTP/1.1\r\nConnection: close\r\nX-A: 1\r\n\r\n',
+    b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nX-A: 1\r\n\r\n',
     b'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',
-    b'PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n'
+    b'PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n'
     b'Connection: close\r\n\r\nok',
 ])
 def test_server_answers_as_the_stock_handler_does(servers, raw):
