@@ -187,7 +187,9 @@ class _HttpProtocol(eventlet.wsgi.HttpProtocol):
             self.refuse(err.http_status, err.reason)
             return False
         except (eventlet.wsgi.HeaderLineTooLong, eventlet.wsgi.HeadersTooLarge):
-            self.refuse(431, 'Request header fields too large')
+            # 400, as Swift answers a header line past 8 KiB (RFC 6585's 431
+            # would do too); too many headers are a 431.
+            self.refuse(400, 'Header line too long')
             return False
         except ClosedEarly:
             return False

@@ -100,20 +100,33 @@ def parse_header_line(line):
     return name.decode('latin-1'), value.decode('latin-1')
 
 
+# A whole header block of valid field lines (what parse_header_line accepts),
+# checked in one pass; the slow per-line path only finds the reason of a refusal.
+_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*")
+
+
 def read_header_block(readline, max_headers=MAX_HEADERS, what='headers'):
     """[(name, value), ...] read with readline(limit) up to the empty line."""
-    pairs = []
+    lines = []
     while True:
         line = readline(MAX_LINE + 1)
         if len(line) > MAX_LINE:
-            raise FramingError('Header line too long', 431)
+            raise FramingError('Header line too long')
         if line == b'\r\n':
-            return pairs
+            break
         if not line:
             raise ClosedEarly('connection closed inside the %s' % what)
-        if len(pairs) >= max_headers:
+        if len(lines) >= max_headers:
             raise FramingError('More than %d %s' % (max_headers, what), 431)
-        pairs.append(parse_header_line(line))
+        lines.append(line)
+    block = b''.join(lines)
+    if _BLOCK.fullmatch(block) is None:
+        return [parse_header_line(line) for line in lines]   # raises the reason
+    pairs = []
+    for line in block.decode('latin-1').split('\r\n')[:-1]:
+        name, _sep, value = line.partition(':')
+        pairs.append((name, value.strip(' \t')))
+    return pairs
 
 
 def _list_members(values):

@@ -64,7 +64,7 @@ def test_header_block_limits():
     assert len(block(b'A: 1\r\n' * 3 + b'\r\n', max_headers=3)) == 3
     with pytest.raises(FramingError) as err:
         block(b'A: ' + b'v' * 70000 + b'\r\n\r\n')
-    assert err.value.http_status == 431
+    assert err.value.http_status == 400
     with pytest.raises(ClosedEarly):
         block(b'A: 1\r\n')
 
