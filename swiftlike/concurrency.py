@@ -179,7 +179,8 @@ class _HttpProtocol(eventlet.wsgi.HttpProtocol):
             return False
         try:
             command, path, version = parse_request_line(raw)
-            self.request_version = 'HTTP/%d.%d' % version
+            # A newer 1.x is served as 1.1 (RFC 9110 §2.5).
+            self.request_version = 'HTTP/1.1' if version >= (1, 1) else 'HTTP/1.0'
             self.command, self.path = command, path
             pairs = read_header_block(self.rfile.readline)
             self.framing = body_framing(pairs, version)

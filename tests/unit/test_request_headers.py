@@ -142,6 +142,12 @@ def test_server_refuses_request_lines_the_stock_handler_takes(server, raw, statu
     assert out.startswith(b'HTTP/1.1 ' + status) and not seen
 
 
+def test_server_serves_a_newer_minor_version_as_1_1(server):
+    port, seen = server
+    out = _run(port, b'GET /x HTTP/1.2\r\nHost: h\r\n\r\n')
+    assert out.startswith(b'HTTP/1.1 200') and seen[0]['PATH_INFO'] == '/x'
+
+
 def test_server_reads_a_path_with_spaces_and_utf8_as_swift_does(server):
     # 0x85 and 0xA0 are whitespace to str.split() in the latin-1 view of the
     # line; a path with a space is the words between method and version.
