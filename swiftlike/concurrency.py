@@ -12,8 +12,9 @@ follows a request into the workers it spawns, so their log lines carry it.
 import contextvars
 import http.client
 import os
+import socket
+import time
 import warnings
-from http import HTTPStatus
 
 # eventlet's green resolver (dnspython) adds ~8 MB to every process and costs
 # more per connect than libc for the numeric addresses a cluster uses; name
@@ -35,7 +36,9 @@ import eventlet.tpool
 import eventlet.wsgi
 import greenlet
 
-from swiftlike.request_headers import read_headers
+from swiftlike.http_framing import (ChunkedReader, ClosedEarly, FramingError, body_framing,
+                                    parse_request_line, read_header_block)
+from swiftlike.request_headers import RequestHeaders
 
 _copy_context = contextvars.copy_context
 
@@ -128,9 +131,41 @@ class DiskExecutor:
             return eventlet.tpool.execute(_copy_context().run, func, *args, **kwargs)
 
 
+class _StrictInput(eventlet.wsgi.Input):
+    """eventlet's request body, with a chunked body read by
+    http_framing.ChunkedReader (strict, never past the body's end)."""
+
+    def __init__(self, rfile, content_length, sock, wfile=None, wfile_line=None,
+                 chunked_input=False, on_error=None):
+        super().__init__(rfile, content_length, sock, wfile=wfile, wfile_line=wfile_line,
+                         chunked_input=chunked_input)
+        self.on_error = on_error
+        self.chunks = ChunkedReader(rfile, on_error) if chunked_input else None
+
+    def _chunked_read(self, rfile, length=None, use_readline=False):
+        if self.should_send_hundred_continue:
+            self.send_hundred_continue_response()
+            self.is_hundred_continue_response_sent = True
+        if length == 0:
+            return b''
+        if use_readline:
+            return self.chunks.readline(length)
+        return self.chunks.read(length)
+
+    def discard(self, buffer_size=16 << 10):
+        try:
+            while self.read(buffer_size):
+                pass
+        except FramingError as err:
+            if self.on_error is not None:
+                self.on_error(err)
+            raise OSError(str(err))
+
+
 class _HttpProtocol(eventlet.wsgi.HttpProtocol):
-    """eventlet's request handler, with request headers read by
-    swiftlike.request_headers instead of the email package."""
+    """eventlet's request handler, reading the request line, the headers and
+    the body's framing strictly (swiftlike.http_framing): what it cannot
+    trust is answered with its status and `Connection: close`."""
 
     def parse_request(self):
         self.command = None
@@ -138,55 +173,88 @@ class _HttpProtocol(eventlet.wsgi.HttpProtocol):
         # read (http.server writes a bare body for 'HTTP/0.9').
         self.request_version = 'HTTP/1.0'
         self.close_connection = True
-        self.requestline = requestline = str(self.raw_requestline, 'iso-8859-1').rstrip('\r\n')
-        # Words are separated by SP alone: str.split() would also split on
-        # the latin-1 view of UTF-8 bytes such as 0x85 or 0xA0 in a raw path.
-        words = [w for w in requestline.split(' ') if w]
-        if not words:
+        raw = self.raw_requestline
+        self.requestline = str(raw, 'iso-8859-1').rstrip('\r\n')
+        if raw in (b'\r\n', b'\n'):
             return False
-        if len(words) < 3:
-            # No HTTP/0.9: a request line without a version is refused.
-            self.send_error(HTTPStatus.BAD_REQUEST, 'Bad request syntax (%r)' % requestline[:256])
-            return False
-        version = words[-1]
-        numbers = version[5:].split('.') if version.startswith('HTTP/') else ()
-        if (len(numbers) != 2 or not all(n.isdigit() and len(n) <= 10 for n in numbers)):
-            self.send_error(HTTPStatus.BAD_REQUEST, 'Bad request version (%r)' % version[:64])
-            return False
-        number = (int(numbers[0]), int(numbers[1]))
-        if number >= (2, 0) or number < (1, 0):
-            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
-                            'Invalid HTTP version (%s)' % version[5:64])
-            return False
-        if number >= (1, 1) and self.protocol_version >= 'HTTP/1.1':
-            self.close_connection = False
-        self.request_version = version
-        command = words[0]
-        # A path with spaces in it (as Swift reads it): the words between the
-        # method and the version.
-        path = ' '.join(words[1:-1])
-        self.command, self.path = command, path
         try:
-            self.headers = read_headers(self.rfile)
-        except http.client.LineTooLong as err:
-            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, 'Line too long',
-                            str(err))
+            command, path, version = parse_request_line(raw)
+            # A newer 1.x is served as 1.1 (RFC 9110 §2.5).
+            self.request_version = 'HTTP/1.1' if version >= (1, 1) else 'HTTP/1.0'
+            self.command, self.path = command, path
+            pairs = read_header_block(self.rfile.readline)
+            self.framing = body_framing(pairs, version)
+        except FramingError as err:
+            self.refuse(err.http_status, err.reason)
             return False
-        except http.client.HTTPException as err:
-            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, 'Too many headers',
-                            str(err))
+        except (eventlet.wsgi.HeaderLineTooLong, eventlet.wsgi.HeadersTooLarge):
+            # 400, as Swift answers a header line past 8 KiB (RFC 6585's 431
+            # would do too); too many headers are a 431.
+            self.refuse(400, 'Header line too long')
             return False
+        except ClosedEarly:
+            return False
+        self.headers = RequestHeaders(pairs)
+        self.close_connection = version < (1, 1)
         conntype = self.headers.get('Connection', '').lower()
         if conntype == 'close':
             self.close_connection = True
-        elif conntype == 'keep-alive' and self.protocol_version >= 'HTTP/1.1':
+        elif conntype == 'keep-alive':
             self.close_connection = False
-        if (self.headers.get('Expect', '').lower() == '100-continue'
-                and self.protocol_version >= 'HTTP/1.1'
-                and self.request_version >= 'HTTP/1.1'):
-            if not self.handle_expect_100():
-                return False
         return True
+
+    def get_environ(self):
+        env = super().get_environ()
+        kind, length = self.framing
+        if self.request_version == 'HTTP/1.1' and \
+                env.get('HTTP_EXPECT', '').lower() == '100-continue':
+            wfile, wfile_line = self.wfile, b'HTTP/1.1 100 Continue\r\n'
+        else:
+            wfile = wfile_line = None
+        env['wsgi.input'] = env['eventlet.input'] = _StrictInput(
+            self.rfile, length, self.connection, wfile=wfile, wfile_line=wfile_line,
+            chunked_input=(kind == 'chunked'), on_error=self._framing_failed)
+        return env
+
+    def refuse(self, status, reason):
+        """Answer a request we could not read, and close."""
+        self.close_connection = True
+        self.linger = True
+        body = reason.encode('latin-1', 'replace') + b'\n'
+        phrase = http.client.responses.get(status, 'Error')
+        self.wfile.write(b'HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n'
+                         b'Content-Length: %d\r\nConnection: close\r\n\r\n%s'
+                         % (status, phrase.encode(), len(body), body))
+        self.wfile.flush()
+
+    def _framing_failed(self, err):
+        self.close_connection = 1
+        self.linger = True
+
+    linger = False
+    LINGER_SECONDS = 2.0
+    LINGER_BYTES = 1 << 20
+
+    def finish(self):
+        """Close; after a refused request, half-close first and read what the
+        client still sends for a moment (closing a socket with unread input
+        resets it, and the reset can destroy our answer before the client
+        reads it)."""
+        if self.linger:
+            try:
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_WR)
+                self.connection.settimeout(self.LINGER_SECONDS)
+                deadline = time.monotonic() + self.LINGER_SECONDS
+                got = 0
+                while got < self.LINGER_BYTES and time.monotonic() < deadline:
+                    data = self.connection.recv(65536)
+                    if not data:
+                        break
+                    got += len(data)
+            except OSError:
+                pass
+        super().finish()
 
 
 def send_chunks_at_once(environ):

@@ -1,9 +1,11 @@
-"""Request headers parsed without the email package.
+"""Header blocks read without the email package.
 
-The stock HTTP server hands every request's header block to email.parser,
-which cost more CPU than a whole small storage-server request. This reads the
-same lines with the same limits and gives what eventlet.wsgi and http.server
-use of the result (get, get_content_type, the ordered (name, value) list).
+RequestHeaders is the headers object the server hands eventlet.wsgi and
+http.server (get, get_content_type, the ordered (name, value) list); requests
+themselves are read strictly by swiftlike.http_framing. read_header_pairs is
+the lenient reader of the responses our backend client gets from our own
+servers (it folds continuation lines and stops at a non-header line, as the
+email parser does).
 """
 import http.client
 import re

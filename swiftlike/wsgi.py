@@ -24,6 +24,9 @@ class WsgiConf:
     log_level: str = 'INFO'
     log_file: str = ''
     graceful_timeout: float = 10.0
+    # 'eventlet' (eventlet's WSGI server, strict framing) or 'native'
+    # (EXPERIMENTAL: swiftlike.http_server's own loop on httptools).
+    http_server: str = 'eventlet'
 
 
 def bind(conf, retries=30):
@@ -52,6 +55,14 @@ def serve_all(services):
     servers = []
     for sock, app, conf in services:
         pool = concurrency.GreenPool(conf.max_clients)
+        if conf.http_server == 'native':
+            from swiftlike.http_server import native_server
+            servers.append(concurrency.spawn(native_server, sock, app, pool,
+                                             conf.client_timeout))
+            continue
+        if conf.http_server != 'eventlet':
+            raise ValueError('http_server must be eventlet or native, not %r'
+                             % conf.http_server)
         servers.append(concurrency.spawn(
             concurrency.wsgi_server, sock, app, log=_NullLog(), custom_pool=pool,
             socket_timeout=conf.client_timeout, keepalive=True, minimum_chunk_size=65536,

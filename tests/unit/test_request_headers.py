@@ -1,4 +1,5 @@
-"""Request header parsing (swiftlike.request_headers) and the server using it."""
+"""The lenient header-block reader (swiftlike.request_headers, for our own
+servers' responses) and the server's strict request reading."""
 import http.client
 import io
 import socket
@@ -132,6 +133,8 @@ def test_server_passes_headers_into_environ(server):
     (b'GET / HTTP/2.0\r\n\r\n', b'505'),
     (b'GET / HTTP/1.1\r\n' + b''.join(b'X-%d: v\r\n' % i for i in range(257)) + b'\r\n',
      b'431'),
+    (b'GET / HTTP/1.1\r\nHost: h\r\nX-Long: ' + b'a' * 9000 + b'\r\n\r\n', b'400'),
+    (b'GET / HTTP/1.1\r\n\r\n', b'400'),        # no Host
 ])
 def test_server_refuses_request_lines_the_stock_handler_takes(server, raw, status):
     port, seen = server
@@ -139,22 +142,27 @@ def test_server_refuses_request_lines_the_stock_handler_takes(server, raw, statu
     assert out.startswith(b'HTTP/1.1 ' + status) and not seen
 
 
+def test_server_serves_a_newer_minor_version_as_1_1(server):
+    port, seen = server
+    out = _run(port, b'GET /x HTTP/1.2\r\nHost: h\r\n\r\n')
+    assert out.startswith(b'HTTP/1.1 200') and seen[0]['PATH_INFO'] == '/x'
+
+
 def test_server_reads_a_path_with_spaces_and_utf8_as_swift_does(server):
     # 0x85 and 0xA0 are whitespace to str.split() in the latin-1 view of the
     # line; a path with a space is the words between method and version.
     port, seen = server
     path = '/a/\u0105\u00a0\u2085 x'.encode('utf-8')
-    out = _run(port, b'GET ' + path + b' HTTP/1.1\r\nConnection: close\r\n\r\n')
+    out = _run(port, b'GET ' + path + b' HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
     assert out.startswith(b'HTTP/1.1 200')
     assert seen[0]['PATH_INFO'].encode('latin-1') == path
 
 
 @pytest.mark.parametrize('raw', [
     b'\r\n',
-    b'GET / HTTP/1.1\r\nX-Long: ' + b'a' * 9000 + b'\r\n\r\n',
-    b'GET / HTTP/1.1\r\nConnection: close\r\nX-A: 1\r\n\r\n',
+    b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nX-A: 1\r\n\r\n',
     b'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',
-    b'PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n'
+    b'PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n'
     b'Connection: close\r\n\r\nok',
 ])
 def test_server_answers_as_the_stock_handler_does(servers, raw):

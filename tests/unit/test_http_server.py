@@ -1,0 +1,126 @@
+"""The experimental native server loop (swiftlike.http_server) over a real
+loopback socket: keep-alive, pipelining, chunked both ways, 100-continue,
+refusals."""
+import socket
+import threading
+
+import pytest
+
+from swiftlike import concurrency
+from swiftlike.http_server import native_server
+
+
+def app(environ, start_response):
+    path = environ['PATH_INFO']
+    if path == '/stream':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return iter([b'ab', b'', b'cd'])
+    if path == '/early':
+        # Answers without reading the body.
+        start_response('413 Too Large', [('Content-Length', '0')])
+        return [b'']
+    body = environ['wsgi.input'].read()
+    out = b'%s %s %s' % (environ['REQUEST_METHOD'].encode(), path.encode(), body)
+    start_response('200 OK', [('Content-Length', str(len(out))),
+                              ('X-Meta', environ.get('HTTP_X_META', '-'))])
+    return [out]
+
+
+@pytest.fixture
+def port():
+    sock = concurrency.listen(('127.0.0.1', 0))
+    pool = concurrency.GreenPool(16)
+    thread = concurrency.spawn(native_server, sock, app, pool, 10.0)
+    yield sock.getsockname()[1]
+    concurrency.kill(thread)
+    sock.close()
+
+
+def _talk(port, steps, result):
+    """steps: bytes to send, or an int: read until that many responses'
+    worth of 'HTTP/1.1 ' are in; at the end read to EOF."""
+    conn = socket.create_connection(('127.0.0.1', port), timeout=10)
+    out = b''
+    try:
+        for step in steps:
+            if isinstance(step, bytes):
+                conn.sendall(step)
+            else:
+                while out.count(b'HTTP/1.1 ') < step:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    out += data
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            out += data
+    except OSError as err:
+        out += b'<%s>' % type(err).__name__.encode()
+    finally:
+        conn.close()
+    result.append(out)
+
+
+def run(port, *steps):
+    result = []
+    client = threading.Thread(target=_talk, args=(port, steps, result), daemon=True)
+    client.start()
+    for _ in range(2000):
+        if not client.is_alive():
+            break
+        concurrency.sleep(0.01)
+    assert result, 'no answer'
+    return result[0]
+
+
+def test_keep_alive_and_pipelining_in_order(port):
+    reqs = (b'PUT /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc'
+            b'GET /b HTTP/1.1\r\nHost: h\r\nX-Meta: m\r\n\r\n'
+            b'PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n'
+            b'2\r\nxy\r\n1;e=1\r\nz\r\n0\r\n\r\n'
+            b'GET /d HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
+    out = run(port, reqs)
+    bodies = [part.split(b'\r\n\r\n', 1)[1] for part in out.split(b'HTTP/1.1 ')[1:]]
+    assert bodies == [b'PUT /a abc', b'GET /b ', b'PUT /c xyz', b'GET /d ']
+    assert b'X-Meta: m' in out and out.count(b'Connection: close') == 1
+
+
+def test_chunked_response_and_head(port):
+    out = run(port, b'GET /stream HTTP/1.1\r\nHost: h\r\n\r\n', 1,
+              b'HEAD /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
+    first, second = out.split(b'HTTP/1.1 ')[1:]
+    assert b'Transfer-Encoding: chunked' in first
+    # Small pieces are gathered (up to 64 KiB) into one chunk.
+    assert first.endswith(b'\r\n\r\n4\r\nabcd\r\n0\r\n\r\n')
+    assert second.startswith(b'200') and second.endswith(b'\r\n\r\n')
+
+
+def test_expect_100_continue(port):
+    out = run(port, b'PUT /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n'
+                    b'Connection: close\r\n\r\n', 1, b'ok')
+    assert out.startswith(b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK')
+    assert out.endswith(b'PUT /e ok')
+
+
+def test_answer_without_reading_the_body_closes(port):
+    out = run(port, b'PUT /early HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n'
+                    b'Content-Length: 5\r\n\r\n')
+    assert out.startswith(b'HTTP/1.1 413') and b'100 Continue' not in out
+    assert b'Connection: close' in out
+
+
+@pytest.mark.parametrize('raw,status', [
+    (b'PUT /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', b'400'),
+    (b'PUT /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello world\r\n',
+     b'400'),
+    (b'GET /a HTTP/1.1\r\n\r\n', b'400'),
+    (b'GET /a HTTP/1.1\r\nHost: h\r\nX-A : 1\r\n\r\n', b'400'),
+    (b'PUT /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', b'501'),
+    (b'GET /a\r\n\r\n', b'400'),
+])
+def test_refusals_close(port, raw, status):
+    out = run(port, raw)
+    assert out.startswith(b'HTTP/1.1 ' + status), out
+    assert b'Connection: close' in out
