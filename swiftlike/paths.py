@@ -15,6 +15,13 @@ def str_to_wsgi(value):
     return value.encode('utf-8').decode('latin-1')
 
 
+def strip_ows(value):
+    """A header value without the spaces and tabs around it (RFC 9110's
+    optional whitespace). Not str.strip(): on a WSGI string it would also
+    take the bytes 0x85 and 0xA0, with which many UTF-8 characters end."""
+    return value.strip(' \t')
+
+
 def wsgi_quote(value, safe='/'):
     """Percent-encode a WSGI string (its bytes, not its latin-1 characters'
     UTF-8) for a URL or a query parameter."""

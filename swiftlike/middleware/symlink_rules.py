@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote_to_bytes
 from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH,
                                    MAX_OBJECT_NAME_LENGTH)
 from swiftlike.exceptions import BadRequest, PreconditionFailed
+from swiftlike.paths import strip_ows
 
 SYSMETA_PREFIX = 'x-object-sysmeta-symlink-'
 TARGET_SYSMETA = 'X-Object-Sysmeta-Symlink-Target'
@@ -116,9 +117,9 @@ def parse_target(value):
 
 def parse_account(value):
     """X-Symlink-Target-Account (WSGI str) -> real str (None when empty)."""
-    if value is None or not value.strip():
+    if value is None or not strip_ows(value):
         return None
-    text = _unquoted_text(value.strip(), ACCOUNT_HEADER)
+    text = _unquoted_text(strip_ows(value), ACCOUNT_HEADER)
     if '/' in text:
         raise PreconditionFailed('Account name cannot contain slashes')
     if len(text.encode('utf-8')) > MAX_ACCOUNT_NAME_LENGTH:

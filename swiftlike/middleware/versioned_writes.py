@@ -43,7 +43,7 @@ from swiftlike.middleware import info
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.toolkit import container_info, mark_feature, split_account_path
 from swiftlike.middleware.versioned_writes_ops import SOURCE, Versioner
-from swiftlike.paths import str_to_wsgi, wsgi_to_str
+from swiftlike.paths import str_to_wsgi, strip_ows, wsgi_to_str
 
 FEATURE = 'versioned_writes'
 # Client headers (environ keys) and the sysmeta they become.
@@ -78,7 +78,7 @@ def parse_location(value):
     for what no container can be named."""
     what = 'The versions location'
     try:
-        raw = value.strip().encode('latin-1')
+        raw = strip_ows(value).encode('latin-1')
         raw.decode('utf-8')
         name = unquote_to_bytes(raw).decode('utf-8')
     except (UnicodeEncodeError, UnicodeDecodeError):
@@ -102,20 +102,20 @@ def container_plan(headers, enabled=True):
     versions = headers.get(VERSIONS_LOCATION)
     history = headers.get(HISTORY_LOCATION)
     if versions is not None and history is not None:
-        if not history.strip():
+        if not strip_ows(history):
             history = None
-        elif versions.strip():
+        elif strip_ows(versions):
             raise BadRequest('Only one of X-Versions-Location or X-History-Location '
                              'may be specified')
         else:
             versions = None
     if versions is not None or history is not None:
         value, mode = (versions, 'stack') if versions is not None else (history, 'history')
-        if value.strip():
+        if strip_ows(value):
             if not enabled:
                 raise PreconditionFailed('Versioned Writes is disabled')
             parse_location(value)
-            return ('set', value.strip(), mode)
+            return ('set', strip_ows(value), mode)
         return ('remove',)
     if any(headers.get(key, '').strip() for key in REMOVE_HEADERS):
         return ('remove',)

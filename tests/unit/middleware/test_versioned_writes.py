@@ -32,6 +32,8 @@ def md5hex(data):
     ('v%20s', 'v s'),
     ('%C3%A9t%C3%A9', '\u00e9t\u00e9'),
     ('\xc3\xa9t\xc3\xa9', '\u00e9t\u00e9'),             # raw UTF-8 (a WSGI str)
+    # names whose UTF-8 ends in a byte str.strip() takes for a space (0x85, 0xA0)
+    ('ab\xe5\x98\x85', 'ab\u5605'), ('\xc2\xa0', '\u00a0'),
     ('x' * 256, 'x' * 256),
 ])
 def test_parse_location_good(value, expected):
