@@ -235,25 +235,15 @@ class ChunkedReader:
         self.total += size
 
     def read(self, size=-1):
-        if self.failed is not None:
-            raise self.failed
-        parts = []
-        want = None if size is None or size < 0 else size
-        while not self.done and (want is None or want > 0):
-            if not self.left:
-                self._next_chunk()
-                continue
-            n = self.left if want is None else min(want, self.left)
-            data = self.rfile.read(n)
-            if not data:
-                raise ClosedEarly('connection closed inside a chunked body')
-            self.left -= len(data)
-            parts.append(data)
-            if want is not None:
-                want -= len(data)
-        return b''.join(parts)
+        return self._read(size, self.rfile.read, line=False)
 
     def readline(self, size=-1):
+        return self._read(size, self.rfile.readline, line=True)
+
+    def _read(self, size, read, line):
+        """Up to `size` bytes of chunk data (all of it for a negative size),
+        with `read` (the socket file's read or readline); a line ends at its
+        newline."""
         if self.failed is not None:
             raise self.failed
         parts = []
@@ -263,13 +253,13 @@ class ChunkedReader:
                 self._next_chunk()
                 continue
             n = self.left if want is None else min(want, self.left)
-            data = self.rfile.readline(n)
+            data = read(n)
             if not data:
                 raise ClosedEarly('connection closed inside a chunked body')
             self.left -= len(data)
             parts.append(data)
             if want is not None:
                 want -= len(data)
-            if data.endswith(b'\n'):
+            if line and data.endswith(b'\n'):
                 break
         return b''.join(parts)
