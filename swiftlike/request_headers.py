@@ -64,9 +64,9 @@ class RequestHeaders:
 
 
 def read_header_pairs(fp):
-    """Read header lines up to the blank line: [(name, value), ...], the one
-    header-block reader of requests (servers) and responses (the proxy's
-    backend client).
+    """Read header lines up to the blank line: [(name, value), ...], the
+    reader of the responses our backend client gets (requests are read by
+    http_framing.read_header_block).
 
     Raises http.client.LineTooLong / HTTPException like http.client.parse_headers.
     A continuation line (leading space or tab) extends the previous value; a
