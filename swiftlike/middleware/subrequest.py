@@ -16,19 +16,23 @@ from urllib.parse import quote, urlencode
 from swiftlike.http import status_line
 from swiftlike.paths import str_to_wsgi, wsgi_to_str
 
-SOURCE_KEY = 'swiftlike.source'
-OWNER_KEY = 'swiftlike.owner'
+from swiftlike.middleware.environ_keys import (AUTHORIZE_KEY, FEATURES_KEY, OWNER_KEY,  # noqa: F401
+                                               SOURCE_KEY, TXN_KEY)
 
-# The client request's environ keys a subrequest keeps: where it came from,
-# who sent it, and what the auth middleware decided about it.
-CARRIED_KEYS = (
-    'REMOTE_ADDR', 'REMOTE_USER', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL',
-    'HTTP_HOST', 'HTTP_X_AUTH_TOKEN', 'HTTP_X_STORAGE_TOKEN', 'HTTP_REFERER',
-    'HTTP_USER_AGENT', 'HTTP_X_FORWARDED_FOR',
+# The client request's environ keys every subrequest keeps: server and
+# transport facts, and the transaction id.
+TRANSPORT_KEYS = (
+    'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'HTTP_HOST',
     'wsgi.version', 'wsgi.url_scheme', 'wsgi.errors', 'wsgi.multithread',
-    'wsgi.multiprocess', 'wsgi.run_once',
-    'swiftlike.txn_id', 'swiftlike.authorize', OWNER_KEY, 'swiftlike.features',
+    'wsgi.multiprocess', 'wsgi.run_once', TXN_KEY,
 )
+# ... and those that carry who sent it and what the auth middleware decided
+# about it (make_environ's default: the subrequest acts as the requester).
+IDENTITY_KEYS = (
+    'REMOTE_USER', 'HTTP_X_AUTH_TOKEN', 'HTTP_X_STORAGE_TOKEN', 'HTTP_REFERER',
+    'HTTP_USER_AGENT', 'HTTP_X_FORWARDED_FOR', AUTHORIZE_KEY, OWNER_KEY, FEATURES_KEY,
+)
+CARRIED_KEYS = TRANSPORT_KEYS + IDENTITY_KEYS
 
 
 def object_names(path):
@@ -54,19 +58,22 @@ def object_path(account, container, obj=None):
     return str_to_wsgi('/v1/' + '/'.join(parts))
 
 
-def make_environ(environ, method, path, query=None, headers=None, source=None):
+def make_environ(environ, method, path, query=None, headers=None, source=None,
+                 carried=CARRIED_KEYS):
     """A subrequest environ: `path` is a WSGI string ('/v1/a/c[/o]'),
     `query` a {name: str} dict (or a ready query string), `headers` a
-    {Header-Name: value} dict added as HTTP_* keys.
+    {Header-Name: value} dict added as HTTP_* keys; `carried` the client
+    environ's keys it keeps (TRANSPORT_KEYS for one without the requester's
+    identity).
 
     The auth middleware judged ownership for the client's path; a subrequest
     to another account drops that verdict, so the proxy asks the auth
     middleware again (as for a cross-account copy)."""
-    env = {key: environ[key] for key in CARRIED_KEYS if key in environ}
+    env = {key: environ[key] for key in carried if key in environ}
     if path_account(path) != path_account(environ.get('PATH_INFO', '')):
         env.pop(OWNER_KEY, None)
-    if 'swiftlike.features' in env:
-        env['swiftlike.features'] = set(env['swiftlike.features'])
+    if FEATURES_KEY in env:
+        env[FEATURES_KEY] = set(env[FEATURES_KEY])
     if isinstance(query, dict):
         query = urlencode([(k, v.encode('utf-8')) for k, v in query.items()],
                           quote_via=quote)
@@ -189,6 +196,9 @@ def call(app, environ):
         it = iter(body)
         first = next(it, b'')
         body = _Resumed(it, body)
+    if 'status' not in captured:
+        # An app that answered nothing at all: a server error, as a client would see it.
+        return SubResponse(500, [], _Resumed(iter(()), body))
     status = int(captured['status'].split(' ', 1)[0])
     return SubResponse(status, captured['headers'], body, first)
 

@@ -9,51 +9,13 @@ one client request costs at most one lookup per account. The proxy answers that
 subrequest from its per-worker info cache (the same cache its controllers use),
 so it costs no backend request while the cache is fresh.
 """
-import io
-
-# -- environ keys ------------------------------------------------------------------
-# Set by catch_errors: the transaction id every log line and backend request carries.
-TXN_KEY = 'swiftlike.txn_id'
-# Set by an auth middleware for requests it could not settle on its own:
-# hook(environ, read_acl, write_acl, is_object) -> None (allowed) or
-# (status line, reason). The proxy calls it once it knows the container's ACLs.
-AUTHORIZE_KEY = 'swiftlike.authorize'
-# Set (True) with AUTHORIZE_KEY by a middleware placed before auth that settles
-# a request's authorization by its own rule (a signed URL, a form signature):
-# the auth middleware then leaves both alone. See override_authorization().
-AUTHORIZE_OVERRIDE_KEY = 'swiftlike.authorize_override'
-# True when the requester may do what the account's owner may (see and set
-# owner-only headers such as container ACLs); set by the auth middleware.
-OWNER_KEY = 'swiftlike.owner'
-# True for a reseller admin's request (any account of the cluster's prefixes).
-RESELLER_REQUEST_KEY = 'swiftlike.reseller_request'
-# Features a middleware in the pipeline implements (see swiftlike/proxy/unsupported.py).
-FEATURES_KEY = 'swiftlike.features'
-# The name of the middleware that made a subrequest (for the access log).
-SOURCE_KEY = 'swiftlike.source'
-# Per-request cache of account_info answers: {account (WSGI str): info dict}.
-INFO_CACHE_KEY = 'swiftlike.info_cache'
-# Marks a HEAD subrequest made by account_info: the proxy may answer it from
-# its own per-worker cache instead of asking the account servers.
-INFO_REQUEST_KEY = 'swiftlike.info_request'
-
-# The REMOTE_USER of a request a temp URL (or a form signature) authorised:
-# it has no user, and static web serves it as an anonymous reader, with the
-# temp URL's parameters on the links of its listings.
-TEMPURL_USER = '.wsgi.tempurl'
-# Response header on pages a middleware made itself ('staticweb'); it is an
-# X-Backend-* header, so the gatekeeper keeps it from clients.
-GENERATOR_HEADER = 'X-Backend-Content-Generator'
-# Set (True) by a middleware on its own subrequests that name reserved
-# (NUL-holding) containers or objects, such as object versioning's hidden
-# versions containers: the proxy accepts such names only then. No client can
-# set an environ key; the gatekeeper drops it all the same.
-RESERVED_NAMES_KEY = 'swiftlike.allow_reserved_names'
-
-# Environ keys a subrequest inherits from its parent (server and transport facts).
-_INHERITED = ('SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'HTTP_HOST',
-              'wsgi.version', 'wsgi.url_scheme', 'wsgi.errors', 'wsgi.multithread',
-              'wsgi.multiprocess', 'wsgi.run_once', TXN_KEY)
+# The environ keys middlewares agree on live in environ_keys; they are named
+# here too, where most middlewares import them from.
+from swiftlike.middleware.environ_keys import (  # noqa: F401 - re-exported
+    AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, FEATURES_KEY, GENERATOR_HEADER, INFO_CACHE_KEY,
+    INFO_REQUEST_KEY, OWNER_KEY, RESELLER_REQUEST_KEY, RESERVED_NAMES_KEY, SOURCE_KEY,
+    TEMPURL_USER, TXN_KEY)
+from swiftlike.middleware.subrequest import TRANSPORT_KEYS, call, make_environ
 
 
 def override_authorization(env, hook):
@@ -99,31 +61,17 @@ def split_account_path(path):
 
 
 def subrequest_env(env, method, path, source, headers=None):
-    """A fresh environ for an internal request (no client headers, empty body)."""
-    sub = {k: env[k] for k in _INHERITED if k in env}
-    sub.update({'REQUEST_METHOD': method, 'PATH_INFO': path, 'SCRIPT_NAME': '',
-                'QUERY_STRING': '', 'CONTENT_LENGTH': '0', 'wsgi.input': io.BytesIO(b''),
-                SOURCE_KEY: source})
-    for name, value in (headers or {}).items():
-        sub['HTTP_' + name.upper().replace('-', '_')] = value
-    return sub
+    """A fresh environ for an internal request with no identity of the
+    client's (no token, no user; the caller adds an authorization if it needs
+    one), no client headers and an empty body. subrequest.make_environ is the
+    one that carries the requester's identity."""
+    return make_environ(env, method, path, headers=headers, source=source, carried=TRANSPORT_KEYS)
 
 
 def call_app(app, env):
     """Run a subrequest: (status int, [(name, value)], body bytes)."""
-    out = {}
-
-    def start_response(status, headers, exc_info=None):
-        out['status'] = int(status.split(' ', 1)[0])
-        out['headers'] = list(headers)
-    body = app(env, start_response)
-    try:
-        data = b''.join(body)
-    finally:
-        close = getattr(body, 'close', None)
-        if close:
-            close()
-    return out.get('status', 500), out.get('headers', []), data
+    sub = call(app, env)
+    return sub.status, sub.header_list, sub.read()
 
 
 def _int(value):
