@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from swiftlike.concurrency import Timeout
 from swiftlike.exceptions import ConnectionTimeout
-from swiftlike.request_headers import read_header_pairs
+from swiftlike.http_framing import read_header_block
 
 MAX_IDLE_PER_NODE = 16
 
@@ -62,7 +62,8 @@ class FastResponse(http.client.HTTPResponse):
             self.version = 10
         else:
             raise http.client.UnknownProtocol(version)
-        headers = self.headers = self.msg = header_dict(read_header_pairs(self.fp))
+        headers = self.headers = self.msg = header_dict(
+            read_header_block(self.fp.readline, lenient=True))
         self.chunked = 'chunked' in headers.get('transfer-encoding', '').lower()
         self.chunk_left = None
         self.will_close = self._check_close()
@@ -280,7 +281,7 @@ def _read_interim(conn, timeout):
             if len(parts) < 2 or not parts[1].isdigit():
                 raise http.client.BadStatusLine(line)
             status = int(parts[1])
-            headers = header_dict(read_header_pairs(fp))
+            headers = header_dict(read_header_block(fp.readline, lenient=True))
     finally:
         fp.close()
     return status, headers

@@ -12,6 +12,7 @@ What is read here: the request line (`parse_request_line`), the header block
 (`read_header_block`), the body's framing (`body_framing`) and a chunked body
 (`ChunkedReader`).
 """
+import http.client
 import re
 
 from swiftlike.constraints import MAX_FILE_SIZE
@@ -105,26 +106,63 @@ def parse_header_line(line):
 _BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*")
 
 
-def read_header_block(readline, max_headers=MAX_HEADERS, what='headers'):
-    """[(name, value), ...] read with readline(limit) up to the empty line."""
+def read_header_block(readline, max_headers=MAX_HEADERS, what='headers', lenient=False):
+    """[(name, value), ...] read with readline(limit) up to the empty line.
+
+    Strict (requests, RFC 9112 §5): every line a valid field line ending in
+    CRLF, else FramingError; EOF inside the block is ClosedEarly.
+
+    `lenient` is for the responses our backend client gets from our own
+    servers, which we trust to frame and must not refuse over a stored value
+    an older version let in: a bare LF or EOF ends a line or the block, a
+    continuation line (leading space or tab) extends the previous value, and
+    a line that is not a field ends the fields (the rest of the block is read
+    and ignored, as the email parser does); its errors are http.client's.
+    """
     lines = []
     while True:
         line = readline(MAX_LINE + 1)
         if len(line) > MAX_LINE:
+            if lenient:
+                raise http.client.LineTooLong('header line')
             raise FramingError('Header line too long')
-        if line == b'\r\n':
+        if line == b'\r\n' or (lenient and line in (b'\n', b'')):
             break
         if not line:
             raise ClosedEarly('connection closed inside the %s' % what)
         if len(lines) >= max_headers:
+            if lenient:
+                raise http.client.HTTPException('got more than %d %s' % (max_headers, what))
             raise FramingError('More than %d %s' % (max_headers, what), 431)
         lines.append(line)
     block = b''.join(lines)
     if _BLOCK.fullmatch(block) is None:
+        if lenient:
+            return _lenient_pairs(lines)
         return [parse_header_line(line) for line in lines]   # raises the reason
     pairs = []
     for line in block.decode('latin-1').split('\r\n')[:-1]:
         name, _sep, value = line.partition(':')
+        pairs.append((name, value.strip(' \t')))
+    return pairs
+
+
+_LENIENT_NAME = re.compile(r'[!-9;-~]+')  # printable ASCII but ':'
+
+
+def _lenient_pairs(lines):
+    pairs = []
+    for line in lines:
+        text = line.decode('latin-1').rstrip('\r\n')
+        if text[:1] in (' ', '\t'):
+            if not pairs:
+                break
+            name, value = pairs[-1]
+            pairs[-1] = (name, value + ' ' + text.strip(' \t'))
+            continue
+        name, sep, value = text.partition(':')
+        if not sep or not _LENIENT_NAME.fullmatch(name):
+            break
         pairs.append((name, value.strip(' \t')))
     return pairs
 

@@ -1,5 +1,6 @@
-"""The lenient header-block reader (swiftlike.request_headers, for our own
-servers' responses) and the server's strict request reading."""
+"""The lenient header-block reader (http_framing.read_header_block(lenient=True),
+for our own servers' responses), RequestHeaders, and the server's strict
+request reading."""
 import http.client
 import io
 import socket
@@ -8,11 +9,12 @@ import threading
 import pytest
 
 from swiftlike import concurrency
-from swiftlike.request_headers import MAX_HEADERS, read_headers
+from swiftlike.http_framing import MAX_HEADERS, read_header_block
+from swiftlike.request_headers import RequestHeaders
 
 
 def parse(raw):
-    return read_headers(io.BytesIO(raw))
+    return RequestHeaders(read_header_block(io.BytesIO(raw).readline, lenient=True))
 
 
 def test_pairs_in_order_and_first_value_wins():
@@ -37,6 +39,17 @@ def test_a_non_header_line_ends_the_headers():
     assert parse(b' leading fold\r\nX-B: 2\r\n\r\n').items() == []
     assert parse(b'Bad Name: 1\r\n\r\n').items() == []
     assert parse(b'\r\n').items() == [] and parse(b'').items() == []
+
+
+def test_lenient_reads_what_strict_refuses():
+    # A value with a control character an older version stored, a bare LF,
+    # EOF for the blank line: a response of our own server is still read.
+    raw = b'X-Object-Meta-A: a\x7fb\r\nX-B: 2\nX-C: 3\r\n'
+    assert parse(raw).items() == [('X-Object-Meta-A', 'a\x7fb'), ('X-B', '2'), ('X-C', '3')]
+    # ... and the rest of the block is consumed, the body left where it is.
+    fp = io.BytesIO(b'X-A: 1\r\nnot a header\r\nX-B: 2\r\n\r\nbody')
+    assert read_header_block(fp.readline, lenient=True) == [('X-A', '1')]
+    assert fp.read() == b'body'
 
 
 def test_limits_match_http_client():
