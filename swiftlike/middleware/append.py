@@ -30,7 +30,8 @@ from swiftlike.middleware.append_write import (MAX_MANIFEST_BYTES, SOURCE, Appen
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.segments import Segment, SegmentStream, segment_slices
 from swiftlike.middleware.subrequest import call, make_environ, object_names, object_path
-from swiftlike.middleware.toolkit import EnvironHeaders, SOURCE_KEY, container_info, mark_feature
+from swiftlike.middleware.toolkit import (EnvironHeaders, SOURCE_KEY, WRITE_ONCE_READ_KEY,
+                                         container_info, mark_feature)
 
 FEATURE = 'append'
 QUERY = 'append-manifest'
@@ -227,9 +228,11 @@ class AppendableObjects:
             headers = {}
             if first or last != segment.size:
                 headers['Range'] = 'bytes=%d-%d' % (first, last - 1)
-            return call(self.app, make_environ(
-                environ, 'GET', object_path(account, manifest.container, segment.name),
-                headers=headers, source=SOURCE))
+            sub = make_environ(environ, 'GET',
+                               object_path(account, manifest.container, segment.name),
+                               headers=headers, source=SOURCE)
+            sub[WRITE_ONCE_READ_KEY] = True     # a piece is never overwritten
+            return call(self.app, sub)
         return _PrefetchingStream(fetch, list(segment_slices(pieces, start, stop)),
                                   '/'.join(names), self.logger, self.conf.max_get_time)
 

@@ -39,3 +39,9 @@ GENERATOR_HEADER = 'X-Backend-Content-Generator'
 # versions containers: the proxy accepts such names only then. No client can
 # set an environ key; the gatekeeper drops it all the same.
 RESERVED_NAMES_KEY = 'swiftlike.allow_reserved_names'
+# Set (True) by a middleware on a subrequest that reads an object written once
+# under a unique name and never overwritten (an appendable object's pieces):
+# the proxy reads one replica instead of asking `object_read_fanout` of them
+# for their versions, since no replica can hold an older version of it. A
+# replica without it still sends the read on to the others.
+WRITE_ONCE_READ_KEY = 'swiftlike.write_once_read'

@@ -10,6 +10,7 @@ from swiftlike.exceptions import (BadRequest, NotFound, NotImplemented_, Service
                                   SwiftlikeError)
 from swiftlike.http import client_content_type
 from swiftlike.proxy.controllers import obj_cas, obj_put
+from swiftlike.middleware.environ_keys import WRITE_ONCE_READ_KEY
 from swiftlike.proxy.controllers.base import (AUTHORIZE_KEY, Controller, Reply, error_reply,
                                               name_path)
 from swiftlike.proxy.controllers.params import metadata_headers, sysmeta_headers
@@ -58,9 +59,11 @@ class ObjectController(Controller):
             if value is not None:
                 headers[name] = value
         ring, part, nodes = self._ring()
+        fanout = 1 if self.req.environ.get(WRITE_ONCE_READ_KEY) else \
+            self.app.conf.object_read_fanout
         resp = self.read(ring, part, nodes, self.req.method,
                          name_path(self.account, self.container, self.obj), headers,
-                         fanout=self.app.conf.object_read_fanout)
+                         fanout=fanout)
         resume = None
         if resp is not None and self.req.method == 'GET' and 'Range' not in headers:
             etag = resp.headers.get('etag', '')

@@ -395,10 +395,13 @@ class Result:
         return '<Result %s %r>' % (self.status, self.body[:60])
 
 
-def call(app, method, path, headers=None, body=b'', chunked=False, content_length=None):
+def call(app, method, path, headers=None, body=b'', chunked=False, content_length=None,
+         environ=None):
     """Run one request through `app`; the body is read to its end (a failure
-    while streaming it is kept in `.error`, as a client sees a cut connection)."""
+    while streaming it is kept in `.error`, as a client sees a cut connection).
+    `environ`: keys a middleware above the proxy would have set."""
     req = Request.blank(path, method=method, headers=headers or {})
+    req.environ.update(environ or {})
     req.environ['wsgi.input'] = io.BytesIO(body)
     if chunked:
         req.environ['HTTP_TRANSFER_ENCODING'] = 'chunked'

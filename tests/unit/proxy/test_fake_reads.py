@@ -3,6 +3,7 @@ stale replicas, tombstones, and resuming a broken body on another replica."""
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from swiftlike.middleware.environ_keys import WRITE_ONCE_READ_KEY
 from swiftlike.timestamp import Timestamp
 from tests.unit.proxy.fake_backend import FakeCluster, call
 
@@ -97,6 +98,17 @@ def test_read_fanout_avoids_a_stale_replica_it_sees(cluster, fanout, expected):
     assert (resp.status, resp.body) == (200, expected)
     # One body is read; the other replicas were only asked for their version.
     assert len(cluster.requests('GET', PATH)) == (1 if expected == b'stale' else 2)
+
+
+def test_a_write_once_read_asks_one_replica_and_falls_back(cluster):
+    # An appendable object's piece (never overwritten): no version probe.
+    cluster.put_object(PATH, BODY, ts=1, nodes=[1, 2])
+    app = cluster.app(object_read_fanout=3)
+    resp = call(app, 'GET', '/v1' + PATH, environ={WRITE_ONCE_READ_KEY: True})
+    assert (resp.status, resp.body) == (200, BODY)
+    # The first primary lacks it: the read goes on to the next, one at a time.
+    assert len(cluster.requests('GET', PATH)) == 2
+    assert cluster.requests('HEAD', PATH) == []
 
 
 @pytest.mark.parametrize('stored,expected', [
