@@ -17,6 +17,7 @@ merged into one new piece, committed with the same compare-and-swap (given
 up silently if an append won meanwhile), and the merged pieces are deleted.
 """
 import hashlib
+import io
 import mimetypes
 
 from swiftlike.constraints import (MAX_CONTAINER_NAME_LENGTH, MAX_FILE_SIZE,
@@ -24,7 +25,7 @@ from swiftlike.constraints import (MAX_CONTAINER_NAME_LENGTH, MAX_FILE_SIZE,
 from swiftlike.exceptions import BadRequest, SwiftlikeError
 from swiftlike.middleware import append_manifest as am
 from swiftlike.middleware.segments import Segment, SegmentStream, segment_slices
-from swiftlike.middleware.subrequest import call, make_environ, object_path
+from swiftlike.middleware.subrequest import BodyInput, call, make_environ, object_path
 from swiftlike.middleware.toolkit import container_info
 from swiftlike.proxy.controllers.obj_cas import COMMIT_KEY, RESULT_HEADER, Commit
 from swiftlike.timestamp import Timestamp
@@ -267,7 +268,7 @@ class Appender:
         env = self.sub('PUT', object_path(self.account, self.container, self.obj),
                        headers=self.new_headers(state, manifest, timestamp))
         env['CONTENT_LENGTH'] = str(len(body))
-        env['wsgi.input'] = _BytesInput(body)
+        env['wsgi.input'] = io.BytesIO(body)
         env[COMMIT_KEY] = Commit(timestamp, if_match)
         resp = call(self.app, env)
         resp.discard()
@@ -369,7 +370,7 @@ class Appender:
             return call(self.app, self.sub('GET', self.piece_path(segment.name),
                                            headers=headers))
         stream = SegmentStream(fetch, segment_slices(pieces, 0, total), name, self.mw.logger)
-        reader = _StreamInput(stream)
+        reader = BodyInput(stream)
         env = self.sub('PUT', self.piece_path(name),
                        headers={'Content-Type': 'application/octet-stream'})
         env['CONTENT_LENGTH'] = str(total)
@@ -390,40 +391,3 @@ class Appender:
             if resp.status // 100 != 2 and resp.status != 404:
                 self.mw.logger.warning('append: deleting piece %s/%s failed (%d)',
                                        self.segments, name, resp.status)
-
-
-class _StreamInput:
-    """`read(size)` over a SegmentStream: the body of a merged piece's PUT
-    (a piece that cannot be read raises its SegmentError, failing the PUT)."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.chunks = iter(stream)
-        self.buffer = b''
-
-    def read(self, size=-1):
-        while not self.buffer:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                return b''
-            self.buffer = chunk
-        if size is None or size < 0:
-            size = len(self.buffer)
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
-
-    def close(self):
-        self.stream.close()
-
-
-class _BytesInput:
-    def __init__(self, data):
-        self.data = data
-        self.pos = 0
-
-    def read(self, size=-1):
-        if size is None or size < 0:
-            size = len(self.data) - self.pos
-        chunk = self.data[self.pos:self.pos + size]
-        self.pos += len(chunk)
-        return chunk

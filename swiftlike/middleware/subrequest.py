@@ -180,6 +180,34 @@ class _Passed:
         self.sub.close()
 
 
+class BodyInput:
+    """`read(size)` over an iterable of byte chunks (a subrequest's streamed
+    answer, a segment stream): the wsgi.input of a PUT that copies it. A read
+    returns at most what one chunk has left; b'' at the end. close() closes
+    the iterable."""
+
+    def __init__(self, chunks):
+        self.source = chunks
+        self.chunks = iter(chunks)
+        self.buffer = b''
+
+    def read(self, size=-1):
+        while not self.buffer:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return b''
+            self.buffer = chunk
+        if size is None or size < 0:
+            size = len(self.buffer)
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def close(self):
+        close = getattr(self.source, 'close', None)
+        if close:
+            close()
+
+
 def call(app, environ):
     """Run a subrequest through `app`; its answer as a SubResponse."""
     captured = {}

@@ -19,7 +19,8 @@ import time
 from swiftlike.constraints import MAX_FILE_SIZE
 from swiftlike.exceptions import (Forbidden, PreconditionFailed, RequestEntityTooLarge,
                                   ServiceUnavailable, SwiftlikeError, Unauthorized)
-from swiftlike.middleware.subrequest import call, make_environ, object_path, path_account
+from swiftlike.middleware.subrequest import (BodyInput, call, make_environ, object_path,
+                                             path_account)
 from swiftlike.middleware.toolkit import AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, OWNER_KEY
 from swiftlike.timestamp import Timestamp
 
@@ -108,26 +109,6 @@ def check(resp, what):
     raise ServiceUnavailable('%s: status %d; nothing was changed' % (what, resp.status))
 
 
-class BodyReader:
-    """`read(size)` over a subrequest's streamed body (a PUT's wsgi.input)."""
-
-    def __init__(self, resp):
-        self.resp = resp
-        self.chunks = iter(resp)
-        self.buffer = b''
-
-    def read(self, size=-1):
-        while not self.buffer:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                return b''
-            self.buffer = chunk
-        if size is None or size < 0:
-            size = len(self.buffer)
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
-
-
 class Versioner:
     """The steps of one client request to a versioned container.
 
@@ -200,7 +181,7 @@ class Versioner:
         if etag:
             headers['ETag'] = etag
         env = self._sub('PUT', path, headers=headers)
-        env['wsgi.input'] = BodyReader(source)
+        env['wsgi.input'] = BodyInput(source)
         try:
             resp = call(self.app, env)
             check(resp, what)

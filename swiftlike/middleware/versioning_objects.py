@@ -17,7 +17,7 @@ from swiftlike.http import client_content_type
 from swiftlike.exceptions import (BadRequest, Forbidden, NotFound, ServiceUnavailable,
                                   SwiftlikeError, Unauthorized)
 from swiftlike.middleware import versioning_core as core
-from swiftlike.middleware.subrequest import call, make_environ, object_path
+from swiftlike.middleware.subrequest import BodyInput, call, make_environ, object_path
 from swiftlike.middleware.toolkit import AUTHORIZE_KEY, OWNER_KEY, RESERVED_NAMES_KEY
 from swiftlike.paths import str_to_wsgi
 from swiftlike.timestamp import Timestamp
@@ -81,27 +81,6 @@ class Reply:
         self.status = status
         self.headers = list(headers or [])
         self.body = body
-
-
-class _BodyReader:
-    """A file-like over a SubResponse (a copy's source body), counting bytes."""
-
-    def __init__(self, sub):
-        self._it = iter(sub)
-        self._buf = b''
-        self.sub = sub
-
-    def read(self, size=-1):
-        while size < 0 or len(self._buf) < size:
-            chunk = next(self._it, None)
-            if chunk is None:
-                break
-            self._buf += chunk
-        if size < 0:
-            data, self._buf = self._buf, b''
-        else:
-            data, self._buf = self._buf[:size], self._buf[size:]
-        return data
 
 
 class _CountingInput:
@@ -272,7 +251,7 @@ class ObjectVersioning:
         env = make_environ(self.env, 'PUT', self.version_path(version_id), None, headers,
                            source=SOURCE)
         env['CONTENT_LENGTH'] = src.headers.get('content-length', '0')
-        env['wsgi.input'] = _BodyReader(src)
+        env['wsgi.input'] = BodyInput(src)
         put = call(self.app, self._hidden_env(env))
         src.close()
         put.discard()
