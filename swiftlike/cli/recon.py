@@ -7,7 +7,7 @@ each check asks all of them at once (`GET /recon/...`) and prints a summary:
 oldest and newest completions, "x/y hosts matched" comparisons. Checks:
 -a async pendings, -r replication, --auditor, --updater, --expirer,
 -u unmounted devices, -d disk usage (with --top/--lowest N devices), -l load,
--q quarantined, --md5 (rings and swiftlike.conf against the local copies),
+-q quarantined, --validate-servers, --md5 (rings and swiftlike.conf against the local copies),
 --sockstat, -T time sync, --driveaudit, --diskio (iostat -x per device and
 CPU steal; with --top N the N busiest devices); --all does every one.
 -v prints each host's raw answer. Exit status 0, or 2 for bad arguments or
@@ -226,6 +226,21 @@ class Recon:
         self.figures(self.ask('driveaudit'), 'drive_audit_errors',
                      lambda d: d['drive_audit_errors'])
 
+    def validate_servers(self):
+        self.heading("Validating server type '%s' on %d hosts..." % (self.server_type,
+                                                                    len(self.hosts)))
+        wanted = '%s-server' % self.server_type
+        ok = errors = 0
+        for answer in self.ask('server_type_check'):
+            if not answer.ok:
+                errors += 1
+            elif answer.data == wanted:
+                ok += 1
+            else:
+                self.say('Invalid: %s is %s' % (answer.url, answer.data))
+        self.say('%d/%d hosts ok, %d error[s] while checking hosts.'
+                 % (ok, len(self.hosts), errors))
+
     def diskio_check(self):
         self.heading('Checking disk I/O (iostat -x per device, CPU steal)')
         answers = self.ask('diskio?interval=%s' % self.args.diskio_interval)
@@ -293,7 +308,8 @@ CHECKS = (('async', 'async_check'), ('unmounted', 'unmounted_check'),
           ('loadstats', 'load_check'), ('diskusage', 'diskusage_check'),
           ('md5', 'md5_check'), ('sockstat', 'sockstat_check'),
           ('quarantined', 'quarantine_check'), ('time', 'time_check'),
-          ('driveaudit', 'driveaudit_check'), ('diskio', 'diskio_check'))
+          ('driveaudit', 'driveaudit_check'), ('validate_servers', 'validate_servers'),
+          ('diskio', 'diskio_check'))
 
 
 def build_parser():
@@ -301,7 +317,8 @@ def build_parser():
         prog='swiftlike-recon', description=__doc__.split('\n\n')[0],
         usage='swiftlike-recon [object|container|account] [-v] [--suppress] [-a] [-r] [-u] '
               '[-d] [-l] [-q] [-T] [--md5] [--auditor] [--updater] [--expirer] '
-              '[--sockstat] [--driveaudit] [--diskio] [--all] [--top N]')
+              '[--sockstat] [--driveaudit] [--validate-servers] [--diskio] [--all] '
+              '[--top N]')
     p.add_argument('server_type', nargs='?', default='object', choices=client.SERVER_TYPES,
                    help='whose ring and servers to ask (default object)')
     p.add_argument('-v', '--verbose', action='store_true', help="print each host's answer")
@@ -325,6 +342,8 @@ def build_parser():
     p.add_argument('--sockstat', action='store_true', help='socket usage')
     p.add_argument('-T', '--time', action='store_true', help='clock differences')
     p.add_argument('--driveaudit', action='store_true', help='drive audit errors')
+    p.add_argument('--validate-servers', action='store_true',
+                   help="check that each ring host is a server of the ring's type")
     p.add_argument('--diskio', action='store_true',
                    help='per-device I/O like iostat -x, and CPU steal')
     p.add_argument('--diskio-interval', type=float, default=1.0, metavar='S',

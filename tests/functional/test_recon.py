@@ -179,6 +179,7 @@ def test_recon_all_prints_what_the_disks_show(xfs_cluster, workload):
     for name in ('1m_load_avg', 'tcp_in_use', 'cpu_steal_pct', 'util_pct'):
         assert stats_line(out, name)['reported'] >= 4
     assert re.search(r'^127\.0\.0\.1:\d+ +d\d +loop\d+ ', out, re.M), out
+    assert '4/4 hosts ok, 0 error[s] while checking hosts.' in out   # --validate-servers
 
 
 def test_recon_md5_notices_a_different_ring(xfs_cluster, workload, tmp_path):
@@ -254,3 +255,5 @@ def test_recon_http_errors_have_reasons(xfs_cluster):
     assert status == 400 and b'interval' in body
     status, _h, body = http('GET', server.url + '/recon/unmounted')
     assert status == 200 and json.loads(body) == []
+    status, _h, body = http('GET', server.url + '/recon/server_type_check')
+    assert json.loads(body) == 'container-server'
