@@ -265,3 +265,20 @@ def test_recon_http_errors_have_reasons(xfs_cluster):
     assert status == 200 and json.loads(body) == []
     status, _h, body = http('GET', server.url + '/recon/server_type_check')
     assert json.loads(body) == 'container-server'
+
+
+def test_recon_with_a_server_down(xfs_cluster, workload):
+    cluster = xfs_cluster
+    down = cluster.server('object', 4)
+    cluster.stop_server('object', 4)
+    try:
+        out = recon_cli(cluster, '-q', '-T', '--md5')
+        quiet = recon_cli(cluster, '-q', '--suppress')
+    finally:
+        cluster.start_server('object', 4)
+    assert re.search(r'^-> http://127\.0\.0\.1:%d/recon/quarantined: .*refused' % down.port,
+                     out, re.M), out
+    quarantined = stats_line(out, 'quarantined_objects')
+    assert (quarantined['total'], quarantined['reported']) == (1, 3)
+    assert out.count('3/4 hosts matched, 1 error[s] while checking hosts.') == 3
+    assert '-> http://' not in quiet and stats_line(quiet, 'quarantined_objects')['reported'] == 3
