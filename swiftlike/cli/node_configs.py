@@ -174,9 +174,24 @@ def remove_commands(host):
 
 
 # -- the guide's generated blocks ------------------------------------------------
+def node_configs_commands(hosts=EXAMPLE_HOSTS, hash_suffix=EXAMPLE_HASH_SUFFIX):
+    """The command that writes each host's config directory, one per host."""
+    lines = []
+    for host in hosts:
+        flags = ['--name %s' % host.name, '--ip %s' % host.ip]
+        flags += ['--no-proxy'] if not host.proxy else []
+        flags += ['--no-storage'] if not host.storage else []
+        flags += ['--expirer'] if host.expirer else []
+        lines.append('%s$ swiftlike-node-configs %s --hash-suffix %s --out /etc/swiftlike'
+                     % (host.name, ' '.join(flags), hash_suffix))
+    return lines
+
+
 def example_block(key):
     """The text of the guide block named `key` (KeyError when unknown)."""
     hosts = {h.name: h for h in EXAMPLE_HOSTS}
+    if key == 'node-configs-commands':
+        return '\n'.join(node_configs_commands()) + '\n'
     if key == 'ring-commands':
         return '\n'.join(ring_commands()) + '\n'
     if key.startswith('drain-'):
@@ -207,7 +222,6 @@ def main(argv=None, out=None):
     parser = argparse.ArgumentParser(prog='swiftlike-node-configs',
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('--ip', help="this node's address (bind_ip of every server)")
-    parser.add_argument('--zone', type=int, default=1)
     parser.add_argument('--name', default='', help='a label for the headers (default: the IP)')
     parser.add_argument('--hash-suffix', help="the cluster's secret path_suffix (the same "
                                               'on every node)')
@@ -238,7 +252,7 @@ def main(argv=None, out=None):
         parser.error('--ip and --hash-suffix are required')
     if args.workers < 0:
         parser.error('--workers must be >= 0')
-    host = Host(args.name or args.ip, args.ip, args.zone, proxy=not args.no_proxy,
+    host = Host(args.name or args.ip, args.ip, 0, proxy=not args.no_proxy,
                 storage=not args.no_storage, expirer=args.expirer)
     files = node_files(host, args.hash_suffix, Paths(args.swift_dir, args.devices),
                        args.workers)
