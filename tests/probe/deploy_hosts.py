@@ -101,6 +101,12 @@ class DeployCluster:
     # -- files ---------------------------------------------------------------------
     def write_configs(self):
         """Each host's config dir as the guide shows it, and its devices mounted."""
+        # `ip netns exec` gives each command a mount namespace of its own, a
+        # copy of ours: with the data dir a shared mount, a disk unmounted or
+        # mounted here later is seen the same way by every host's processes.
+        subprocess.run(['mount', '--bind', self.data_dir, self.data_dir], check=True)
+        self.mounts.append(self.data_dir)
+        subprocess.run(['mount', '--make-rshared', self.data_dir], check=True)
         for host in self.hosts:
             node_configs.write_node(host.paths.swift_dir,
                                     node_configs.node_files(host.spec, paths=host.paths))
@@ -110,6 +116,19 @@ class DeployCluster:
                 subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', path],
                                check=True)
                 self.mounts.append(path)
+
+    def fail_disk(self, host, device):
+        """The disk dies: its file system goes away (lazily, as open files
+        keep it alive); an empty, unmounted directory is left."""
+        path = host.device_path(device)
+        subprocess.run(['umount', '-l', path], check=True)
+        self.mounts.remove(path)
+
+    def replace_disk(self, host, device):
+        """A new, empty disk in its place (mkfs + mount)."""
+        path = host.device_path(device)
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', path], check=True)
+        self.mounts.append(path)
 
     def ring_builder(self, lines):
         """Run the guide's swiftlike-ring-builder lines in the admin directory."""
@@ -142,6 +161,33 @@ class DeployCluster:
         self.mounts = []
 
     # -- processes -----------------------------------------------------------------
+    def start_example(self):
+        """The guide's steps 3-5: configs, rings built once and copied, every
+        host's servers started with swiftlike-init."""
+        self.write_configs()
+        self.ring_builder(node_configs.ring_commands())
+        self.copy_rings()
+        for host in self.hosts:
+            status, output = host.init('start', 'main')
+            assert status == 0, output
+            assert output.count(' started (pid ') == 4, output
+            status, output = host.init('status', 'main')
+            assert status == 0, output
+
+    @property
+    def proxies(self):
+        return ['http://%s:%d' % (h.ip, node_configs.PROXY_PORT) for h in self.hosts]
+
+    def login(self):
+        """(account path /v1/AUTH_test, auth headers) of the guide's test user."""
+        status, headers, _ = self.request('GET', self.proxies[0] + '/auth/v1.0',
+                                          {'X-Auth-User': 'test:tester',
+                                           'X-Auth-Key': 'testing'})
+        assert status == 200
+        # The path is served by every proxy (tokens are valid on all of them).
+        return (headers['X-Storage-Url'].split(self.proxies[0], 1)[1],
+                {'X-Auth-Token': headers['X-Auth-Token']})
+
     def stop_all(self):
         for host in self.hosts:
             host.init('stop', 'all', '--kill-wait', '15')

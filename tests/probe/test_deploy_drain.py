@@ -1,13 +1,15 @@
 """Probe: doc/deploy.md's worked example, run as the guide says, on four
-network-namespace hosts; then host4 is drained and removed through the ring.
+network-namespace hosts; then host4 is drained and removed through the ring
+(*Removing a node*), and, on a fresh cluster, host2's disk fails and is
+replaced (*Replacing a failed disk*).
 
 The configs are what swiftlike-node-configs writes for the guide (a unit test
 keeps the guide's blocks equal to them), the ring lines are the guide's, the
 services are started, run once and stopped with bin/swiftlike-init. Replication
 runs as explicit passes (`swiftlike-init once`), round after round until the
-drained host holds nothing, so nothing depends on timing. At the end every
-object is readable through each remaining proxy, listed in its container, and
-on disk on exactly its three primaries, all on hosts 1-3.
+disks hold what the ring says, so nothing depends on timing. At the end every
+object is readable through the proxies, listed in its container, and on disk on
+exactly its three primaries.
 """
 import hashlib
 import os
@@ -35,8 +37,8 @@ def cluster(tmp_path):
     deploy = DeployCluster(str(tmp_path))
     try:
         deploy.setup_network()
-        deploy.write_configs()
         hashing.set_hash_secrets('', node_configs.EXAMPLE_HASH_SUFFIX)
+        deploy.start_example()
         yield deploy
     finally:
         hashing.set_hash_secrets(TEST_HASH_PREFIX, TEST_HASH_SUFFIX)
@@ -68,50 +70,58 @@ def _replicas(cluster, ring, account, container, obj):
                                     name_hash[-3:], name_hash)
             try:
                 fileset = resolve_files(os.listdir(hash_dir))
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 continue
             if fileset.data:
                 found[(host.ip, device)] = fileset.data
     return {(n['ip'], n['device']) for n in nodes}, found
 
 
-def _replicate(cluster, hosts):
+def _replicate(hosts):
     for host in hosts:
         status, output = host.init('once', *REPLICATORS)
         assert status == 0, output
 
 
-def test_worked_example_drain_and_remove_a_node_loses_nothing(cluster):
-    # The rings, built once on the admin machine and copied to every host.
-    cluster.ring_builder(node_configs.ring_commands())
-    cluster.copy_rings()
-    for host in cluster.hosts:
-        status, output = host.init('start', 'main')
-        assert status == 0, output
-        assert output.count(' started (pid ') == 4, output
-        status, output = host.init('status', 'main')
-        assert status == 0, output
+def _put(cluster, path, auth, indexes):
+    proxies = cluster.proxies
 
-    proxies = ['http://%s:%d' % (h.ip, node_configs.PROXY_PORT) for h in cluster.hosts]
-    status, headers, _ = cluster.request('GET', proxies[0] + '/auth/v1.0',
-                                         {'X-Auth-User': 'test:tester', 'X-Auth-Key': 'testing'})
-    assert status == 200
-    token, storage_url = headers['X-Auth-Token'], headers['X-Storage-Url']
-    path = storage_url.split(proxies[0], 1)[1]  # /v1/AUTH_test, served by every proxy
+    def put(i):  # round-robin over the proxies
+        return http('PUT', '%s%s/deploy/o%03d' % (proxies[i % len(proxies)], path, i), auth,
+                    _body(i))[0]
+    return cluster.map(put, indexes)
+
+
+def _check_everything(cluster, proxies, path, auth, count):
+    """Every object on exactly its primaries, readable, listed."""
     account = path.rsplit('/', 1)[1]
-    auth = {'X-Auth-Token': token}
-    assert cluster.request('PUT', proxies[1] + path + '/deploy', auth)[0] in (201, 202)
+    ring = Ring(cluster.admin_dir, ring_name='object')
+    names = ['o%03d' % i for i in range(count)]
+    for name in names:
+        primaries, found = _replicas(cluster, ring, account, 'deploy', name)
+        assert set(found) == primaries and len(primaries) == 3, (name, primaries, found)
+        assert len(set(found.values())) == 1, (name, found)
+    for i, name in enumerate(names):
+        status, _h, body = cluster.request(
+            'GET', '%s%s/deploy/%s' % (proxies[i % len(proxies)], path, name), auth)
+        assert (status, hashlib.md5(body).hexdigest()) == (
+            200, hashlib.md5(_body(i)).hexdigest()), name
+    for proxy in proxies:
+        status, _h, listing = cluster.request('GET', proxy + path + '/deploy', auth)
+        assert status == 200 and listing.decode().split() == names
 
-    def put(i):  # round-robin over the four proxies
-        return http('PUT', '%s%s/deploy/o%03d' % (proxies[i % 4], path, i), auth, _body(i))[0]
-    assert cluster.map(put, range(OBJECTS)) == [201] * OBJECTS
+
+def test_worked_example_drain_and_remove_a_node_loses_nothing(cluster):
+    path, auth = cluster.login()
+    account = path.rsplit('/', 1)[1]
+    assert cluster.request('PUT', cluster.proxies[1] + path + '/deploy', auth)[0] in (201, 202)
+    assert _put(cluster, path, auth, range(OBJECTS)) == [201] * OBJECTS
 
     ring = Ring(cluster.admin_dir, ring_name='object')
-    names = ['o%03d' % i for i in range(OBJECTS)]
     drained = cluster.hosts[3]
-    on_drained = [n for n in names if any(
-        ip == drained.ip for ip, _d in _replicas(cluster, ring, account, 'deploy', n)[0])]
-    assert on_drained, 'some objects should have host4 as a primary'
+    assert any(ip == drained.ip for i in range(OBJECTS)
+               for ip, _d in _replicas(cluster, ring, account, 'deploy', 'o%03d' % i)[0]), \
+        'some objects should have host4 as a primary'
     assert _files_under(drained.device_path('sdb'), ('.data',))
 
     # Drain host4: weight 0, rebalance, copy the rings everywhere (host4 too: its
@@ -122,7 +132,7 @@ def test_worked_example_drain_and_remove_a_node_loses_nothing(cluster):
     assert all(dev['ip'] != drained.ip for part in range(ring.partition_count)
                for dev in ring.get_part_nodes(part))
     for rounds in range(1, MAX_ROUNDS + 1):
-        _replicate(cluster, cluster.hosts)
+        _replicate(cluster.hosts)
         left = _files_under(drained.device_path('sdb'), ('.data', '.db'))
         if not left:
             break
@@ -138,18 +148,43 @@ def test_worked_example_drain_and_remove_a_node_loses_nothing(cluster):
     ring = Ring(cluster.admin_dir, ring_name='object')
     assert {d['ip'] for d in ring.devs if d} == {h.ip for h in cluster.hosts[:3]}
     # One more round on the remaining hosts: nothing is left to move.
-    _replicate(cluster, cluster.hosts[:3])
+    _replicate(cluster.hosts[:3])
+    _check_everything(cluster, cluster.proxies[:3], path, auth, OBJECTS)
 
-    for i, name in enumerate(names):
-        primaries, found = _replicas(cluster, ring, account, 'deploy', name)
-        assert set(found) == primaries and len(primaries) == 3, (name, primaries, found)
-        assert drained.ip not in {ip for ip, _d in found}
-        assert len(set(found.values())) == 1, (name, found)
-    for i, name in enumerate(names):
-        status, _h, body = cluster.request('GET', '%s%s/deploy/%s' % (proxies[i % 3], path, name),
-                                           auth)
-        assert (status, hashlib.md5(body).hexdigest()) == (
-            200, hashlib.md5(_body(i)).hexdigest()), name
-    for proxy in proxies[:3]:
-        status, _h, listing = cluster.request('GET', proxy + path + '/deploy', auth)
-        assert status == 200 and listing.decode().split() == names
+
+def test_worked_example_replace_a_failed_disk_loses_nothing(cluster):
+    path, auth = cluster.login()
+    assert cluster.request('PUT', cluster.proxies[0] + path + '/deploy', auth)[0] in (201, 202)
+    half = OBJECTS // 2
+    assert _put(cluster, path, auth, range(half)) == [201] * half
+
+    failed = cluster.hosts[1]
+    cluster.fail_disk(failed, 'sdb')
+    # Writes go on (to handoffs for host2's share) ...
+    assert _put(cluster, path, auth, range(half, OBJECTS)) == [201] * half
+    # ... and the other primaries' replicators give host2's partitions a
+    # stand-in: every object has three copies on hosts 1, 3 and 4.
+    others = [h for h in cluster.hosts if h is not failed]
+    _replicate(others)
+    account = path.rsplit('/', 1)[1]
+    ring = Ring(cluster.admin_dir, ring_name='object')
+    for i in range(OBJECTS):
+        _primaries, found = _replicas(cluster, ring, account, 'deploy', 'o%03d' % i)
+        assert len(found) == 3 and failed.ip not in {ip for ip, _d in found}, (i, found)
+
+    # The new disk: empty, mounted in its place, the ring untouched. The
+    # replicators fill it and the stand-ins give their copies back.
+    cluster.replace_disk(failed, 'sdb')
+    for rounds in range(1, MAX_ROUNDS + 1):
+        _replicate(cluster.hosts)
+        misplaced = []
+        for i in range(OBJECTS):
+            primaries, found = _replicas(cluster, ring, account, 'deploy', 'o%03d' % i)
+            if set(found) != primaries:
+                misplaced.append(i)
+        if not misplaced:
+            break
+    assert not misplaced, 'after %d rounds, not on their primaries: %s' % (rounds, misplaced)
+    print('new disk filled after %d replication round(s)' % rounds)
+    assert _files_under(failed.device_path('sdb'), ('.db',)), 'container/account DBs came back'
+    _check_everything(cluster, cluster.proxies, path, auth, OBJECTS)
