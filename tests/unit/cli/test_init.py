@@ -1,5 +1,6 @@
 """swiftlike-init: a node's services found from its configs, and real start /
 reload / status / stop / once of real server and daemon processes."""
+import http.client
 import io
 import os
 import subprocess
@@ -62,6 +63,17 @@ def _workers(master):
     return found
 
 
+def _answers(port):
+    """An HTTP answer (any status) from the server, not just a TCP connect (which
+    the kernel completes for a listening socket nobody accepts on)."""
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+    try:
+        conn.request('GET', '/healthcheck')
+        return conn.getresponse().status > 0
+    finally:
+        conn.close()
+
+
 def test_discover_orders_servers_then_daemons_and_reads_addresses(tmp_path):
     _write(tmp_path / 'proxy-server.conf', '[proxy-server]\nbind_ip = 10.1.2.3\n')
     _write(tmp_path / 'object-server.conf',
@@ -103,7 +115,7 @@ def test_start_reload_status_stop_once_of_real_processes(tmp_path, env):
     try:
         assert node.start(server)
         pid = node.pid(server[0])
-        assert pid and init._accepts(('127.0.0.1', port))
+        assert pid and init._accepts(('127.0.0.1', port)) and _answers(port)
         assert open(tmp_path / 'run' / 'container-server.pid').read().strip() == str(pid)
         assert node.start(server)  # already running: nothing new
         assert node.pid(server[0]) == pid and 'already running' in out.getvalue()
@@ -119,7 +131,7 @@ def test_start_reload_status_stop_once_of_real_processes(tmp_path, env):
             assert time.monotonic() < deadline, (old_workers, _workers(pid))
             assert init._accepts(('127.0.0.1', port))
             time.sleep(0.05)
-        assert node.pid(server[0]) == pid and init._accepts(('127.0.0.1', port))
+        assert node.pid(server[0]) == pid and _answers(port)
 
         assert node.status(node.services) is False  # the replicator is not running
         assert 'container-server running (pid %d) on 127.0.0.1:%d' % (pid, port) in out.getvalue()
