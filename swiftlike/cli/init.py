@@ -11,8 +11,8 @@ beside it. A SERVICE is one of those names, or `all` (the default), `main`
 Services run detached, each in a process group of its own, with a pid file
 in --run-dir and its output appended to <--log-dir>/<service>.log:
 
-  start    start what is not running; wait until each server accepts
-           connections (or report why it died)
+  start    start what is not running; wait until each server answers HTTP
+           (or report why it died)
   stop     SIGTERM (the servers' graceful stop: in-flight requests finish
            within graceful_timeout), then SIGKILL what is left after --kill-wait
   reload   servers: SIGHUP, which rolls their workers without closing the
@@ -181,7 +181,7 @@ class Node:
         return ok
 
     def _wait_up(self, service, proc, deadline):
-        """A server is up when it accepts connections; a daemon when it has
+        """A server is up when it answers HTTP; a daemon when it has
         not died at once. False (and the log's tail) otherwise."""
         while True:
             if proc.poll() is not None:
@@ -190,10 +190,10 @@ class Node:
                     service.name, proc.returncode, self.log_file(service),
                     _tail(self.log_file(service))))
                 return False
-            if not service.is_server or _accepts(service.addr):
+            if not service.is_server or _answers_http(service.addr):
                 return True
             if time.monotonic() > deadline:
-                self.say('%s not accepting on %s:%d yet; see %s' % (
+                self.say('%s not answering on %s:%d yet; see %s' % (
                     (service.name,) + service.addr + (self.log_file(service),)))
                 return False
             time.sleep(0.1)
@@ -304,15 +304,19 @@ def _signal_group(pid, sig):
         pass
 
 
-def _accepts(addr):
+def _answers_http(addr):
+    """Does the server answer HTTP (any status)? A TCP connect alone is not
+    enough: the kernel completes it as soon as the master has bound, before
+    any worker serves."""
     ip, port = addr
     if ip in ('0.0.0.0', ''):
         ip = '127.0.0.1'
     elif ip == '::':
         ip = '::1'
     try:
-        socket.create_connection((ip, port), timeout=1).close()
-        return True
+        with socket.create_connection((ip, port), timeout=2) as sock:
+            sock.sendall(b'GET /healthcheck HTTP/1.0\r\nHost: init\r\n\r\n')
+            return sock.recv(5) == b'HTTP/'
     except OSError:
         return False
 
@@ -355,7 +359,7 @@ def main(argv=None, out=None):
     parser.add_argument('--log-dir', default='/var/log/swiftlike',
                         help="where each service's output is appended")
     parser.add_argument('--timeout', type=float, default=60.0,
-                        help='seconds start waits for each server to accept connections')
+                        help='seconds start waits for each server to answer')
     parser.add_argument('--kill-wait', type=float, default=None,
                         help='seconds stop waits before SIGKILL (default: the '
                              "server's graceful_timeout + 5)")

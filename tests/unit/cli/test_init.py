@@ -3,6 +3,7 @@ reload / status / stop / once of real server and daemon processes."""
 import http.client
 import io
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -115,12 +116,14 @@ def test_start_reload_status_stop_once_of_real_processes(tmp_path, env):
     try:
         assert node.start(server)
         pid = node.pid(server[0])
-        assert pid and init._accepts(('127.0.0.1', port)) and _answers(port)
+        assert pid and init._answers_http(('127.0.0.1', port)) and _answers(port)
         assert open(tmp_path / 'run' / 'container-server.pid').read().strip() == str(pid)
         assert node.start(server)  # already running: nothing new
         assert node.pid(server[0]) == pid and 'already running' in out.getvalue()
 
-        # reload: the master stays, its worker is replaced, the port never closes.
+        # reload: the master stays, its worker is replaced, the port never closes
+        # (a connection the old worker accepts as it stops may be closed unanswered:
+        # eventlet's server drops connections whose request it has not read yet).
         deadline = time.monotonic() + 30
         while not _workers(pid):
             assert time.monotonic() < deadline
@@ -129,7 +132,7 @@ def test_start_reload_status_stop_once_of_real_processes(tmp_path, env):
         assert node.reload(server)
         while _workers(pid) & old_workers or not _workers(pid):
             assert time.monotonic() < deadline, (old_workers, _workers(pid))
-            assert init._accepts(('127.0.0.1', port))
+            socket.create_connection(('127.0.0.1', port), timeout=5).close()
             time.sleep(0.05)
         assert node.pid(server[0]) == pid and _answers(port)
 
@@ -142,7 +145,7 @@ def test_start_reload_status_stop_once_of_real_processes(tmp_path, env):
         assert init._wait_gone(pid, 0)
         assert node.pid(server[0]) is None
         assert not os.path.exists(tmp_path / 'run' / 'container-server.pid')
-        assert not init._accepts(('127.0.0.1', port))
+        assert not init._answers_http(('127.0.0.1', port))
         assert node.status(server) is False
     finally:
         node.stop(node.services, kill_wait=5)
