@@ -19,6 +19,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
@@ -59,7 +60,11 @@ class DeployHost:
                 '--conf-dir', self.paths.swift_dir, '--run-dir', self.run_dir,
                 '--log-dir', self.log_dir] + list(args)
         env = {k: v for k, v in os.environ.items() if k != 'SWIFTLIKE_CONF'}
+        start = time.monotonic()
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+        # Shown with pytest -s: where a slow run spends its time.
+        print('%s: swiftlike-init %s: %.1fs' % (self.spec.name, ' '.join(args),
+                                                time.monotonic() - start))
         return done.returncode, done.stdout + done.stderr
 
 
@@ -164,8 +169,10 @@ class DeployCluster:
     def start_example(self):
         """The guide's steps 3-5: configs, rings built once and copied, every
         host's servers started with swiftlike-init."""
+        start = time.monotonic()
         self.write_configs()
         self.ring_builder(node_configs.ring_commands())
+        print('configs and rings: %.1fs' % (time.monotonic() - start))
         self.copy_rings()
         for host in self.hosts:
             status, output = host.init('start', 'main')

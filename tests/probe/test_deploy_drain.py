@@ -13,6 +13,7 @@ exactly its three primaries.
 """
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -101,6 +102,15 @@ def _check_everything(cluster, proxies, path, auth, count):
         primaries, found = _replicas(cluster, ring, account, 'deploy', name)
         assert set(found) == primaries and len(primaries) == 3, (name, primaries, found)
         assert len(set(found.values())) == 1, (name, found)
+    # The container's and the account's databases, too, on exactly their primaries.
+    for kind, args in (('container', (account, 'deploy')), ('account', (account,))):
+        db_ring = Ring(cluster.admin_dir, ring_name=kind)
+        part, nodes = db_ring.get_nodes(*args)
+        name_hash = hashing.hash_path(*args)
+        held = {(host.ip, device) for host in cluster.hosts for device in host.spec.devices
+                if os.path.exists(os.path.join(host.device_path(device), kind + 's', str(part),
+                                               name_hash[-3:], name_hash, name_hash + '.db'))}
+        assert held == {(n['ip'], n['device']) for n in nodes}, (kind, held, nodes)
     for i, name in enumerate(names):
         status, _h, body = cluster.request(
             'GET', '%s%s/deploy/%s' % (proxies[i % len(proxies)], path, name), auth)
@@ -109,13 +119,22 @@ def _check_everything(cluster, proxies, path, auth, count):
     for proxy in proxies:
         status, _h, listing = cluster.request('GET', proxy + path + '/deploy', auth)
         assert status == 200 and listing.decode().split() == names
+    _phase('checked')
+
+
+def _phase(name, started=[]):
+    now = time.monotonic()
+    print('-- %s (%.1fs since the last phase)' % (name, now - started[-1] if started else 0))
+    started.append(now)
 
 
 def test_worked_example_drain_and_remove_a_node_loses_nothing(cluster):
+    _phase('cluster up')
     path, auth = cluster.login()
     account = path.rsplit('/', 1)[1]
     assert cluster.request('PUT', cluster.proxies[1] + path + '/deploy', auth)[0] in (201, 202)
     assert _put(cluster, path, auth, range(OBJECTS)) == [201] * OBJECTS
+    _phase('objects stored')
 
     ring = Ring(cluster.admin_dir, ring_name='object')
     drained = cluster.hosts[3]
@@ -128,6 +147,7 @@ def test_worked_example_drain_and_remove_a_node_loses_nothing(cluster):
     # replicators must learn that nothing there is theirs any more).
     cluster.ring_builder(node_configs.drain_commands(drained.spec))
     cluster.copy_rings()
+    _phase('drained in the rings')
     ring = Ring(cluster.admin_dir, ring_name='object')
     assert all(dev['ip'] != drained.ip for part in range(ring.partition_count)
                for dev in ring.get_part_nodes(part))
@@ -149,6 +169,7 @@ def test_worked_example_drain_and_remove_a_node_loses_nothing(cluster):
     assert {d['ip'] for d in ring.devs if d} == {h.ip for h in cluster.hosts[:3]}
     # One more round on the remaining hosts: nothing is left to move.
     _replicate(cluster.hosts[:3])
+    _phase('removed and replicated')
     _check_everything(cluster, cluster.proxies[:3], path, auth, OBJECTS)
 
 
