@@ -1,7 +1,8 @@
 """Probe: doc/deploy.md's worked example, run as the guide says, on four
-network-namespace hosts; then host4 is drained and removed through the ring
-(*Removing a node*), and, on a fresh cluster, host2's disk fails and is
-replaced (*Replacing a failed disk*).
+network-namespace hosts; then, each on a fresh cluster: host4 is drained and
+removed through the ring (*Removing a node*); host2's disk fails and is
+replaced (*Replacing a failed disk*); every host is restarted in turn under
+load (*Rolling restarts and upgrades*).
 
 The configs are what swiftlike-node-configs writes for the guide (a unit test
 keeps the guide's blocks equal to them), the ring lines are the guide's, the
@@ -13,6 +14,7 @@ exactly its three primaries.
 """
 import hashlib
 import os
+import threading
 import time
 
 import pytest
@@ -88,7 +90,7 @@ def _put(cluster, path, auth, indexes):
     proxies = cluster.proxies
 
     def put(i):  # round-robin over the proxies
-        return http('PUT', '%s%s/deploy/o%03d' % (proxies[i % len(proxies)], path, i), auth,
+        return http('PUT', '%s%s/deploy/o%05d' % (proxies[i % len(proxies)], path, i), auth,
                     _body(i))[0]
     return cluster.map(put, indexes)
 
@@ -97,7 +99,7 @@ def _check_everything(cluster, proxies, path, auth, count):
     """Every object on exactly its primaries, readable, listed."""
     account = path.rsplit('/', 1)[1]
     ring = Ring(cluster.admin_dir, ring_name='object')
-    names = ['o%03d' % i for i in range(count)]
+    names = ['o%05d' % i for i in range(count)]
     for name in names:
         primaries, found = _replicas(cluster, ring, account, 'deploy', name)
         assert set(found) == primaries and len(primaries) == 3, (name, primaries, found)
@@ -119,7 +121,6 @@ def _check_everything(cluster, proxies, path, auth, count):
     for proxy in proxies:
         status, _h, listing = cluster.request('GET', proxy + path + '/deploy', auth)
         assert status == 200 and listing.decode().split() == names
-    _phase('checked')
 
 
 def _phase(name, started=[]):
@@ -139,7 +140,7 @@ def test_worked_example_drain_and_remove_a_node_loses_nothing(cluster):
     ring = Ring(cluster.admin_dir, ring_name='object')
     drained = cluster.hosts[3]
     assert any(ip == drained.ip for i in range(OBJECTS)
-               for ip, _d in _replicas(cluster, ring, account, 'deploy', 'o%03d' % i)[0]), \
+               for ip, _d in _replicas(cluster, ring, account, 'deploy', 'o%05d' % i)[0]), \
         'some objects should have host4 as a primary'
     assert _files_under(drained.device_path('sdb'), ('.data',))
 
@@ -171,6 +172,7 @@ def test_worked_example_drain_and_remove_a_node_loses_nothing(cluster):
     _replicate(cluster.hosts[:3])
     _phase('removed and replicated')
     _check_everything(cluster, cluster.proxies[:3], path, auth, OBJECTS)
+    _phase('checked')
 
 
 def test_worked_example_replace_a_failed_disk_loses_nothing(cluster):
@@ -190,7 +192,7 @@ def test_worked_example_replace_a_failed_disk_loses_nothing(cluster):
     account = path.rsplit('/', 1)[1]
     ring = Ring(cluster.admin_dir, ring_name='object')
     for i in range(OBJECTS):
-        _primaries, found = _replicas(cluster, ring, account, 'deploy', 'o%03d' % i)
+        _primaries, found = _replicas(cluster, ring, account, 'deploy', 'o%05d' % i)
         assert len(found) == 3 and failed.ip not in {ip for ip, _d in found}, (i, found)
 
     # The new disk: empty, mounted in its place, the ring untouched. The
@@ -200,7 +202,7 @@ def test_worked_example_replace_a_failed_disk_loses_nothing(cluster):
         _replicate(cluster.hosts)
         misplaced = []
         for i in range(OBJECTS):
-            primaries, found = _replicas(cluster, ring, account, 'deploy', 'o%03d' % i)
+            primaries, found = _replicas(cluster, ring, account, 'deploy', 'o%05d' % i)
             if set(found) != primaries:
                 misplaced.append(i)
         if not misplaced:
@@ -209,3 +211,62 @@ def test_worked_example_replace_a_failed_disk_loses_nothing(cluster):
     print('new disk filled after %d replication round(s)' % rounds)
     assert _files_under(failed.device_path('sdb'), ('.db',)), 'container/account DBs came back'
     _check_everything(cluster, cluster.proxies, path, auth, OBJECTS)
+
+
+def test_worked_example_rolling_restart_fails_no_request(cluster):
+    """*Rolling restarts and upgrades*: one host at a time is stopped (graceful SIGTERM) and
+    started again with swiftlike-init while a client keeps writing and reading
+    through the other hosts' proxies (a load balancer takes the restarting one
+    out). Requests also run, in step, while the host is down and just after it
+    is back. Not one request may fail, and afterwards replication leaves every
+    object on exactly its primaries."""
+    path, auth = cluster.login()
+    assert cluster.request('PUT', cluster.proxies[0] + path + '/deploy', auth)[0] in (201, 202)
+    in_service = list(cluster.proxies)
+    results, stop = [], threading.Event()
+    counter = iter(range(10 ** 6))
+
+    def one_op(i, proxies):
+        proxy = proxies[i % len(proxies)]
+        url = '%s%s/deploy/o%05d' % (proxy, path, i)
+        put = http('PUT', url, auth, _body(i))[0]
+        status, _h, body = http('GET', url, auth)
+        return i, put, status, body == _body(i)
+
+    def background():
+        while not stop.is_set():
+            results.append(one_op(next(counter), list(in_service)))
+
+    def in_step(proxies, count=6):
+        return cluster.map(lambda i: one_op(i, proxies), [next(counter) for _ in range(count)])
+
+    worker = cluster._pool().submit(background)
+    try:
+        for n, host in enumerate(cluster.hosts):
+            proxy = cluster.proxies[n]
+            in_service.remove(proxy)
+            status, output = host.init('stop', 'main')
+            assert status == 0, output
+            results.extend(in_step(in_service))        # the host is down
+            status, output = host.init('start', 'main')
+            assert status == 0, output
+            results.extend(in_step(in_service))        # back, maybe still error-limited
+            in_service.append(proxy)
+    finally:
+        stop.set()
+        worker.result(timeout=300)
+    failed = [r for r in results if r[1:] != (201, 200, True)]
+    assert not failed, failed
+    count = max(r[0] for r in results) + 1
+    print('%d PUT+GET pairs during the rolling restart, none failed' % len(results))
+    assert len(results) >= 8 * 6
+
+    for rounds in range(1, MAX_ROUNDS + 1):
+        _replicate(cluster.hosts)
+        ring = Ring(cluster.admin_dir, ring_name='object')
+        account = path.rsplit('/', 1)[1]
+        if all(set(found) == primaries for primaries, found in (
+                _replicas(cluster, ring, account, 'deploy', 'o%05d' % i)
+                for i in range(count))):
+            break
+    _check_everything(cluster, cluster.proxies, path, auth, count)
