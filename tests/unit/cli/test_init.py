@@ -183,3 +183,26 @@ def test_bin_shim_runs_from_a_checkout(tmp_path, env):
                            '--conf-dir', str(tmp_path), 'status'],
                           capture_output=True, text=True, env=env, cwd='/')
     assert done.returncode == 2 and 'swiftlike-init: ' in done.stderr
+
+
+def test_daemons_run_detached_until_stopped(tmp_path, env):
+    conf_dir = _node(tmp_path, free_ports(1)[0])
+    out = io.StringIO()
+    node = init.Node(conf_dir, str(tmp_path / 'run'), str(tmp_path / 'log'), out=out, env=env)
+    rest = init.select(node.services, ['rest'])
+    assert [s.name for s in rest] == ['container-replicator']
+    try:
+        assert node.start(rest)
+        pid = node.pid(rest[0])
+        assert pid and node.status(rest)
+        # Its first pass shows in its log (the daemon really runs, it did not just exist).
+        deadline = time.monotonic() + 60
+        log = tmp_path / 'log' / 'container-replicator.log'
+        while 'container-replicator pass' not in log.read_text():
+            assert time.monotonic() < deadline and node.pid(rest[0]) == pid, log.read_text()
+            time.sleep(0.1)
+        assert node.stop(rest)
+        assert init._wait_gone(pid, 0) and node.pid(rest[0]) is None
+        assert 'container-replicator stopped' in out.getvalue()
+    finally:
+        node.stop(node.services, kill_wait=5)
