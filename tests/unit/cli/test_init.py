@@ -206,3 +206,31 @@ def test_daemons_run_detached_until_stopped(tmp_path, env):
         assert 'container-replicator stopped' in out.getvalue()
     finally:
         node.stop(node.services, kill_wait=5)
+
+
+def test_reload_reopens_log_files_after_rotation(tmp_path, env):
+    port = free_ports(1)[0]
+    log_file = tmp_path / 'container.log'
+    conf_dir = _node(tmp_path, port, extra='log_file = %s\n' % log_file)
+    node = init.Node(conf_dir, str(tmp_path / 'run'), str(tmp_path / 'log'), out=io.StringIO(),
+                     env=env)
+    server = init.select(node.services, ['main'])
+    try:
+        assert node.start(server) and _answers(port)
+        deadline = time.monotonic() + 60
+        while 'healthcheck' not in (log_file.read_text() if log_file.exists() else ''):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.rename(log_file, str(log_file) + '.1')  # logrotate's move
+        pid = node.pid(server[0])
+        old_workers = _workers(pid)
+        assert node.reload(server)
+        while _workers(pid) & old_workers or not _workers(pid):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert _answers(port)
+        while 'healthcheck' not in (log_file.read_text() if log_file.exists() else ''):
+            assert time.monotonic() < deadline, 'no new log file after the reload'
+            time.sleep(0.05)
+    finally:
+        node.stop(node.services, kill_wait=5)
