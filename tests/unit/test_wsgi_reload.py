@@ -1,6 +1,7 @@
 """SIGHUP to a server's master (the graceful reload): a new worker takes new
 requests at once, the old one finishes the request it is serving, then exits;
 the master and its listening socket stay."""
+import http.client
 import os
 import signal
 import subprocess
@@ -71,9 +72,19 @@ def test_sighup_rolls_workers_and_lets_the_old_one_finish(tmp_path):
 
         master.send_signal(signal.SIGHUP)
         # New requests are answered by a new worker while the old one is busy.
-        _wait(lambda: _get(port)[1] != old_worker, 'no new worker took requests')
-        new_worker = _get(port)[1]
-        assert new_worker not in (old_worker, master.pid) and _alive(old_worker)
+        # (A connection the old worker accepts in the instant it stops is closed
+        # unanswered, a gap doc/deploy.md names: such a try is simply repeated.)
+        answers = []
+
+        def served_by_new_worker():
+            try:
+                answers.append(_get(port)[1])
+            except (http.client.RemoteDisconnected, ConnectionResetError):
+                return False
+            return answers[-1] != old_worker
+        _wait(served_by_new_worker, 'no new worker took requests')
+        new_worker = answers[-1]
+        assert new_worker != master.pid and _alive(old_worker)
 
         open(release, 'w').close()
         thread.join(60)
@@ -81,6 +92,7 @@ def test_sighup_rolls_workers_and_lets_the_old_one_finish(tmp_path):
         _wait(lambda: not _alive(old_worker), 'the old worker did not exit')
         assert _get(port) == (200, new_worker) and master.poll() is None
     finally:
+        open(release, 'w').close()
         master.send_signal(signal.SIGTERM)
         try:
             assert master.wait(timeout=30) == 0
