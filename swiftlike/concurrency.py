@@ -90,6 +90,13 @@ def monkey_patch():
     eventlet.monkey_patch(all=False, socket=True, select=True, time=True, thread=True)
 
 
+def fresh_hub():
+    """In a child just forked: an event loop (epoll instance) of its own.
+    The parent's is shared by every child forked from it, and a registration
+    one child removes (a worker stopping) is then gone for all of them."""
+    eventlet.hubs.use_hub()
+
+
 def call_soon_in_hub(func, *args):
     """Schedule func on the hub; safe to call from a signal handler."""
     eventlet.hubs.get_hub().schedule_call_global(0, func, *args)

@@ -1,4 +1,10 @@
-"""Bind, fork workers, serve a WSGI app, stop gracefully on SIGTERM/SIGINT."""
+"""Bind, fork workers, serve a WSGI app, stop gracefully on SIGTERM/SIGINT.
+
+SIGHUP to the master (the graceful reload) rolls its workers: new ones start
+serving on the same listening sockets at once (apps made afresh, so log
+files are reopened), the old ones get SIGTERM and finish their in-flight
+requests. Code and config files are read again only by a restart.
+"""
 import dataclasses
 import errno
 import os
@@ -11,6 +17,7 @@ from swiftlike import concurrency
 from swiftlike.malloc_tuning import tune_malloc
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+_MASTER_SIGNALS = _STOP_SIGNALS | {signal.SIGHUP}
 
 
 @dataclasses.dataclass
@@ -125,25 +132,31 @@ def run_servers(services, logger=None):
                    for sock, (factory, conf) in zip(socks, services)])
 
     if workers <= 0:
+        # No workers to roll: a reload signal must not kill the server.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         serve_here()
         return 0
     children = {}
+    retiring = set()
     stopping = []
 
     def spawn_child():
         # A stop signal arriving between fork() and the child's handlers being
         # installed would be lost; keep it pending until serve_all() unblocks it.
-        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, _MASTER_SIGNALS)
         pid = os.fork()
         if pid == 0:
+            concurrency.fresh_hub()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
             try:
                 serve_here()
             finally:
                 os._exit(0)
         children[pid] = time.time()
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _MASTER_SIGNALS)
 
     def stop(signum, frame):
         stopping.append(signum)
@@ -153,8 +166,24 @@ def run_servers(services, logger=None):
             except OSError:
                 pass
 
+    def reload(signum, frame):
+        if stopping:
+            return
+        old = [pid for pid in children if pid not in retiring]
+        for _ in range(workers):
+            spawn_child()
+        for pid in old:
+            retiring.add(pid)
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        if logger:
+            logger.info('reload: %d new workers, %d old ones finishing', workers, len(old))
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
     for _ in range(workers):
         spawn_child()
     while children:
@@ -165,7 +194,9 @@ def run_servers(services, logger=None):
         except InterruptedError:
             continue
         children.pop(pid, None)
-        if not stopping:
+        if pid in retiring:
+            retiring.discard(pid)
+        elif not stopping:
             if logger:
                 logger.warning('worker %d exited; starting another', pid)
             spawn_child()
