@@ -14,9 +14,10 @@ run before the first metric is created (the CLI does, before forking):
   the daemons, which have no HTTP server, are scraped through the server of
   their node, and one scrape per server counts nothing twice;
 - a proxy uses `/tmp/swiftlike-metrics/proxy-<bind_port>` unless set.
-At start, the files of processes no longer running are removed (a restart is a
-counter reset to Prometheus, which rate() handles); a worker that dies while
-its server runs keeps its files, so the counts stay exact.
+When a server starts, the files of processes no longer running are removed (a
+restart is a counter reset to Prometheus, which rate() handles); a worker that
+dies while its server runs keeps its files, so the counts stay exact, and so
+does a daemon's `--once` pass until the server's next start.
 
 Without `setup()` (tests that build an app in-process) metrics live in this
 process's memory, in a registry of their own.
@@ -114,16 +115,20 @@ _children = {}
 _statsd = {}
 
 
-def setup(directory):
+def setup(directory, clean=True):
     """Count this process's metrics in `directory` (multiprocess mode).
 
     Call once, before any metric is used; a later call with another directory
-    changes nothing (a process has one). Returns the directory in use."""
+    changes nothing (a process has one). Returns the directory in use.
+    `clean`: first remove the files of processes no longer running (servers
+    do, at start; daemons do not, so a `--once` pass's counts stay until the
+    node's server restarts)."""
     with _lock:
         if _state['dir'] is not None or _metrics:
             return _state['dir']
         os.makedirs(directory, exist_ok=True)
-        remove_dead_files(directory)
+        if clean:
+            remove_dead_files(directory)
         os.environ['PROMETHEUS_MULTIPROC_DIR'] = directory
         values.ValueClass = values.MultiProcessValue()
         _state['dir'] = directory

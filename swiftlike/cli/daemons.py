@@ -29,7 +29,7 @@ def build_daemon(name, conf_path, overrides=None):
     if conf.prometheus_enabled:
         # The node's storage server exposes what the daemon counts there.
         from swiftlike import metrics
-        metrics.setup(metrics.default_dir(conf))
+        metrics.setup(metrics.default_dir(conf), clean=False)
     locate_cluster_conf(conf.swift_dir)
     hash_secrets()
     return cls(conf)
