@@ -41,9 +41,12 @@ class StatsdConf:
 
 
 def format_line(name, value, kind, rate=1.0):
-    """One statsd line: 'name:value|kind' plus '|@rate' below 1."""
-    if isinstance(value, float):
-        value = ('%.6f' % value).rstrip('0').rstrip('.') or '0'
+    """One statsd line: 'name:value|kind' plus '|@rate' below 1. Floats (the
+    timings, in ms) keep at most 3 decimals (microseconds)."""
+    if value.__class__ is float:
+        value = '%.3f' % value
+        if value.endswith('0'):
+            value = value.rstrip('0').rstrip('.')
     if rate < 1.0:
         return '%s:%s|%s|@%s' % (name, value, kind, ('%.6f' % rate).rstrip('0'))
     return '%s:%s|%s' % (name, value, kind)
