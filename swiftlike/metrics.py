@@ -263,8 +263,10 @@ def _start_flusher():
 
 def event(server, what, count_=1):
     """Count an event (e.g. 'object-server', 'async_pendings') in Prometheus
-    and, when statsd is on, as the statsd counter `<server>.<what>`."""
-    count('events', (server, what), count_)
+    and, when statsd is on, as the statsd counter `<server>.<what>`. Events
+    are rare and may be counted from a disk thread: written at once, under
+    prometheus_client's lock, not buffered."""
+    child('events', server, what).inc(count_)
     client = _statsd.get(server)
     if client is not None:
         client.update_stats(what, count_)
