@@ -77,9 +77,9 @@ class StatsdClient:
             except (OSError, UnicodeError):
                 info = None
             if info is not None:
+                from swiftlike.concurrency import native_udp_socket
                 self.address = info[4]
-                self.sock = socket.socket(info[0], socket.SOCK_DGRAM)
-                self.sock.setblocking(False)
+                self.sock = native_udp_socket(info[0])
 
     @classmethod
     def from_conf(cls, conf, base):
