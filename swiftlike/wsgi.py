@@ -15,13 +15,14 @@ import time
 
 from swiftlike import concurrency
 from swiftlike.malloc_tuning import tune_malloc
+from swiftlike.metrics import MetricsConf
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 _MASTER_SIGNALS = _STOP_SIGNALS | {signal.SIGHUP}
 
 
 @dataclasses.dataclass
-class WsgiConf:
+class WsgiConf(MetricsConf):
     bind_ip: str = '127.0.0.1'
     bind_port: int = 8080
     workers: int = 1            # 0: serve in this process, no fork
@@ -154,7 +155,11 @@ def run_servers(services, logger=None):
             try:
                 serve_here()
             finally:
-                os._exit(0)
+                try:
+                    from swiftlike import metrics
+                    metrics.flush()   # the counts still buffered in this worker
+                finally:
+                    os._exit(0)
         children[pid] = time.time()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _MASTER_SIGNALS)
 

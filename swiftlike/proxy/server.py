@@ -10,7 +10,7 @@ from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_L
 from swiftlike.exceptions import (BadRequest, ConfigError, NotFound, PreconditionFailed,
                                   RingError, SwiftlikeError)
 from swiftlike.http import Request
-from swiftlike import policies
+from swiftlike import metrics, policies
 from swiftlike.logs import get_logger
 from swiftlike.backend_http import ConnectionPool
 from swiftlike.proxy.controllers.account import AccountController
@@ -19,7 +19,7 @@ from swiftlike.proxy.controllers.container import ContainerController
 from swiftlike.proxy.controllers.obj import ObjectController
 from swiftlike.middleware.toolkit import RESERVED_NAMES_KEY
 from swiftlike.proxy.info_cache import InfoCache
-from swiftlike.proxy import pipeline
+from swiftlike.proxy import node_stats, pipeline
 from swiftlike.proxy.node_iter import ErrorLimiter
 from swiftlike.proxy.unsupported import FEATURES_KEY, all_handled, refused_feature
 from swiftlike.wsgi import WsgiConf
@@ -79,6 +79,7 @@ class App:
         self._rings = {'account': account_ring, 'container': container_ring,
                        'object': object_ring}
         self.limiter = ErrorLimiter(conf.error_suppression_limit, conf.error_suppression_interval)
+        self.node_stats = node_stats.register(node_stats.NodeStats(limiter=self.limiter))
         self.pool = ConnectionPool(conf.max_idle_connections_per_node)
         self.info_cache = InfoCache(conf.container_info_ttl)
         from swiftlike.middleware import info
@@ -104,6 +105,16 @@ class App:
     @property
     def object_ring(self):
         return self._ring('object')
+
+    def backend_done(self, node, method, status, seconds):
+        """Every backend request's outcome (status None: no answer), timed to
+        its first byte: the slow-node detector's and the metrics' one hook."""
+        name = self.node_stats.observe(node, seconds, status is not None and status < 500)
+        if self.conf.prometheus_enabled:
+            metrics.observe('proxy_backend_seconds', (name,), seconds)
+            if status is None or status >= 500:
+                kind = 'timeout' if status is None else '507' if status == 507 else '5xx'
+                metrics.count('proxy_backend_errors', (name, kind))
 
     def request_node_count(self, replicas):
         """How many handoffs a read may try after the primaries."""
