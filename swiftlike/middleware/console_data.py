@@ -1,0 +1,134 @@
+"""What the console knows of the cluster, gathered on demand and cached briefly.
+
+`Collector.snapshot()` returns one consistent picture, at most `cache_seconds`
+old (one refresh serves every page and poll within that time):
+- `rings`: console_ring.ring_view of every ring file in swift_dir (re-read
+  when a file's mtime changes);
+- `servers`: every storage server the rings name, probed concurrently with a
+  short timeout (`GET /recon/version`; any HTTP answer means up, a refused or
+  timed-out connection means down);
+- `recon`: per server that is up, Swift's recon JSON (what its recon endpoint
+  serves: disk usage, unmounted devices, per-disk I/O, load, async pendings,
+  replication and auditor progress, quarantines); a figure the server does not
+  serve (yet) is missing, never guessed.
+The proxy's own state (error-limited nodes, request figures) is not gathered
+here: it is read in-process by console.py at each request.
+"""
+import json
+import os
+import time
+
+from swiftlike import concurrency
+from swiftlike.backend_http import fetch
+from swiftlike.exceptions import RingError, SwiftlikeError
+from swiftlike.middleware import console_ring
+
+# What each kind of server is asked (recon paths under /recon/).
+RECON = {
+    'object': ('diskusage', 'unmounted', 'diskio', 'load', 'async', 'replication/object',
+               'auditor/object', 'updater/object', 'quarantined'),
+    'container': ('replication/container', 'updater/container'),
+    'account': ('replication/account',),
+}
+PROBE = 'version'
+MAX_RECON_BODY = 1 << 20
+
+
+class Collector:
+    def __init__(self, swift_dir, probe_timeout=1.0, cache_seconds=2.0, clock=time.monotonic):
+        self.swift_dir = swift_dir
+        self.probe_timeout = probe_timeout
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._rings = {}        # name -> (mtime_ns, view)
+        self._snapshot = None
+        self._taken = None
+        self._refreshing = None     # Event while a refresh runs
+
+    # -- rings -------------------------------------------------------------------------
+
+    def ring_views(self):
+        """[view] of the rings in swift_dir; a ring that cannot be read is
+        reported as {'name', 'error'} instead."""
+        views = []
+        for name, path in console_ring.ring_files(self.swift_dir).items():
+            try:
+                mtime = os.stat(path).st_mtime_ns
+                cached = self._rings.get(name)
+                if cached is None or cached[0] != mtime:
+                    cached = self._rings[name] = (mtime, console_ring.ring_view(name, path))
+                views.append(cached[1])
+            except (OSError, RingError) as err:
+                views.append({'name': name, 'error': str(err), 'devices': []})
+        return views
+
+    # -- the snapshot -----------------------------------------------------------------
+
+    def snapshot(self):
+        now = self.clock()
+        if self._snapshot is not None and now - self._taken < self.cache_seconds:
+            return self._snapshot
+        if self._refreshing is not None:
+            # Another request refreshes right now: share its result.
+            if self._snapshot is not None:
+                return self._snapshot
+            return self._refreshing.wait()
+        event = self._refreshing = concurrency.Event()
+        try:
+            snap = self._take()
+            self._snapshot, self._taken = snap, self.clock()
+        finally:
+            self._refreshing = None
+            event.send(self._snapshot)
+        return snap
+
+    def _take(self):
+        views = self.ring_views()
+        targets = console_ring.servers([v for v in views if 'error' not in v])
+        pile = concurrency.GreenPile(max(1, min(64, len(targets))))
+        for ip, port, rings in targets:
+            pile.spawn(self._probe_server, ip, port, rings)
+        servers, recon = {}, {}
+        for (ip, port, rings), (state, found) in zip(targets, pile):
+            key = '%s:%d' % (ip, port)
+            servers[key] = dict(state, ip=ip, port=port, rings=rings)
+            recon[key] = found
+        return {'time': time.time(), 'rings': views, 'servers': servers, 'recon': recon}
+
+    def _probe_server(self, ip, port, rings):
+        node = {'ip': ip, 'port': port}
+        start = time.monotonic()
+        status, body, error = self._get(node, PROBE)
+        state = {'up': status is not None, 'probe_ms': round(1000 * (time.monotonic() - start), 1),
+                 'error': error or ''}
+        found = {}
+        if status is None:
+            return state, found
+        if status == 200:
+            found[PROBE] = body
+        wanted = []
+        for ring in rings:
+            kind = ring.split('-', 1)[0]
+            wanted.extend(w for w in RECON.get(kind, ()) if w not in wanted)
+        pile = concurrency.GreenPile(max(1, len(wanted)))
+        for what in wanted:
+            pile.spawn(self._get, node, what)
+        for what, (status, body, _error) in zip(wanted, pile):
+            if status == 200 and body is not None:
+                found[what] = body
+        return state, found
+
+    def _get(self, node, what):
+        """(status or None when unreachable, decoded JSON or None, error text)."""
+        timeout = self.probe_timeout
+        try:
+            status, _headers, data = fetch(node, 'GET', '/recon/' + what,
+                                           conn_timeout=timeout, timeout=timeout)
+        except (SwiftlikeError, OSError) as err:
+            return None, None, str(err)[:200]
+        if status != 200 or len(data) > MAX_RECON_BODY:
+            return status, None, ''
+        try:
+            return status, json.loads(data), ''
+        except ValueError:
+            return status, None, 'not JSON'
