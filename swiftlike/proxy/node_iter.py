@@ -77,14 +77,6 @@ class ErrorLimiter:
             return False
         return entry[0] >= self.limit
 
-    def snapshot(self):
-        """{(ip, port, device): (errors, seconds since the last, limited now)}
-        of the nodes with recent errors (for the operator's console)."""
-        now = self.clock()
-        return {key: (count, now - last, count >= self.limit)
-                for key, (count, last) in list(self._errors.items())
-                if now - last <= self.interval}
-
 
 def iter_nodes(primaries, handoffs, limiter=None, max_handoffs=None):
     """Yield primaries, then handoffs, skipping error-limited nodes.
