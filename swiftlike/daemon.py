@@ -8,6 +8,11 @@ the recon cache file `<recon_cache_path>/<recon_kind>.recon` (JSON, written
 atomically under a lock so several daemons can share one file). A daemon that
 counts per device (`self.counters(keys).of(device)`) also gets its entry's
 `per_device`: {device: counters}, so a failing disk shows by name.
+
+Swift's recon endpoints read other keys of the same files (replication_stats,
+object_auditor_stats_ALL, async_pending, ...): a daemon returns them from
+`swift_recon()` after a pass that completed, and they are written in the same
+locked update (see swiftlike/recon/endpoints.py for who reads what).
 """
 import dataclasses
 import fcntl
@@ -38,7 +43,7 @@ DAEMON_CLASSES = {
 # Keys a daemon takes from its server's section when its own section and
 # [DEFAULT] do not set them: where the devices are and who the server is.
 INHERITED_KEYS = ('devices', 'mount_check', 'swift_dir', 'bind_ip', 'bind_port',
-                  'log_level', 'conn_timeout', 'node_timeout')
+                  'log_level', 'conn_timeout', 'node_timeout', 'recon_cache_path')
 
 
 @dataclasses.dataclass
@@ -106,12 +111,17 @@ def default_recon_path(conf):
 
 def dump_recon(path, key, value):
     """Merge {key: value} into the JSON file at path, atomically and under a lock."""
+    dump_recon_entries(path, {key: value})
+
+
+def dump_recon_entries(path, entries):
+    """Merge the top-level `entries` into the JSON file at path in one locked update."""
     directory = os.path.dirname(path) or '.'
     os.makedirs(directory, exist_ok=True)
     with open(path + '.lock', 'a') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = read_recon(path)
-        data[key] = value
+        data.update(entries)
         write_atomically(path, json.dumps(data, sort_keys=True).encode('utf-8'))
 
 
@@ -179,6 +189,7 @@ class Daemon:
         self.only_devices = None   # a set of names limits the pass to them
         self.last_pass_ok = True
         self._device_counters = None
+        self.failure_nodes = {}    # this pass: {ip: {device: failures}} (Swift's failure_nodes)
 
     # -- what subclasses implement ---------------------------------------
     def sweep(self):
@@ -231,6 +242,16 @@ class Daemon:
             return False
         return os.path.isdir(os.path.join(self.conf.devices, node['device']))
 
+    def swift_recon(self, stats, start, elapsed):
+        """Swift's recon cache keys for a completed pass ({} when the daemon has none)."""
+        return {}
+
+    def note_failure(self, node):
+        """Count a failed exchange with a ring node, by ip and device."""
+        by_device = self.failure_nodes.setdefault(str(node.get('ip')), {})
+        device = str(node.get('device'))
+        by_device[device] = by_device.get(device, 0) + 1
+
     def counters(self, keys):
         """Fresh per-device counters for this pass (see DeviceCounters)."""
         self._device_counters = DeviceCounters(keys)
@@ -252,6 +273,7 @@ class Daemon:
         set_txn_id(new_txn_id('-' + self.name))
         start = time.time()
         self._device_counters = None
+        self.failure_nodes = {}
         try:
             stats = self.sweep() or {}
             ok = True
@@ -267,8 +289,14 @@ class Daemon:
         entry.update(stats)
         if self._device_counters is not None:
             entry['per_device'] = self._device_counters.by_device
+        entries = {self.recon_key: entry}
+        if ok:
+            try:
+                entries.update(self.swift_recon(stats, start, elapsed))
+            except Exception:
+                self.logger.exception('%s: recon figures failed', self.name)
         try:
-            dump_recon(self.recon_file, self.recon_key, entry)
+            dump_recon_entries(self.recon_file, entries)
         except OSError as err:
             self.logger.warning('cannot write recon cache %s: %s', self.recon_file, err)
         return stats

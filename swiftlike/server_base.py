@@ -40,6 +40,9 @@ class StorageConf(WsgiConf):
     node_timeout: float = 10.0
     # One access-log line per request (at INFO; replication verbs at DEBUG).
     log_requests: bool = True
+    # Where the daemons' recon cache files are (GET /recon/... reads them);
+    # empty means <devices>/.recon.
+    recon_cache_path: str = ''
 
 
 class StorageServer:

@@ -13,6 +13,7 @@ import sys
 from swiftlike.config import load_section, read_ini
 from swiftlike.exceptions import ConfigError
 from swiftlike.hashing import hash_secrets, locate_cluster_conf
+from swiftlike.recon.middleware import ReconMiddleware
 from swiftlike.wsgi import exit_with_error, run_servers, run_wsgi
 
 USAGE = 'usage: swiftlike-%s-server CONFIG_FILE'
@@ -40,7 +41,7 @@ def _storage_service(path, module_name):
     conf = load_section(path, module.CONF_SECTION, module.Conf)
     locate_cluster_conf(conf.swift_dir)
     hash_secrets()
-    return (lambda: module.App(conf)), conf
+    return (lambda: ReconMiddleware(module.App(conf), conf)), conf
 
 
 def _run_storage(kind, module_name):

@@ -76,6 +76,9 @@ class ContainerUpdater(Daemon):
                     self.logger.exception('reporting %s', path)
         return counters.totals()
 
+    def swift_recon(self, stats, start, elapsed):
+        return {'container_updater_sweep': elapsed}
+
     def is_primary(self, device, part):
         return any(n['device'] == device and self.is_local(n, self._ips)
                    for n in self.ring('container').get_part_nodes(part))

@@ -69,7 +69,7 @@ class DbReplicator(Daemon):
             self._ips = local_ips()
         counters = self.counters(('dbs', 'no_change', 'rows_shipped', 'diffs', 'complete_ships',
                                   'failures', 'handoffs_removed', 'reclaimed_dbs',
-                                  'reclaimed_rows'))
+                                  'reclaimed_rows', 'success'))
         pool = concurrency.GreenPool(self.conf.concurrency)
         for device in self.local_devices():
             for part, db_hash, path in self.iter_dbs(device):
@@ -107,8 +107,10 @@ class DbReplicator(Daemon):
             try:
                 self.sync_with(node, part, db_hash, broker, info, top, stats, old_and_deleted)
                 ok += 1
+                stats['success'] += 1
             except PeerError as err:
                 stats['failures'] += 1
+                self.note_failure(node)
                 self.logger.info('%s with %s:%s/%s: %s', path, node['ip'], node['port'],
                                  node['device'], err)
         all_ok = ok == len(peers)
@@ -121,6 +123,21 @@ class DbReplicator(Daemon):
         elif all_ok and old_and_deleted:
             self.remove_db(path)
             stats['reclaimed_dbs'] += 1
+
+    def swift_recon(self, stats, start, elapsed):
+        """Swift's DB replication keys (replication_time in seconds, as Swift's
+        DB replicators write it). Counters we do not have are 0: no rsync,
+        no capped diffs, no remote merges, no empty-db or ts_repl cases."""
+        return {
+            'replication_time': elapsed, 'replication_last': start + elapsed,
+            'replication_stats': {
+                'attempted': stats['dbs'], 'success': stats['success'],
+                'failure': stats['failures'], 'failure_nodes': self.failure_nodes,
+                'no_change': stats['no_change'], 'hashmatch': stats['no_change'],
+                'diff': stats['diffs'], 'diff_capped': 0, 'rsync': stats['complete_ships'],
+                'remote_merge': 0, 'remove': stats['handoffs_removed'] + stats['reclaimed_dbs'],
+                'empty': 0, 'ts_repl': 0, 'start': start},
+        }
 
     def reclaimable(self, broker, info, cutoff):
         """Deleted long ago and empty: every replica has heard (all peers synced)."""

@@ -154,6 +154,10 @@ class ObjectExpirer(Daemon):
         pool.waitall()
         return stats
 
+    def swift_recon(self, stats, start, elapsed):
+        return {'object_expiration_pass': elapsed,
+                'expired_last_pass': stats['objects_expired']}
+
     def _expire_safely(self, bucket, name, parsed, stats):
         try:
             if self.expire(parsed, stats):

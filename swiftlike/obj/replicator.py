@@ -78,7 +78,8 @@ class ObjectReplicator(Daemon):
         counters = self.counters(('partitions', 'in_sync', 'suffixes_differed', 'files_pushed',
                                   'bytes_pushed', 'failures', 'handoffs_reverted',
                                   'handoff_syncs', 'files_removed', 'reclaimed',
-                                  'quarantined'))
+                                  'quarantined', 'success', 'hashmatch', 'suffix_count',
+                                  'pushes'))
         jobs = []
         for device in self.local_devices():
             dev_path = os.path.join(self.conf.devices, device)
@@ -122,14 +123,17 @@ class ObjectReplicator(Daemon):
 
     def sync_primary(self, dev_path, part, part_path, peers, stats):
         local = get_suffix_hashes(part_path)
+        stats['suffix_count'] += len(local)
         all_ok = True
         handoffs = None
         for node in peers:
             try:
                 self.sync_peer(dev_path, part, part_path, node, local, stats)
+                stats['success'] += 1
             except PeerError as err:
                 all_ok = False
                 stats['failures'] += 1
+                self.note_failure(node)
                 self.logger.info('partition %s with %s:%s/%s: %s', part, node['ip'],
                                  node['port'], node['device'], err)
                 if err.disk_gone:
@@ -144,6 +148,7 @@ class ObjectReplicator(Daemon):
         remote = self.remote_hashes(node, part)
         differ = sorted(s for s, h in local.items() if remote.get(s) != h)
         if not differ:
+            stats['hashmatch'] += 1
             return
         stats['suffixes_differed'] += len(differ)
         offers = list_partition(part_path, differ)
@@ -171,8 +176,10 @@ class ObjectReplicator(Daemon):
             for node in primaries:
                 try:
                     self.sync_offers(dev_path, part, part_path, node, offers, stats)
+                    stats['success'] += 1
                 except PeerError as err:
                     stats['failures'] += 1
+                    self.note_failure(node)
                     self.logger.info('handoff partition %s to %s:%s/%s: %s', part, node['ip'],
                                      node['port'], node['device'], err)
                     return
@@ -187,6 +194,7 @@ class ObjectReplicator(Daemon):
         wanted = self.remote_check(node, part, offers)
         if not wanted:
             return
+        stats['pushes'] += 1
         result = self.push(node, part, part_path, wanted, stats)
         bad = result.get('rejected') or []
         for item in bad:
@@ -199,6 +207,23 @@ class ObjectReplicator(Daemon):
                     stats['quarantined'] += 1
         if bad:
             raise PeerError('%d files rejected' % len(bad))
+
+    def swift_recon(self, stats, start, elapsed):
+        """Swift's object replication keys: times in minutes, as Swift's
+        object replicator writes them; replication_stats counts per peer."""
+        minutes = elapsed / 60.0
+        end = start + elapsed
+        return {
+            'replication_time': minutes, 'replication_last': end,
+            'object_replication_time': minutes, 'object_replication_last': end,
+            'replication_stats': {
+                'attempted': stats['partitions'], 'success': stats['success'],
+                'failure': stats['failures'], 'failure_nodes': self.failure_nodes,
+                'hashmatch': stats['hashmatch'], 'remove': stats['handoffs_reverted'],
+                'rsync': stats['pushes'], 'suffix_count': stats['suffix_count'],
+                'suffix_hash': stats['suffixes_differed'],
+                'suffix_sync': stats['suffixes_differed'], 'start': start},
+        }
 
     # -- talking to peers ---------------------------------------------------
     def _request(self, node, method, path, headers=None, body=None):

@@ -81,6 +81,11 @@ class ObjectUpdater(Daemon):
         stats['pending'] = self.count_pending()
         return stats
 
+    def swift_recon(self, stats, start, elapsed):
+        """The sweep time, and the async_pending count Swift's recon cron keeps."""
+        return {'object_updater_sweep': elapsed, 'async_pending': stats['pending'],
+                'async_pending_last': start + elapsed}
+
     def count_pending(self):
         total = 0
         for device in self.local_devices():
