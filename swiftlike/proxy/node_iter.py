@@ -65,6 +65,14 @@ class ErrorLimiter:
         if self._errors:
             self._errors.pop(node_key(node), None)
 
+    def state(self):
+        """{node key: {'errors': n, 'limited': bool}} for the nodes with recent
+        errors (expired entries are left out), for metrics and the console."""
+        now = self.clock()
+        return {key: {'errors': count, 'limited': count >= self.limit}
+                for key, (count, last) in list(self._errors.items())
+                if now - last <= self.interval}
+
     def is_limited(self, node):
         if not self._errors:
             return False

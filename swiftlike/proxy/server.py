@@ -19,7 +19,7 @@ from swiftlike.proxy.controllers.container import ContainerController
 from swiftlike.proxy.controllers.obj import ObjectController
 from swiftlike.middleware.toolkit import RESERVED_NAMES_KEY
 from swiftlike.proxy.info_cache import InfoCache
-from swiftlike.proxy import pipeline
+from swiftlike.proxy import node_stats, pipeline
 from swiftlike.proxy.node_iter import ErrorLimiter
 from swiftlike.proxy.unsupported import FEATURES_KEY, all_handled, refused_feature
 from swiftlike.wsgi import WsgiConf
@@ -79,6 +79,7 @@ class App:
         self._rings = {'account': account_ring, 'container': container_ring,
                        'object': object_ring}
         self.limiter = ErrorLimiter(conf.error_suppression_limit, conf.error_suppression_interval)
+        self.node_stats = node_stats.register(node_stats.NodeStats(limiter=self.limiter))
         self.pool = ConnectionPool(conf.max_idle_connections_per_node)
         self.info_cache = InfoCache(conf.container_info_ttl)
         from swiftlike.middleware import info
@@ -104,6 +105,11 @@ class App:
     @property
     def object_ring(self):
         return self._ring('object')
+
+    def backend_done(self, node, method, status, seconds):
+        """Every backend request's outcome (status None: no answer), timed to
+        its first byte: the slow-node detector's and the metrics' one hook."""
+        self.node_stats.observe(node, seconds, status is not None and status < 500)
 
     def request_node_count(self, replicas):
         """How many handoffs a read may try after the primaries."""

@@ -2,6 +2,7 @@
 fan-out with handoffs and quorum, newest-wins reads, and cached info."""
 import http.client
 import itertools
+import time
 from urllib.parse import quote
 
 from swiftlike.concurrency import GreenPile
@@ -219,13 +220,16 @@ class Controller:
         app = self.app
         for node in nodes:
             path = node_path(node, part, suffix)
+            start = time.monotonic()
             try:
                 resp = backend.request(app.pool, node, method, path, headers, body, query,
                                        app.conf.conn_timeout, app.conf.node_timeout)
             except ConnectionTimeout as err:
+                app.backend_done(node, method, None, time.monotonic() - start)
                 app.limiter.error(node)
                 app.logger.warning('ERROR %s', err.reason)
                 continue
+            app.backend_done(node, method, resp.status, time.monotonic() - start)
             if resp.status == 507:
                 app.limiter.limit_now(node)
                 resp.close()

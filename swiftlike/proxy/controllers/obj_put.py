@@ -6,6 +6,7 @@ is read once from the client and written to every open connection; the write
 succeeds when a quorum of replicas answer 201.
 """
 import socket
+import time
 
 from swiftlike.concurrency import GreenPile, Timeout
 from swiftlike.constraints import MAX_FILE_SIZE
@@ -21,13 +22,17 @@ def _open_slot(app, nodes, part, suffix, headers, chunked):
     or None when every node failed."""
     for node in nodes:
         path = node_path(node, part, suffix)
+        start = time.monotonic()
         try:
             result = backend.open_put(app.pool, node, path, headers, chunked,
                                       app.conf.conn_timeout, app.conf.node_timeout)
         except ConnectionTimeout as err:
+            app.backend_done(node, 'PUT', None, time.monotonic() - start)
             app.limiter.error(node)
             app.logger.warning('ERROR %s', err.reason)
             continue
+        app.backend_done(node, 'PUT', 100 if isinstance(result, backend.Putter)
+                         else result.status, time.monotonic() - start)
         if isinstance(result, backend.Putter):
             return result
         if result.status == 507:
