@@ -23,12 +23,13 @@ must come after the auth middleware in the pipeline; without one it refuses
 everyone (403).
 
 Its figures: the rings (read from swift_dir), storage servers probed over HTTP
-(their recon endpoints: console_data.py), and this proxy worker's own state
-(error-limited nodes; request figures when the metrics middleware is in the
-pipeline). Nothing is fetched from outside the cluster; nothing is changed.
+(their recon endpoints: console_data.py), and this proxy worker's own view of
+the nodes (swiftlike.proxy.node_stats: backend requests, latency percentiles,
+error limiting, slow nodes; with workers > 1 each worker sees its own share). Nothing is fetched from outside the cluster; nothing is changed.
 """
 import dataclasses
 import json
+import time
 from urllib.parse import parse_qs
 
 from swiftlike.http import status_line
@@ -37,6 +38,7 @@ from swiftlike.middleware import console_static
 from swiftlike.middleware.console_data import Collector
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.toolkit import IDENTIFY_KEY
+from swiftlike.proxy import node_stats
 
 PREFIX = '/console'
 COOKIE = 'swiftlike_console'
@@ -54,6 +56,8 @@ STATIC = {
                            console_static.SCRIPT.encode('utf-8')),
     '/static/console.css': ('text/css; charset=utf-8', console_static.STYLE.encode('utf-8')),
 }
+# Request rates are counted over at least this many seconds.
+RATE_SECONDS = 1.5
 PAGE_PATHS = {'/': 'overview', '/ring': 'ring', '/nodes': 'nodes', '/daemons': 'daemons'}
 
 
@@ -92,7 +96,7 @@ class Console:
         self.app = app
         self.conf = conf
         self.collector = Collector(conf.swift_dir, conf.probe_timeout, conf.cache_seconds)
-        self._proxy = None
+        self._counts = {}   # node key -> (when, request count, rate) for request rates
 
     def __call__(self, env, start_response):
         path = env.get('PATH_INFO', '')
@@ -222,19 +226,24 @@ class Console:
 
     # -- the proxy's own state ----------------------------------------------------------
 
-    def proxy_app(self):
-        """The proxy app at the end of the pipeline (its error limiter)."""
-        if self._proxy is None:
-            app = self.app
-            while not hasattr(app, 'limiter') and hasattr(app, 'app'):
-                app = app.app
-            self._proxy = app
-        return self._proxy
-
     def proxy_state(self):
-        limiter = getattr(self.proxy_app(), 'limiter', None)
-        return {'error_limited': limiter.snapshot() if limiter is not None else {},
-                'slow': {}, 'requests': None}
+        """This worker's view of the storage nodes (node_stats: latencies,
+        error limiting, slow nodes) and its backend request rates."""
+        rows = node_stats.current().snapshot()
+        now = time.monotonic()
+        nodes = {}
+        for row in rows:
+            key = (row['ip'], row['port'], row['device'])
+            before = self._counts.get(key)
+            rate = None
+            if before is not None and now > before[0]:
+                rate = max(0.0, (row['count'] - before[1]) / (now - before[0]))
+            if before is None or now - before[0] >= RATE_SECONDS:
+                self._counts[key] = (now, row['count'], rate)
+            elif before[2] is not None:
+                rate = before[2]
+            nodes[key] = dict(row, rate=rate)
+        return {'nodes': nodes}
 
     # -- answers --------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import os
 import time
 
 from swiftlike import concurrency
-from swiftlike.backend_http import fetch
+from swiftlike.backend_http import ConnectionPool, fetch
 from swiftlike.exceptions import RingError, SwiftlikeError
 from swiftlike.middleware import console_ring
 
@@ -31,6 +31,9 @@ RECON = {
     'account': ('replication/account',),
 }
 PROBE = 'version'
+# Extra query and seconds for endpoints that measure over an interval (diskio
+# samples /proc twice, unless its previous sample, from our last poll, is recent).
+MEASURED = {'diskio': ('interval=0.5', 0.5)}
 MAX_RECON_BODY = 1 << 20
 
 
@@ -44,6 +47,7 @@ class Collector:
         self._snapshot = None
         self._taken = None
         self._refreshing = None     # Event while a refresh runs
+        self.pool = ConnectionPool(2)   # keep-alive: a poll costs no new connections
 
     # -- rings -------------------------------------------------------------------------
 
@@ -91,7 +95,9 @@ class Collector:
         servers, recon = {}, {}
         for (ip, port, rings), (state, found) in zip(targets, pile):
             key = '%s:%d' % (ip, port)
-            servers[key] = dict(state, ip=ip, port=port, rings=rings)
+            devices = sorted({d for ring in rings
+                              for d in console_ring.devices_of(views, ring, ip, port)})
+            servers[key] = dict(state, ip=ip, port=port, rings=rings, devices=devices)
             recon[key] = found
         return {'time': time.time(), 'rings': views, 'servers': servers, 'recon': recon}
 
@@ -120,10 +126,12 @@ class Collector:
 
     def _get(self, node, what):
         """(status or None when unreachable, decoded JSON or None, error text)."""
-        timeout = self.probe_timeout
+        query, extra = MEASURED.get(what, (None, 0.0))
         try:
-            status, _headers, data = fetch(node, 'GET', '/recon/' + what,
-                                           conn_timeout=timeout, timeout=timeout)
+            status, _headers, data = fetch(node, 'GET', '/recon/' + what, query_string=query,
+                                           conn_timeout=self.probe_timeout,
+                                           timeout=self.probe_timeout + extra,
+                                           pool=self.pool)
         except (SwiftlikeError, OSError) as err:
             return None, None, str(err)[:200]
         if status != 200 or len(data) > MAX_RECON_BODY:

@@ -19,17 +19,45 @@ def object_servers(snap):
     return {key: s for key, s in snap['servers'].items() if 'object' in s['rings']}
 
 
+def node_recon_index(snap):
+    """{(ip, device): recon of the server that reports that device's usage}:
+    the servers of one node share its devices, so the object server's recon
+    speaks for the node's container and account servers too."""
+    by_device = {}
+    for key, recon in snap['recon'].items():
+        usage = recon.get('diskusage')
+        for entry in usage if isinstance(usage, list) else ():
+            if isinstance(entry, dict) and 'device' in entry:
+                by_device.setdefault((snap['servers'][key]['ip'], entry['device']), recon)
+    return by_device
+
+
+def server_recon(snap, key, by_device):
+    """The node-wide recon figures for server `key`."""
+    recon = snap['recon'].get(key, {})
+    if 'diskusage' in recon:
+        return recon
+    server = snap['servers'][key]
+    for device in server.get('devices', ()):
+        found = by_device.get((server['ip'], device))
+        if found is not None:
+            return found
+    return recon
+
+
 def device_rows(snap, proxy):
     """One row per (ring, server, device) of the object ring and the other
     rings: up, mounted, fill, error limiting, I/O."""
-    limited = proxy.get('error_limited', {})
-    slow = proxy.get('slow', {})
+    seen = proxy.get('nodes', {})
+    by_device = node_recon_index(snap)
     rows = []
     for view in snap['rings']:
         for dev in view.get('devices', ()):
             key = '%s:%d' % (dev['ip'], dev['port'])
             server = snap['servers'].get(key, {})
             recon = snap['recon'].get(key, {})
+            if 'diskusage' not in recon:
+                recon = by_device.get((dev['ip'], dev['device']), recon)
             usage = _find_device(recon.get('diskusage'), dev['device'])
             unmounted = _find_device(recon.get('unmounted'), dev['device'])
             io = _device_io(recon.get('diskio'), dev['device'])
@@ -38,7 +66,7 @@ def device_rows(snap, proxy):
                 mounted = not unmounted and usage.get('mounted', True) is True
             else:
                 mounted = None
-            errors = limited.get((dev['ip'], dev['port'], dev['device']))
+            node = seen.get((dev['ip'], dev['port'], dev['device']), {})
             rows.append({
                 'ring': view['name'], 'server': key, 'device': dev['device'],
                 'region': dev['region'], 'zone': dev['zone'], 'weight': dev['weight'],
@@ -46,9 +74,11 @@ def device_rows(snap, proxy):
                 'mounted': mounted, 'size': size, 'used': used,
                 'avail': _num(usage.get('avail')),
                 'fill': round(100.0 * used / size, 1) if size and used is not None else None,
-                'errors': errors[0] if errors else 0,
-                'error_limited': bool(errors and errors[2]),
-                'slow': slow.get((dev['ip'], dev['port'], dev['device'])),
+                'errors': node.get('recent_errors', 0),
+                'error_limited': bool(node.get('error_limited')),
+                'slow': node.get('slow') if node.get('samples') else None,
+                'p50': node.get('p50') if node.get('samples') else None,
+                'p99': node.get('p99') if node.get('samples') else None,
                 'io': io,
             })
     return rows
@@ -63,7 +93,8 @@ def _find_device(entries, device):
     return {}
 
 
-IO_FIELDS = ('r_s', 'w_s', 'rMB_s', 'wMB_s', 'await_ms', 'util_pct')
+IO_FIELDS = ('reads_per_s', 'writes_per_s', 'read_mb_per_s', 'write_mb_per_s', 'await_ms',
+             'util_pct')
 
 
 def _device_io(diskio, device):
@@ -74,14 +105,15 @@ def _device_io(diskio, device):
     entry = devices.get(device) if isinstance(devices, dict) else _find_device(devices, device)
     if not isinstance(entry, dict):
         return {}
-    return {k: _num(v) for k, v in entry.items() if _num(v) is not None}
+    return {k: _num(entry.get(k)) for k in IO_FIELDS if _num(entry.get(k)) is not None}
 
 
 def node_rows(snap, proxy):
     """One row per storage server: up, probe time, load, CPU steal."""
     rows = []
+    by_device = node_recon_index(snap)
     for key, server in sorted(snap['servers'].items()):
-        recon = snap['recon'].get(key, {})
+        recon = server_recon(snap, key, by_device)
         load = recon.get('load') if isinstance(recon.get('load'), dict) else {}
         diskio = recon.get('diskio') if isinstance(recon.get('diskio'), dict) else {}
         cpu = diskio.get('cpu') if isinstance(diskio.get('cpu'), dict) else {}
@@ -151,11 +183,24 @@ def overview(snap, proxy):
         'servers_down': sum(1 for s in servers if not s['up']),
         'devices_total': len(obj_devices),
         'devices_unmounted': sum(1 for d in obj_devices if d['mounted'] is False),
-        'error_limited': sum(1 for v in proxy.get('error_limited', {}).values() if v[2]),
+        'error_limited': sum(1 for v in proxy.get('nodes', {}).values() if v['error_limited']),
+        'slow': sum(1 for v in proxy.get('nodes', {}).values() if v['slow']),
         'size': size, 'used': used,
         'fill': round(100.0 * used / size, 1) if size and used is not None else None,
         'async_pending': _sum(d.get('async_pending') for d in obj_rows),
         'quarantined': _sum(_sum((d.get('quarantined_objects'), d.get('quarantined_containers'),
                                   d.get('quarantined_accounts'))) for d in obj_rows),
-        'requests': proxy.get('requests'),
     }
+
+
+def backend_rows(proxy):
+    """This proxy worker's backend requests per node: count, rate, errors,
+    latency percentiles (ms), slow."""
+    rows = []
+    for key, node in sorted(proxy.get('nodes', {}).items()):
+        rows.append({'node': node['node'], 'count': node['count'], 'rate': node.get('rate'),
+                     'errors': node['errors'],
+                     'p50': 1000 * node['p50'] if node['samples'] else None,
+                     'p99': 1000 * node['p99'] if node['samples'] else None,
+                     'slow': node['slow'], 'error_limited': node['error_limited']})
+    return rows

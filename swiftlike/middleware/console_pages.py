@@ -76,6 +76,8 @@ def overview_tables(snap, proxy):
                                    'bad' if o['devices_unmounted'] else 'ok')),
         ('Error-limited nodes (this proxy worker)',
          cell(o['error_limited'], k + 'limited', 'bad' if o['error_limited'] else 'ok')),
+        ('Slow nodes (this proxy worker)',
+         cell(o['slow'], k + 'slow', 'bad' if o['slow'] else 'ok')),
         ('Capacity', cell(fmt_bytes(o['size']), k + 'size')),
         ('Used', cell(fmt_bytes(o['used']), k + 'used')),
         ('Fill', cell(fmt(o['fill'], 1, '%'), k + 'fill')),
@@ -83,24 +85,27 @@ def overview_tables(snap, proxy):
         ('Quarantined', cell(fmt(o['quarantined']), k + 'quarantined')),
     ]
     tables = [Table('Cluster', ('', ''), [[cell(name), value] for name, value in rows])]
-    tables.append(request_table(proxy.get('requests')))
+    tables.append(backend_table(model.backend_rows(proxy)))
     return tables
 
 
-def request_table(requests):
-    headers = ('Request', 'Count', 'Per second', 'p50 ms', 'p99 ms')
-    if not requests:
-        return Table('Requests (this proxy worker)', headers,
-                     [[cell('no request figures: the proxy has no metrics in its pipeline',
-                            'rq.none')] + [cell('')] * 4])
-    rows = []
-    for name, fig in sorted(requests.items()):
-        k = 'rq.%s.' % name
-        rows.append([cell(name), cell(fmt(fig.get('count')), k + 'count'),
-                     cell(fmt(fig.get('rate'), 2), k + 'rate'),
-                     cell(fmt(fig.get('p50'), 1), k + 'p50'),
-                     cell(fmt(fig.get('p99'), 1), k + 'p99')])
-    return Table('Requests (this proxy worker)', headers, rows)
+def backend_table(rows):
+    headers = ('Node', 'Requests', 'Per second', 'Errors', 'p50 ms', 'p99 ms', 'Slow',
+               'Error-limited')
+    caption = 'Backend requests of this proxy worker, by node'
+    if not rows:
+        return Table(caption, headers, [[cell('no backend request yet', 'rq.none')]
+                                        + [cell('')] * 7])
+    out = []
+    for row in rows:
+        k = 'rq.%s.' % row['node']
+        out.append([cell(row['node']), cell(row['count'], k + 'count'),
+                    cell(fmt(row['rate'], 2), k + 'rate'),
+                    cell(row['errors'], k + 'errors', 'bad' if row['errors'] else None),
+                    cell(fmt(row['p50'], 1), k + 'p50'), cell(fmt(row['p99'], 1), k + 'p99'),
+                    _keyed(yes_no(row['slow'], True), k + 'slow'),
+                    _keyed(yes_no(row['error_limited'], True), k + 'limited')])
+    return Table(caption, headers, out)
 
 
 def ring_tables(snap, proxy):
@@ -162,14 +167,17 @@ def nodes_tables(snap, proxy):
                      _keyed(yes_no(dev['error_limited'], True), k + 'limited'),
                      cell(NA if slow is None else ('yes' if slow else 'no'), k + 'slow',
                           'bad' if slow else None),
-                     cell(fmt(io.get('r_s'), 1), k + 'r_s'),
-                     cell(fmt(io.get('w_s'), 1), k + 'w_s'),
-                     cell(fmt(_add(io.get('rMB_s'), io.get('wMB_s')), 2), k + 'mb_s'),
+                     cell(fmt(dev['p50'] and 1000 * dev['p50'], 1), k + 'p50'),
+                     cell(fmt(dev['p99'] and 1000 * dev['p99'], 1), k + 'p99'),
+                     cell(fmt(io.get('reads_per_s'), 1), k + 'r_s'),
+                     cell(fmt(io.get('writes_per_s'), 1), k + 'w_s'),
+                     cell(fmt(_add(io.get('read_mb_per_s'), io.get('write_mb_per_s')), 2),
+                          k + 'mb_s'),
                      cell(fmt(io.get('await_ms'), 1), k + 'await'),
                      cell(fmt(io.get('util_pct'), 1, '%'), k + 'util')])
     tables.append(Table('Devices', ('ring', 'server', 'device', 'server state', 'mounted',
                                     'fill', 'used / size', 'errors', 'error-limited', 'slow',
-                                    'r/s', 'w/s', 'MB/s', 'await ms', 'util'), rows))
+                                    'p50 ms', 'p99 ms', 'r/s', 'w/s', 'MB/s', 'await ms', 'util'), rows))
     return tables
 
 
