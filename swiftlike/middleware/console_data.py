@@ -7,10 +7,11 @@ old (one refresh serves every page and poll within that time):
 - `servers`: every storage server the rings name, probed concurrently with a
   short timeout (`GET /recon/version`; any HTTP answer means up, a refused or
   timed-out connection means down);
-- `recon`: per server that is up, Swift's recon JSON (what its recon endpoint
-  serves: disk usage, unmounted devices, per-disk I/O, load, async pendings,
-  replication and auditor progress, quarantines); a figure the server does not
-  serve (yet) is missing, never guessed.
+- `recon`: per server, Swift's recon JSON (swiftlike/recon): the figures of
+  its node (disk usage, unmounted devices, per-disk I/O, load: asked once per
+  node, of one of its servers that is up) and of its own kind (async
+  pendings, replication, auditor and updater progress, quarantines: asked of
+  each server that is up); a figure nobody reports is missing, never guessed.
 The proxy's own state (error-limited nodes, request figures) is not gathered
 here: it is read in-process by console.py at each request.
 """
@@ -23,10 +24,12 @@ from swiftlike.backend_http import ConnectionPool, fetch
 from swiftlike.exceptions import RingError, SwiftlikeError
 from swiftlike.middleware import console_ring
 
-# What each kind of server is asked (recon paths under /recon/).
+# Figures of a whole node (its devices, its host), asked of one of its servers.
+NODE_WIDE = ('diskusage', 'unmounted', 'diskio', 'load')
+# What each kind of server is asked besides (recon paths under /recon/).
 RECON = {
-    'object': ('diskusage', 'unmounted', 'diskio', 'load', 'async', 'replication/object',
-               'auditor/object', 'updater/object', 'quarantined'),
+    'object': ('async', 'replication/object', 'auditor/object', 'updater/object',
+               'quarantined'),
     'container': ('replication/container', 'updater/container'),
     'account': ('replication/account',),
 }
@@ -89,45 +92,55 @@ class Collector:
     def _take(self):
         views = self.ring_views()
         targets = console_ring.servers([v for v in views if 'error' not in v])
-        pile = concurrency.GreenPile(max(1, min(64, len(targets))))
+        servers = {}
         for ip, port, rings in targets:
-            pile.spawn(self._probe_server, ip, port, rings)
-        servers, recon = {}, {}
-        for (ip, port, rings), (state, found) in zip(targets, pile):
-            key = '%s:%d' % (ip, port)
             devices = sorted({d for ring in rings
                               for d in console_ring.devices_of(views, ring, ip, port)})
-            servers[key] = dict(state, ip=ip, port=port, rings=rings, devices=devices)
-            recon[key] = found
+            servers['%s:%d' % (ip, port)] = {'ip': ip, 'port': port, 'rings': rings,
+                                             'devices': devices}
+        # 1. Who answers at all.
+        pile = concurrency.GreenPile(max(1, min(64, len(servers))))
+        for key in servers:
+            pile.spawn(self._probe, servers[key])
+        recon = {}
+        for key, (state, version) in zip(list(servers), pile):
+            servers[key].update(state)
+            recon[key] = {PROBE: version} if version is not None else {}
+        # 2. What each answers: the node-wide figures once per node (from one
+        # of its servers that is up), its own kind's from every server.
+        jobs = []
+        for group in node_groups(servers).values():
+            up = [key for key in group if servers[key]['up']]
+            if up:
+                jobs.extend((up[0], what, group) for what in NODE_WIDE)
+        for key, server in servers.items():
+            if server['up']:
+                wanted = []
+                for ring in server['rings']:
+                    kind = ring.split('-', 1)[0]
+                    wanted.extend(w for w in RECON.get(kind, ()) if w not in wanted)
+                jobs.extend((key, what, [key]) for what in wanted)
+        pile = concurrency.GreenPile(max(1, min(64, len(jobs))))
+        for key, what, _to in jobs:
+            pile.spawn(self._get, servers[key], what)
+        for (key, what, to), (status, body, _error) in zip(jobs, pile):
+            if status == 200 and body is not None:
+                for other in to:
+                    recon[other][what] = body
         return {'time': time.time(), 'rings': views, 'servers': servers, 'recon': recon}
 
-    def _probe_server(self, ip, port, rings):
-        node = {'ip': ip, 'port': port}
+    def _probe(self, server):
         start = time.monotonic()
-        status, body, error = self._get(node, PROBE)
-        state = {'up': status is not None, 'probe_ms': round(1000 * (time.monotonic() - start), 1),
-                 'error': error or ''}
-        found = {}
-        if status is None:
-            return state, found
-        if status == 200:
-            found[PROBE] = body
-        wanted = []
-        for ring in rings:
-            kind = ring.split('-', 1)[0]
-            wanted.extend(w for w in RECON.get(kind, ()) if w not in wanted)
-        pile = concurrency.GreenPile(max(1, len(wanted)))
-        for what in wanted:
-            pile.spawn(self._get, node, what)
-        for what, (status, body, _error) in zip(wanted, pile):
-            if status == 200 and body is not None:
-                found[what] = body
-        return state, found
+        status, body, error = self._get(server, PROBE)
+        return ({'up': status is not None, 'error': error or '',
+                 'probe_ms': round(1000 * (time.monotonic() - start), 1)},
+                body if status == 200 else None)
 
-    def _get(self, node, what):
+    def _get(self, server, what):
         """(status or None when unreachable, decoded JSON or None, error text)."""
         query, extra = MEASURED.get(what, (None, 0.0))
         try:
+            node = {'ip': server['ip'], 'port': server['port']}
             status, _headers, data = fetch(node, 'GET', '/recon/' + what, query_string=query,
                                            conn_timeout=self.probe_timeout,
                                            timeout=self.probe_timeout + extra,
@@ -140,3 +153,17 @@ class Collector:
             return status, json.loads(data), ''
         except ValueError:
             return status, None, 'not JSON'
+
+
+def node_groups(servers):
+    """{node: [server keys]}: the servers of one node share its devices (one
+    host in a real cluster; in the aio, 127.0.0.1 with its own devices)."""
+    groups = {}
+    for key, server in sorted(servers.items(), key=lambda kv: _order(kv[1])):
+        groups.setdefault((server['ip'], tuple(server['devices'])), []).append(key)
+    return groups
+
+
+def _order(server):
+    """Object servers first (they answer for the node when up), then by port."""
+    return ('object' not in server['rings'], server['port'])

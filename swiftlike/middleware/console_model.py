@@ -5,6 +5,8 @@ returns plain data the page renderer shows and the JSON endpoint serves: the
 same figures, so the numbers a page shows at load and after each poll agree.
 A figure a server does not report is None (shown as "n/a"), never 0.
 """
+from swiftlike.middleware.console_data import node_groups
+
 
 def _num(value):
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -17,6 +19,11 @@ def _sum(values):
 
 def object_servers(snap):
     return {key: s for key, s in snap['servers'].items() if 'object' in s['rings']}
+
+
+def by_node(snap):
+    """Server keys, the servers of each node together."""
+    return [key for group in node_groups(snap['servers']).values() for key in group]
 
 
 def node_recon_index(snap):
@@ -112,7 +119,8 @@ def node_rows(snap, proxy):
     """One row per storage server: up, probe time, load, CPU steal."""
     rows = []
     by_device = node_recon_index(snap)
-    for key, server in sorted(snap['servers'].items()):
+    for key in by_node(snap):
+        server = snap['servers'][key]
         recon = server_recon(snap, key, by_device)
         load = recon.get('load') if isinstance(recon.get('load'), dict) else {}
         diskio = recon.get('diskio') if isinstance(recon.get('diskio'), dict) else {}
@@ -130,7 +138,8 @@ def daemon_rows(snap):
     """Per object/container/account server: replication, auditor, updater,
     async pendings and quarantines, as their recon reports them."""
     rows = []
-    for key, server in sorted(snap['servers'].items()):
+    for key in by_node(snap):
+        server = snap['servers'][key]
         recon = snap['recon'].get(key, {})
         for ring in server['rings']:
             kind = ring.split('-', 1)[0]
