@@ -59,6 +59,8 @@ its node: they share the devices directory and the recon cache.
                       (a device without a block device has "block_device": null and a
                       "reason"); ?interval=S (0.1-10, default 1) is how long to measure
                       when no earlier sample of this process is 0.5 s to 5 min old
+    server_type_check "object-server" (or container-server, account-server): which server
+                      answered, so a ring pointing at the wrong port shows
     daemons           {"object": {"object_replicator": {...}, ...}, "container": {...},
                        "account": {...}}: each daemon's own last-pass entry (counters,
                        pass_time, last_pass, ok, per_device)
@@ -102,7 +104,8 @@ class ReconEndpoints:
     between its two samples (green inside a server)."""
 
     def __init__(self, devices, swift_dir, recon_cache_path='', mount_check=True,
-                 proc_root='/proc', sys_root='/sys', sleep=time.sleep):
+                 proc_root='/proc', sys_root='/sys', sleep=time.sleep, server_type=None):
+        self.server_type = server_type
         self.devices = devices
         self.swift_dir = swift_dir
         self.recon_cache_path = recon_cache_path or os.path.join(devices, '.recon')
@@ -120,6 +123,7 @@ class ReconEndpoints:
             'updater': self.updater, 'expirer': self.expirer,
             'driveaudit': self.driveaudit, 'time': self.time, 'version': self.version,
             'diskio': self.diskio, 'daemons': self.daemons,
+            'server_type_check': self.server_type_check,
         }
         # Endpoints that take a /<type>; the others take none.
         self.typed = {'replication': KINDS, 'auditor': KINDS,
@@ -311,6 +315,9 @@ class ReconEndpoints:
     # -- the rest ----------------------------------------------------------------------
     def time(self):
         return time.time()
+
+    def server_type_check(self):
+        return '%s-server' % self.server_type if self.server_type else None
 
     def version(self):
         return {'swiftversion': __version__}

@@ -27,7 +27,7 @@ class ReconMiddleware:
         self.logger = logger or getattr(app, 'logger', None) or get_logger('recon')
         self.endpoints = endpoints or ReconEndpoints(
             conf.devices, conf.swift_dir, conf.recon_cache_path, conf.mount_check,
-            sleep=concurrency.sleep)
+            sleep=concurrency.sleep, server_type=getattr(app, 'server_type', None))
 
     def __call__(self, environ, start_response):
         path = environ.get('PATH_INFO', '')
