@@ -84,12 +84,12 @@ def build(cls, values, source='<dict>', section='DEFAULT', defaults=None):
         except (TypeError, ValueError):
             raise ConfigError('%s [%s]: invalid value for %r: %r' % (source, section, name, raw))
     obj = cls(**kwargs)
-    check = getattr(obj, 'validate', None)
-    if check:
-        try:
-            check()
-        except ValueError as err:
-            raise ConfigError('%s [%s]: %s' % (source, section, err))
+    for check in (getattr(obj, 'validate', None), getattr(obj, 'validate_statsd', None)):
+        if check:
+            try:
+                check()
+            except ValueError as err:
+                raise ConfigError('%s [%s]: %s' % (source, section, err))
     return obj
 
 

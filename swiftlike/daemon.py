@@ -22,7 +22,9 @@ import signal
 import socket
 import time
 
+from swiftlike import metrics
 from swiftlike.fs import write_atomically
+from swiftlike.metrics import MetricsConf
 from swiftlike.logs import get_logger, new_txn_id, set_txn_id
 
 # Every daemon: command name -> (module, class, the server section of its conf).
@@ -43,11 +45,15 @@ DAEMON_CLASSES = {
 # Keys a daemon takes from its server's section when its own section and
 # [DEFAULT] do not set them: where the devices are and who the server is.
 INHERITED_KEYS = ('devices', 'mount_check', 'swift_dir', 'bind_ip', 'bind_port',
-                  'log_level', 'conn_timeout', 'node_timeout', 'recon_cache_path')
+                  'log_level', 'conn_timeout', 'node_timeout', 'recon_cache_path',
+                  # the metrics settings: set once for a server and its daemons
+                  'log_statsd_host', 'log_statsd_port', 'log_statsd_metric_prefix',
+                  'log_statsd_default_sample_rate', 'log_statsd_sample_rate_factor',
+                  'prometheus_enabled', 'prometheus_dir')
 
 
 @dataclasses.dataclass
-class DaemonConf:
+class DaemonConf(MetricsConf):
     devices: str = '/srv/node'
     mount_check: bool = True
     swift_dir: str = '/etc/swiftlike'
@@ -74,6 +80,34 @@ class DaemonConf:
             raise ValueError('concurrency must be >= 1')
         if self.files_per_second < 0 or self.bytes_per_second < 0:
             raise ValueError('rate limits must be >= 0')
+
+
+# Swift's statsd names for our daemons' counters ({device}: the device name;
+# a counter kept for the whole pass leaves it out). Others: <daemon>.<counter>.
+STATSD_NAMES = {
+    'object-replicator': {'partitions': 'partition.update.count.{device}',
+                          'handoffs_reverted': 'partition.delete.count.{device}',
+                          'suffixes_differed': 'suffix.syncs', 'quarantined': 'quarantines'},
+    'object-auditor': {'quarantined': 'quarantines'},
+    'object-updater': {'bad_records': 'quarantines'},
+    'object-expirer': {'objects_expired': 'objects', 'failures': 'errors'},
+    'container-replicator': {'dbs': 'attempts', 'no_change': 'no_changes',
+                             'complete_ships': 'remote_merges',
+                             'handoffs_removed': 'removes.{device}'},
+    'account-replicator': {'dbs': 'attempts', 'no_change': 'no_changes',
+                           'complete_ships': 'remote_merges',
+                           'handoffs_removed': 'removes.{device}'},
+    'container-updater': {'reported': 'successes', 'report_failures': 'failures'},
+    'account-reaper': {'failures': 'errors'},
+}
+
+
+def statsd_name(daemon, counter, device=''):
+    """The statsd name (after the `<daemon>.` base) of a daemon's counter."""
+    name = STATSD_NAMES.get(daemon, {}).get(counter, counter)
+    if '{device}' in name:
+        name = name.replace('.{device}', '.' + device if device else '')
+    return name
 
 
 class RateLimiter:
@@ -190,6 +224,7 @@ class Daemon:
         self.last_pass_ok = True
         self._device_counters = None
         self.failure_nodes = {}    # this pass: {ip: {device: failures}} (Swift's failure_nodes)
+        self.statsd = metrics.configure_statsd(conf, self.name)
 
     # -- what subclasses implement ---------------------------------------
     def sweep(self):
@@ -299,7 +334,32 @@ class Daemon:
             dump_recon_entries(self.recon_file, entries)
         except OSError as err:
             self.logger.warning('cannot write recon cache %s: %s', self.recon_file, err)
+        self.report_metrics(start, elapsed, ok, stats)
         return stats
+
+    def report_metrics(self, start, elapsed, ok, stats):
+        """One pass's figures to Prometheus (daemon_* metrics, labelled with
+        this daemon's name) and statsd (Swift's names where it has one, see
+        STATSD_NAMES; `<daemon>.<counter>` otherwise)."""
+        name = self.name
+        metrics.child('daemon_passes', name, 'ok' if ok else 'failed').inc()
+        metrics.child('daemon_pass_seconds', name).set(elapsed)
+        metrics.child('daemon_last_pass_timestamp_seconds', name).set(start)
+        if self._device_counters is not None:
+            per_device = self._device_counters.by_device.items()
+        else:
+            per_device = [('', stats)]
+        sends = []
+        for device, counts in per_device:
+            for key, value in counts.items():
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not value:
+                    continue
+                metrics.child('daemon_items', name, key, device).inc(value)
+                if self.statsd is not None:
+                    sends.append((statsd_name(name, key, device), value, 'c', None))
+        if self.statsd is not None:
+            sends.append(('pass.timing', elapsed * 1000.0, 'ms', None))
+            self.statsd.many(sends)
 
     def run_forever(self, max_passes=None, handle_signals=True):
         """Pass after pass, starting one every `interval` seconds, until SIGTERM

@@ -23,6 +23,7 @@ from swiftlike import concurrency
 from swiftlike.exceptions import BadRequest, InsufficientStorage, SwiftlikeError
 from swiftlike.http import Request, make_response
 from swiftlike.logs import get_logger, log_line, set_txn_id
+from swiftlike.metrics_http import RequestMetrics
 from swiftlike.paths import validate_device
 from swiftlike.wsgi import WsgiConf
 
@@ -59,12 +60,16 @@ class StorageServer:
 
     def __init__(self, conf, logger=None):
         self.conf = conf
-        self.logger = logger or get_logger('%s-server' % self.server_type, conf.log_level,
+        self.server_name = '%s-server' % self.server_type
+        self.logger = logger or get_logger(self.server_name, conf.log_level,
                                            conf.log_file or None)
         self.disk = concurrency.DiskExecutor(conf.threads_per_disk)
+        self.metrics = RequestMetrics(self.server_name, conf, self.verbs + self.quiet_verbs)
 
     def __call__(self, environ, start_response):
         start = time.time()
+        if environ.get('PATH_INFO') == '/metrics' and environ['REQUEST_METHOD'] in ('GET', 'HEAD'):
+            return self.metrics.serve(environ, start_response, self.server_type)
         req = Request(environ)
         set_txn_id(environ.get('HTTP_X_TRANS_ID'))
         try:
@@ -79,16 +84,27 @@ class StorageServer:
             resp = make_response(500, 'Internal server error (txn %s)'
                                  % req.headers.get('X-Trans-Id', '-'))
         body = resp(environ, start_response)
+        level = None
         if self.conf.log_requests:
             level = logging.DEBUG if req.method in self.quiet_verbs else logging.INFO
-            if self.logger.isEnabledFor(level):
-                if req.method == 'HEAD':
-                    self.log_request(level, environ, resp.status_int, 0, start)
-                elif isinstance(body, list):
-                    self.log_request(level, environ, resp.status_int, sum(map(len, body)), start)
-                else:
-                    return _LoggedBody(body, self, level, environ, resp.status_int, start)
+            if not self.logger.isEnabledFor(level):
+                level = None
+        if level is None and not self.metrics.on:
+            return body
+        if req.method == 'HEAD':
+            self.request_done(level, environ, resp.status_int, 0, start)
+        elif isinstance(body, list):
+            self.request_done(level, environ, resp.status_int, sum(map(len, body)), start)
+        else:
+            return _LoggedBody(body, self, level, environ, resp.status_int, start)
         return body
+
+    def request_done(self, level, environ, status, bytes_out, start):
+        """A request's access-log line (level None: none) and metrics."""
+        if level is not None:
+            self.log_request(level, environ, status, bytes_out, start)
+        if self.metrics.on:
+            self.metrics.observe(environ, status, bytes_out, time.time() - start)
 
     def log_request(self, level, environ, status, bytes_out, start):
         """The access-log line of one request."""
@@ -166,8 +182,8 @@ class _LoggedBody:
         finally:
             if self.server is not None:
                 server, self.server = self.server, None
-                server.log_request(self.level, self.environ, self.status, self.sent,
-                                   self.start)
+                server.request_done(self.level, self.environ, self.status, self.sent,
+                                    self.start)
 
 
 def require_timestamp(req, header='X-Timestamp'):

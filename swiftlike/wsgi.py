@@ -9,12 +9,13 @@ import time
 
 from swiftlike import concurrency
 from swiftlike.malloc_tuning import tune_malloc
+from swiftlike.metrics import MetricsConf
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 @dataclasses.dataclass
-class WsgiConf:
+class WsgiConf(MetricsConf):
     bind_ip: str = '127.0.0.1'
     bind_port: int = 8080
     workers: int = 1            # 0: serve in this process, no fork

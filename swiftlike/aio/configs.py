@@ -164,7 +164,9 @@ def proxy_conf_sections(layout, port, users, workers=1, log_level='INFO', filter
     # As in Swift's SAIO: accounts appear on first use, and a reseller admin
     # may create/delete accounts (the functional tests of both rely on it).
     proxy = {'bind_ip': layout.bind_ip, 'bind_port': str(port), 'workers': str(workers),
-             'account_autocreate': 'true', 'allow_account_management': 'true'}
+             'account_autocreate': 'true', 'allow_account_management': 'true',
+             # the proxy's Prometheus multiprocess files, in the data dir
+             'prometheus_dir': os.path.join(layout.data_dir, 'run', 'metrics-proxy')}
     sections = [('DEFAULT', defaults),
                 ('pipeline:main', {'pipeline': ' '.join([n for n, _ in filters]
                                                         + ['proxy-server'])}),

@@ -26,6 +26,10 @@ def build_daemon(name, conf_path, overrides=None):
     module_name, class_name, server_section = DAEMONS[name]
     cls = getattr(importlib.import_module(module_name), class_name)
     conf = load_daemon_conf(conf_path, name, cls.conf_class, server_section, overrides)
+    if conf.prometheus_enabled:
+        # The node's storage server exposes what the daemon counts there.
+        from swiftlike import metrics
+        metrics.setup(metrics.default_dir(conf), clean=False)
     locate_cluster_conf(conf.swift_dir)
     hash_secrets()
     return cls(conf)

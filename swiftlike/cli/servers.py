@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 
+from swiftlike import metrics
 from swiftlike.config import load_section, read_ini
 from swiftlike.exceptions import ConfigError
 from swiftlike.hashing import hash_secrets, locate_cluster_conf
@@ -39,6 +40,8 @@ def _storage_service(path, module_name):
     """(app factory, conf) of the storage server configured in `path`."""
     module = importlib.import_module(module_name)
     conf = load_section(path, module.CONF_SECTION, module.Conf)
+    if conf.prometheus_enabled:
+        metrics.setup(metrics.default_dir(conf))
     locate_cluster_conf(conf.swift_dir)
     hash_secrets()
     return (lambda: ReconMiddleware(module.App(conf), conf)), conf
@@ -99,6 +102,8 @@ def proxy_server():
     try:
         module = importlib.import_module('swiftlike.proxy.server')
         conf, app_factory = module.load(path)
+        if conf.prometheus_enabled:
+            metrics.setup(metrics.default_dir(conf, storage=False))
         hash_secrets()
     except ConfigError as err:
         exit_with_error(str(err))

@@ -13,6 +13,7 @@ import os
 import tempfile
 import uuid
 
+from swiftlike import metrics
 from swiftlike.fs import fsync_path
 from swiftlike.hashing import hash_path
 from swiftlike.obj import metadata as xattr_meta
@@ -125,6 +126,7 @@ class FsDiskFile(DiskFile):
         except xattr_meta.MetadataError as err:
             self.close()
             self.quarantine(str(err))
+            metrics.event('object-server', 'quarantines')
             raise DiskFileQuarantined('quarantined: %s' % err)
         self.data_timestamp = fileset.data_timestamp
         self.timestamp = fileset.meta_timestamp or fileset.data_timestamp

@@ -9,6 +9,7 @@ import hashlib
 
 from swiftlike import ranges
 from swiftlike.http import status_line
+from swiftlike import metrics
 from swiftlike.obj.backend import DiskFileQuarantined
 
 
@@ -97,6 +98,7 @@ class ObjectStream:
             self.logger.error('Quarantining %s: %s', self.diskfile.metadata.get('name'), reason)
             self.close()
             self.disk.run(self.device, self.diskfile.quarantine, reason)
+            metrics.event('object-server', 'quarantines')
             raise DiskFileQuarantined(reason)
         if held is not None:
             yield held

@@ -11,6 +11,7 @@ request does not name).
 import json
 import os
 
+from swiftlike import metrics
 from swiftlike import backend_http, concurrency
 from swiftlike.exceptions import BadRequest, SwiftlikeError
 from swiftlike.fs import write_atomically
@@ -116,6 +117,7 @@ class UpdateSender:
             try:
                 self.disk.run(device, write_async_pending, device_path, record,
                               headers['X-Timestamp'])
+                metrics.event('object-server', 'async_pendings')
             except OSError as err:
                 self.logger.error('could not write async_pending for %s/%s/%s: %s',
                                   account, container, obj, err)

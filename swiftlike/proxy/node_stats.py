@@ -109,14 +109,17 @@ class NodeStats:
         self._lock = threading.Lock()   # snapshot() may run in another OS thread
 
     def observe(self, node, seconds, ok=True):
-        """Record one backend request's latency (to first byte) for `node`."""
+        """Record one backend request's latency (to first byte) for `node`;
+        returns the node's name (ip:port/device)."""
         key = node_key(node)
         entry = self._nodes.get(key)
         if entry is None:
             entry = self._nodes[key] = (
-                {'ip': node['ip'], 'port': node['port'], 'device': node['device']},
+                {'ip': node['ip'], 'port': node['port'], 'device': node['device'],
+                 'name': node_name(node)},
                 LatencyWindow(self.window))
         entry[1].add(seconds, ok, self.clock())
+        return entry[0]['name']
 
     def snapshot(self):
         """One dict per node (see the module docstring), sorted by name."""
@@ -131,7 +134,7 @@ class NodeStats:
                 values = win.sorted()
                 limit = limits.get(key, {})
                 rows.append({
-                    'node': node_name(node), 'ip': node['ip'], 'port': node['port'],
+                    'node': node['name'], 'ip': node['ip'], 'port': node['port'],
                     'device': node['device'], 'count': win.count, 'errors': win.errors,
                     'samples': len(values), 'p50': percentile(values, 0.50),
                     'p90': percentile(values, 0.90), 'p99': percentile(values, 0.99),

@@ -15,7 +15,7 @@ where a copy of its content was asked for.
 """
 import importlib.util
 
-ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'domain_remap',
+ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'metrics', 'info', 'domain_remap',
          'listing_formats', 'bulk', 'tempurl', 'ratelimit', 'formpost', 'tempauth',
          'console', 'staticweb', 'copy', 'container_quotas', 'account_quotas', 'slo', 'dlo',
          'versioned_writes', 'symlink', 'object_versioning', 'append')
@@ -23,9 +23,9 @@ ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', '
 # are symlinks: ours are its own, so it must see the reads symlink makes of a
 # link's target.)
 
-DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'domain_remap',
-           'bulk', 'tempurl', 'formpost', 'tempauth', 'console', 'staticweb', 'copy',
-           'container_quotas',
+DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'metrics', 'info',
+           'domain_remap', 'bulk', 'tempurl', 'formpost', 'tempauth', 'console', 'staticweb',
+           'copy', 'container_quotas',
            'account_quotas', 'slo', 'dlo', 'versioned_writes', 'symlink', 'object_versioning',
            'append')
 

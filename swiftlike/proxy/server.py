@@ -10,7 +10,7 @@ from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_L
 from swiftlike.exceptions import (BadRequest, ConfigError, NotFound, PreconditionFailed,
                                   RingError, SwiftlikeError)
 from swiftlike.http import Request
-from swiftlike import policies
+from swiftlike import metrics, policies
 from swiftlike.logs import get_logger
 from swiftlike.backend_http import ConnectionPool
 from swiftlike.proxy.controllers.account import AccountController
@@ -109,7 +109,12 @@ class App:
     def backend_done(self, node, method, status, seconds):
         """Every backend request's outcome (status None: no answer), timed to
         its first byte: the slow-node detector's and the metrics' one hook."""
-        self.node_stats.observe(node, seconds, status is not None and status < 500)
+        name = self.node_stats.observe(node, seconds, status is not None and status < 500)
+        if self.conf.prometheus_enabled:
+            metrics.child('proxy_backend_seconds', name).observe(seconds)
+            if status is None or status >= 500:
+                kind = 'timeout' if status is None else '507' if status == 507 else '5xx'
+                metrics.child('proxy_backend_errors', name, kind).inc()
 
     def request_node_count(self, replicas):
         """How many handoffs a read may try after the primaries."""

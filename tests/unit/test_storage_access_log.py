@@ -145,8 +145,8 @@ def test_log_requests_false_logs_nothing(tmp_path):
     assert lines.records == []
 
 
-def test_body_not_wrapped_when_info_is_off(tmp_path):
-    app, lines = object_app(tmp_path, level=logging.WARNING)
+def test_body_not_wrapped_when_info_and_metrics_are_off(tmp_path):
+    app, lines = object_app(tmp_path, level=logging.WARNING, prometheus_enabled=False)
     put(app)
     env = Request.blank('/sda/1/a/c/o').environ
     body = app(env, lambda status, headers, exc_info=None: None)

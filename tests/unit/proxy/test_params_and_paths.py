@@ -164,7 +164,7 @@ def test_load_builds_pipeline(tmp_path):
     while hasattr(app, 'app'):
         names.append(type(app).__name__)
         app = app.app
-    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info',
+    assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Metrics', 'Info',
                      'DomainRemap', 'Bulk', 'TempURL', 'FormPost', 'TempAuth', 'Console',
                      'StaticWeb',
                      'ServerSideCopy', 'ContainerQuotas', 'AccountQuotas', 'StaticLargeObject',

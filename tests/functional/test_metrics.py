@@ -1,0 +1,225 @@
+"""Metrics end to end: a cluster of its own (2 workers per server, each node's
+servers in one process) sending statsd to a UDP listener of this test.
+
+A known workload goes through the proxy; then /metrics of the proxy and of
+every object server must show exactly its counts (summed over the workers and
+nodes), the statsd datagrams must carry Swift's names, and a daemon's pass (an
+auditor quarantining a corrupted replica, a replicator pass) must show up both
+in the object server's /metrics and in statsd.
+"""
+import glob
+import os
+import select
+import socket
+import time
+
+import pytest
+
+from swiftlike.aio import configs
+from swiftlike.aio.cluster import AioCluster
+from swiftlike.aio.layout import new_layout
+from swiftlike.ring import Ring
+from tests.conftest import TEST_HASH_PREFIX, TEST_HASH_SUFFIX
+from tests.functional.conftest import http
+
+PREFIX = 'testcl'
+SIZE = 1000
+
+
+class Statsd:
+    """A UDP socket standing in for the statsd server; keeps every line."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(('127.0.0.1', 0))
+        self.port = self.sock.getsockname()[1]
+        self.lines = []
+
+    def drain(self, timeout):
+        ready, _w, _x = select.select([self.sock], [], [], timeout)
+        while ready:
+            self.lines.extend(self.sock.recv(65536).decode('utf-8').split('\n'))
+            ready, _w, _x = select.select([self.sock], [], [], 0)
+
+    def wait_for(self, predicate, what, deadline=60.0):
+        """Receive until predicate(lines) holds (a generous deadline, not a sleep)."""
+        end = time.monotonic() + deadline
+        while not predicate(self.lines):
+            left = end - time.monotonic()
+            assert left > 0, 'statsd never got %s; got %r' % (what, self.lines[-50:])
+            self.drain(min(left, 1.0))
+
+    def names(self, start):
+        return [line.split(':', 1)[0] for line in self.lines if line.startswith(start)]
+
+
+def add_defaults(path, values):
+    """Put keys into the [DEFAULT] section of an aio-written config."""
+    with open(path) as f:
+        text = f.read()
+    extra = ''.join('%s = %s\n' % kv for kv in values.items())
+    with open(path, 'w') as f:
+        f.write(text.replace('[DEFAULT]\n', '[DEFAULT]\n' + extra, 1))
+
+
+@pytest.fixture(scope='module')
+def metered(tmp_path_factory):
+    statsd = Statsd()
+    layout = new_layout(str(tmp_path_factory.mktemp('metrics-aio')), base_port=0, part_power=6)
+    os.makedirs(layout.etc_dir, exist_ok=True)
+    with open(layout.cluster_conf, 'w') as f:
+        f.write('[hash]\npath_prefix = %s\npath_suffix = %s\n'
+                % (TEST_HASH_PREFIX, TEST_HASH_SUFFIX))
+    aio = AioCluster(layout, proxy_port=0, users=configs.DEFAULT_USERS, workers=2,
+                     daemons=False, processes='node')
+    aio.lock()
+    try:
+        aio.prepare()
+        settings = {'log_statsd_host': '127.0.0.1', 'log_statsd_port': str(statsd.port),
+                    'log_statsd_metric_prefix': PREFIX}
+        add_defaults(layout.proxy_conf, settings)
+        for node in layout.nodes:
+            for kind in ('object', 'container', 'account'):
+                add_defaults(layout.server_conf(kind, node.index), settings)
+        aio.start(timeout=120)
+        yield aio, statsd
+    finally:
+        aio.stop(timeout=10)
+        aio.unlock()
+        statsd.sock.close()
+
+
+def scrape(url):
+    status, _headers, body = http('GET', url + '/metrics')
+    assert status == 200, body[:200]
+    return body.decode('utf-8')
+
+
+def value(text, name, **labels):
+    """A sample's value in Prometheus text (0.0 when absent)."""
+    want = sorted('%s="%s"' % kv for kv in labels.items())
+    for line in text.splitlines():
+        if line.startswith('#'):
+            continue
+        key, _sep, number = line.rpartition(' ')
+        metric, _b, label_text = key.partition('{')
+        if metric == name and sorted(label_text.rstrip('}').split(',')) == want:
+            return float(number)
+    return 0.0
+
+
+def object_server_urls(aio):
+    return ['http://%s:%d' % (aio.layout.bind_ip, node.ports['object'])
+            for node in aio.layout.nodes]
+
+
+def test_known_workload_counts_exactly(metered):
+    aio, statsd = metered
+    status, headers, _ = http('GET', aio.auth_url, {'X-Auth-User': 'test:tester',
+                                                   'X-Auth-Key': 'testing'})
+    assert status == 200
+    url, token = headers['X-Storage-Url'], {'X-Auth-Token': headers['X-Auth-Token']}
+    assert http('PUT', url + '/metered', token)[0] == 201
+    for i in range(3):
+        assert http('PUT', url + '/metered/o%d' % i, token, b'x' * SIZE)[0] == 201
+    for _ in range(4):
+        assert http('GET', url + '/metered/o0', token)[0] == 200
+    assert http('HEAD', url + '/metered/missing', token)[0] == 404
+    assert http('DELETE', url + '/metered/o2', token)[0] == 204
+    assert http('GET', url + '/metered', token)[0] == 200
+
+    # statsd: the proxy's datagram for a request is sent when its body is
+    # closed, which may be just after the client got it: wait for them all.
+    base = PREFIX + '.proxy-server.'
+    expected = {'object.PUT.201.timing': 3, 'object.policy.0.PUT.201.timing': 3,
+                'object.PUT.201.xfer': 3, 'object.GET.200.timing': 4,
+                'object.GET.200.first-byte.timing': 4, 'object.HEAD.404.timing': 1,
+                'object.policy.0.HEAD.404.timing': 1, 'object.DELETE.204.timing': 1,
+                'container.PUT.201.timing': 1, 'container.GET.200.timing': 1}
+
+    def counts(lines):
+        names = [line.split(':', 1)[0] for line in lines]
+        return {name: names.count(base + name) for name in expected}
+    statsd.wait_for(lambda lines: all(n >= expected[k] for k, n in counts(lines).items()),
+                    'every proxy request')
+    assert counts(statsd.lines) == expected
+    assert PREFIX + '.proxy-server.object.GET.200.xfer:%d|c' % SIZE in statsd.lines
+    assert not [line for line in statsd.lines if '|@' in line]   # rates are 1: no suffix
+
+    # Prometheus on the proxy: the counts of both workers, exactly.
+    text = scrape(aio.proxy_url)
+    count = 'swiftlike_proxy_request_seconds_count'
+    assert value(text, count, type='object', verb='PUT', status='201', policy='default') == 3
+    assert value(text, count, type='object', verb='GET', status='200', policy='default') == 4
+    assert value(text, count, type='object', verb='HEAD', status='404', policy='default') == 1
+    assert value(text, count, type='object', verb='DELETE', status='204', policy='default') == 1
+    assert value(text, count, type='container', verb='PUT', status='201', policy='') == 1
+    assert value(text, count, type='container', verb='GET', status='200', policy='') == 1
+    assert value(text, 'swiftlike_proxy_first_byte_seconds_count', type='object', verb='GET',
+                 status='200', policy='default') == 4
+    assert value(text, 'swiftlike_proxy_received_bytes_total', type='object', verb='PUT',
+                 policy='default') == 3 * SIZE
+    assert value(text, 'swiftlike_proxy_sent_bytes_total', type='object', verb='GET',
+                 policy='default') == 4 * SIZE
+    # The slow-node detector's view: every object node was asked something.
+    for node in aio.layout.nodes:
+        name = '%s:%d/%s' % (aio.layout.bind_ip, node.ports['object'], node.device)
+        assert value(text, 'swiftlike_proxy_backend_seconds_count', node=name) >= 1
+        assert 'swiftlike_proxy_node_latency_seconds{node="%s",quantile="0.99"}' % name in text
+
+    # Prometheus on the object servers: 3 replicas of each PUT and DELETE.
+    texts = [scrape(u) for u in object_server_urls(aio)]
+    total = sum(value(t, 'swiftlike_server_request_seconds_count', server='object-server',
+                      verb='PUT', status='201') for t in texts)
+    assert total == 3 * 3
+    assert sum(value(t, 'swiftlike_server_request_seconds_count', server='object-server',
+                     verb='DELETE', status='204') for t in texts) == 3
+    assert sum(value(t, 'swiftlike_server_received_bytes_total', server='object-server',
+                     verb='PUT') for t in texts) == 3 * 3 * SIZE
+    # Each node's servers share a process and a directory: an object server
+    # shows only object-* samples, and its devices' fill.
+    for t, node in zip(texts, aio.layout.nodes):
+        assert 'container-server' not in t and 'account-server' not in t
+        assert value(t, 'swiftlike_device_size_bytes', device=node.device) > 0
+    statsd.wait_for(lambda lines: len([n for n in lines if n.startswith(
+        PREFIX + '.object-server.PUT.timing:')]) >= 9, 'the object servers\' PUT timings')
+
+
+def test_daemon_metrics_arrive(metered):
+    aio, statsd = metered
+    status, headers, _ = http('GET', aio.auth_url, {'X-Auth-User': 'test:tester',
+                                                   'X-Auth-Key': 'testing'})
+    url, token = headers['X-Storage-Url'], {'X-Auth-Token': headers['X-Auth-Token']}
+    assert http('PUT', url + '/audited', token)[0] == 201
+    assert http('PUT', url + '/audited/victim', token, b'y' * SIZE)[0] == 201
+    account = url.rsplit('/', 1)[1]
+    _part, nodes = Ring(aio.layout.etc_dir, ring_name='object').get_nodes(
+        account, 'audited', 'victim')
+    target = [n for n in aio.layout.nodes if n.device == nodes[0]['device']][0]
+    [data_file] = [p for p in glob.glob(os.path.join(
+        target.devices_root, target.device, 'objects', '*', '*', '*', '*.data'))
+        if os.path.getsize(p) == SIZE and open(p, 'rb').read(1) == b'y']
+    with open(data_file, 'r+b') as f:
+        f.write(b'z')   # same size, wrong ETag: the auditor must quarantine it
+
+    code, output = aio.run_daemon_once('object-auditor', target.index)
+    assert code == 0, output
+    print(output)
+    code, output = aio.run_daemon_once('object-replicator', target.index)
+    assert code == 0, output
+
+    server = 'http://%s:%d' % (aio.layout.bind_ip, target.ports['object'])
+    text = scrape(server)
+    assert value(text, 'swiftlike_daemon_items_total', server='object-auditor',
+                 counter='quarantined', device=target.device) == 1
+    assert value(text, 'swiftlike_daemon_passes_total', server='object-auditor',
+                 result='ok') == 1
+    assert value(text, 'swiftlike_daemon_passes_total', server='object-replicator',
+                 result='ok') == 1
+    assert value(text, 'swiftlike_daemon_items_total', server='object-replicator',
+                 counter='partitions', device=target.device) >= 1
+    statsd.wait_for(lambda lines: PREFIX + '.object-auditor.quarantines:1|c' in lines,
+                    'the auditor\'s quarantine')
+    statsd.wait_for(lambda lines: any(line.startswith(
+        PREFIX + '.object-replicator.partition.update.count.%s:' % target.device)
+        for line in lines), 'the replicator\'s partition count')
