@@ -25,15 +25,17 @@ everyone (403).
 Its figures: the rings (read from swift_dir), storage servers probed over HTTP
 (their recon endpoints: console_data.py), and this proxy worker's own view of
 the nodes (swiftlike.proxy.node_stats: backend requests, latency percentiles,
-error limiting, slow nodes; with workers > 1 each worker sees its own share). Nothing is fetched from outside the cluster; nothing is changed.
+error limiting, slow nodes; with workers > 1 each worker sees its own share),
+and client request figures from the metrics middleware's Prometheus counts
+(console_requests.py; every worker's). Nothing is fetched from outside the cluster; nothing is changed.
 """
 import dataclasses
 import json
-import time
 from urllib.parse import parse_qs
 
 from swiftlike.http import status_line
 from swiftlike.middleware import console_pages as pages
+from swiftlike.middleware import console_requests
 from swiftlike.middleware import console_static
 from swiftlike.middleware.console_data import Collector
 from swiftlike.middleware.filters import make_filter_factory
@@ -96,7 +98,7 @@ class Console:
         self.app = app
         self.conf = conf
         self.collector = Collector(conf.swift_dir, conf.probe_timeout, conf.cache_seconds)
-        self._counts = {}   # node key -> (when, request count, rate) for request rates
+        self.rates = console_requests.RateTracker(RATE_SECONDS)
 
     def __call__(self, env, start_response):
         path = env.get('PATH_INFO', '')
@@ -228,22 +230,19 @@ class Console:
 
     def proxy_state(self):
         """This worker's view of the storage nodes (node_stats: latencies,
-        error limiting, slow nodes) and its backend request rates."""
-        rows = node_stats.current().snapshot()
-        now = time.monotonic()
+        error limiting, slow nodes), and this proxy's client request figures
+        (the metrics middleware's, every worker's), with rates."""
         nodes = {}
-        for row in rows:
+        for row in node_stats.current().snapshot():
             key = (row['ip'], row['port'], row['device'])
-            before = self._counts.get(key)
-            rate = None
-            if before is not None and now > before[0]:
-                rate = max(0.0, (row['count'] - before[1]) / (now - before[0]))
-            if before is None or now - before[0] >= RATE_SECONDS:
-                self._counts[key] = (now, row['count'], rate)
-            elif before[2] is not None:
-                rate = before[2]
-            nodes[key] = dict(row, rate=rate)
-        return {'nodes': nodes}
+            nodes[key] = dict(row, rate=self.rates.rate(('node',) + key, row['count']))
+        try:
+            requests = console_requests.client_requests()
+        except (OSError, ValueError):
+            requests = None
+        for name, figures in (requests or {}).items():
+            figures['rate'] = self.rates.rate(('client', name), figures['count'])
+        return {'nodes': nodes, 'requests': requests}
 
     # -- answers --------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ old (one refresh serves every page and poll within that time):
   node, of one of its servers that is up) and of its own kind (async
   pendings, replication, auditor and updater progress, quarantines: asked of
   each server that is up); a figure nobody reports is missing, never guessed.
+  A figure lost to a timeout or a 5xx of a server that is up keeps its last
+  value (a busy server does not make the page blink to n/a).
 The proxy's own state (error-limited nodes, request figures) is not gathered
 here: it is read in-process by console.py at each request.
 """
@@ -38,6 +40,8 @@ PROBE = 'version'
 # samples /proc twice, unless its previous sample, from our last poll, is recent).
 MEASURED = {'diskio': ('interval=0.5', 0.5)}
 MAX_RECON_BODY = 1 << 20
+# A server that answered the probe gets this much longer for its figures.
+FIGURE_EXTRA_TIME = 1.0
 
 
 class Collector:
@@ -122,9 +126,14 @@ class Collector:
                 jobs.extend((key, what, [key]) for what in wanted)
         pile = concurrency.GreenPile(max(1, min(64, len(jobs))))
         for key, what, _to in jobs:
-            pile.spawn(self._get, servers[key], what)
+            pile.spawn(self._get, servers[key], what, FIGURE_EXTRA_TIME)
+        before = self._snapshot['recon'] if self._snapshot is not None else {}
         for (key, what, to), (status, body, _error) in zip(jobs, pile):
-            if status == 200 and body is not None:
+            if status is None or status >= 500:
+                # Up, but this answer was lost (a busy server, a timeout):
+                # keep the last figure it gave rather than blink to n/a.
+                body = before.get(key, {}).get(what)
+            if body is not None:
                 for other in to:
                     recon[other][what] = body
         return {'time': time.time(), 'rings': views, 'servers': servers, 'recon': recon}
@@ -136,9 +145,10 @@ class Collector:
                  'probe_ms': round(1000 * (time.monotonic() - start), 1)},
                 body if status == 200 else None)
 
-    def _get(self, server, what):
+    def _get(self, server, what, more_time=0.0):
         """(status or None when unreachable, decoded JSON or None, error text)."""
         query, extra = MEASURED.get(what, (None, 0.0))
+        extra += more_time
         try:
             node = {'ip': server['ip'], 'port': server['port']}
             status, _headers, data = fetch(node, 'GET', '/recon/' + what, query_string=query,

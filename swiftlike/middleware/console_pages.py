@@ -85,8 +85,28 @@ def overview_tables(snap, proxy):
         ('Quarantined', cell(fmt(o['quarantined']), k + 'quarantined')),
     ]
     tables = [Table('Cluster', ('', ''), [[cell(name), value] for name, value in rows])]
+    tables.append(client_table(proxy.get('requests')))
     tables.append(backend_table(model.backend_rows(proxy)))
     return tables
+
+
+def client_table(requests):
+    headers = ('Request', 'Count', 'Per second', '5xx', 'mean ms', 'p50 ms', 'p99 ms')
+    caption = 'Client requests through this proxy (every worker)'
+    if not requests:
+        note = ('no figures: the metrics middleware is not in the pipeline'
+                if requests is None else 'no client request yet')
+        return Table(caption, headers, [[cell(note, 'rq.none')] + [cell('')] * 6])
+    rows = []
+    for name, fig in sorted(requests.items()):
+        k = 'rq.%s.' % name.replace(' ', '.')
+        rows.append([cell(name), cell(fig['count'], k + 'count'),
+                     cell(fmt(fig.get('rate'), 2), k + 'rate'),
+                     cell(fig['errors'], k + 'errors', 'bad' if fig['errors'] else None),
+                     cell(fmt(fig['mean_ms'], 1), k + 'mean'),
+                     cell(fmt(fig['p50_ms'], 1), k + 'p50'),
+                     cell(fmt(fig['p99_ms'], 1), k + 'p99')])
+    return Table(caption, headers, rows)
 
 
 def backend_table(rows):
@@ -94,11 +114,11 @@ def backend_table(rows):
                'Error-limited')
     caption = 'Backend requests of this proxy worker, by node'
     if not rows:
-        return Table(caption, headers, [[cell('no backend request yet', 'rq.none')]
+        return Table(caption, headers, [[cell('no backend request yet', 'be.none')]
                                         + [cell('')] * 7])
     out = []
     for row in rows:
-        k = 'rq.%s.' % row['node']
+        k = 'be.%s.' % row['node']
         out.append([cell(row['node']), cell(row['count'], k + 'count'),
                     cell(fmt(row['rate'], 2), k + 'rate'),
                     cell(row['errors'], k + 'errors', 'bad' if row['errors'] else None),

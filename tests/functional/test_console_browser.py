@@ -162,8 +162,14 @@ def test_2_overview(cluster, driver, workload, shots):
     shows(driver, 'ov.devices', '4')
     shows(driver, 'ov.unmounted', '0')
     shows(driver, 'ov.quarantined', '1')
+    shows(driver, 'ov.async', '0')      # the updater's count (it ran on one node)
+    # The metrics middleware's counts of the workload's client requests.
+    shows(driver, 'rq.container.PUT.count', '1')
+    shows(driver, 'rq.object.PUT.count', str(OBJECTS))
+    shows(driver, 'rq.object.PUT.errors', '0')
+    assert live(driver, 'rq.object.PUT.p50') not in (None, 'n/a')
     # This proxy worker sent every object's PUT to its 3 primaries.
-    counts = [live(driver, 'rq.127.0.0.1:%d/%s.count' % (s.port, s.device))
+    counts = [live(driver, 'be.127.0.0.1:%d/%s.count' % (s.port, s.device))
               for s in cluster.object_servers]
     assert all(c is not None and int(c) > 0 for c in counts), counts
     driver.save_screenshot(str(shots / 'overview.png'))
