@@ -27,7 +27,8 @@ Its figures: the rings (read from swift_dir), storage servers probed over HTTP
 the nodes (swiftlike.proxy.node_stats: backend requests, latency percentiles,
 error limiting, slow nodes; with workers > 1 each worker sees its own share),
 and client request figures from the metrics middleware's Prometheus counts
-(console_requests.py; every worker's). Nothing is fetched from outside the cluster; nothing is changed.
+(console_requests.py; every worker's). Nothing is fetched from outside the
+cluster; nothing is changed.
 """
 import dataclasses
 import json
@@ -179,7 +180,8 @@ class Console:
 
     def login(self, env, start_response, method):
         if method in ('GET', 'HEAD'):
-            return self.html(env, start_response, 200, pages.login_html(auth_url=self.conf.auth_url))
+            return self.html(env, start_response, 200,
+                             pages.login_html(auth_url=self.conf.auth_url))
         if method != 'POST':
             return self.not_allowed(env, start_response, 'GET, HEAD, POST')
         try:

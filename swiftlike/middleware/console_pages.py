@@ -197,7 +197,8 @@ def nodes_tables(snap, proxy):
                      cell(fmt(io.get('util_pct'), 1, '%'), k + 'util')])
     tables.append(Table('Devices', ('ring', 'server', 'device', 'server state', 'mounted',
                                     'fill', 'used / size', 'errors', 'error-limited', 'slow',
-                                    'p50 ms', 'p99 ms', 'r/s', 'w/s', 'MB/s', 'await ms', 'util'), rows))
+                                    'p50 ms', 'p99 ms', 'r/s', 'w/s', 'MB/s', 'await ms',
+                                    'util'), rows))
     return tables
 
 

@@ -80,7 +80,8 @@ h2 { font-size: 16px; margin: 8px 0; }
 table { border-collapse: collapse; margin: 0 0 16px; background: #fff;
         box-shadow: 0 1px 2px rgba(0,0,0,.12); }
 caption { text-align: left; font-weight: bold; padding: 4px 0; }
-th, td { padding: 3px 10px; white-space: nowrap; border-bottom: 1px solid #e2e6ea; text-align: right; }
+th, td { padding: 3px 10px; white-space: nowrap; border-bottom: 1px solid #e2e6ea;
+         text-align: right; }
 th { background: #e9eef3; }
 td:first-child, th:first-child { text-align: left; }
 .st-ok { color: #17702e; }

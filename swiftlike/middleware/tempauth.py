@@ -45,8 +45,8 @@ from swiftlike.middleware.tempauth_tokens import (  # noqa: F401 (re-exported)
     TOKEN_PREFIX, User, _b64, default_secret, parse_users, sign_token, user_groups,
     verify_token)
 from swiftlike.middleware.toolkit import (AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, IDENTIFY_KEY,
-                                          OWNER_KEY, RESELLER_REQUEST_KEY, account_info, cors_headers,
-                                          split_account_path)
+                                          OWNER_KEY, RESELLER_REQUEST_KEY, account_info,
+                                          cors_headers, split_account_path)
 
 ACL_ENV = 'HTTP_X_ACCOUNT_ACCESS_CONTROL'
 ACL_SYSMETA_ENV = 'HTTP_X_ACCOUNT_SYSMETA_CORE_ACCESS_CONTROL'
