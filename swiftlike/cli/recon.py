@@ -65,7 +65,7 @@ class Recon:
 
     def completions(self, answers, key):
         done = [(a.data[key], a.host) for a in answers
-                if a.ok and isinstance(a.data, dict) and client._number(a.data.get(key))]
+                if a.ok and isinstance(a.data, dict) and client.is_number(a.data.get(key))]
         if not done:
             self.say('[%s] - No hosts returned valid data.' % key)
             return
@@ -253,7 +253,7 @@ class Recon:
                     rows.append((answer.host, entry))
         measured = [(h, e) for h, e in rows if 'util_pct' in e]
         for key in ('util_pct', 'await_ms'):
-            self.figures([_Fake(i, e) for i, (_h, e) in enumerate(measured)], key,
+            self.figures([_DeviceRow(i, e) for i, (_h, e) in enumerate(measured)], key,
                          lambda d, k=key: d[k])
         if self.args.top:
             rows = sorted(rows, key=lambda r: -r[1].get('util_pct', -1))[:self.args.top]
@@ -271,7 +271,7 @@ class Recon:
                 e['read_await_ms'], e['write_await_ms'], e['util_pct']))
 
 
-class _Fake:
+class _DeviceRow:
     """A per-device row dressed as an answer, so figures() can summarise devices."""
     ok = True
 

@@ -88,13 +88,13 @@ def fetch_all(hosts, path, timeout=5.0, concurrency=16):
 
 # -- pure summaries ------------------------------------------------------------------
 
-def _number(value):
+def is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def summarize(values):
     """swift-recon's figures over {host: value} (None: answered without a figure)."""
-    numbers = [v for v in values.values() if _number(v)]
+    numbers = [v for v in values.values() if is_number(v)]
     missing = len(values) - len(numbers)
     summary = {'reported': len(numbers), 'number_none': missing,
                'perc_none': 100.0 * missing / len(values) if values else 0.0}
@@ -135,7 +135,7 @@ def disk_usage(answers):
             if entry.get('mounted') is not True:
                 unmounted.append((answer.host, entry.get('device')))
                 continue
-            if not (_number(entry.get('size')) and _number(entry.get('used'))):
+            if not (is_number(entry.get('size')) and is_number(entry.get('used'))):
                 continue
             used += entry['used']
             size += entry['size']
@@ -194,7 +194,7 @@ def time_check(answers, jitter=1.0):
     request's own duration. Returns (matched, errors, [(url, ours, theirs)])."""
     matched, errors, problems = 0, 0, []
     for answer in answers:
-        if not answer.ok or not _number(answer.data):
+        if not answer.ok or not is_number(answer.data):
             errors += 1
             continue
         if answer.started - jitter <= answer.data <= answer.finished + jitter:

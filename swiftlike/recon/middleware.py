@@ -9,7 +9,7 @@ import json
 from urllib.parse import parse_qs
 
 from swiftlike import concurrency
-from swiftlike.exceptions import SwiftlikeError
+from swiftlike.exceptions import NotFound, SwiftlikeError
 from swiftlike.http import make_response
 from swiftlike.logs import get_logger
 from swiftlike.recon.endpoints import ReconEndpoints
@@ -42,7 +42,8 @@ class ReconMiddleware:
         query = {k: v[-1] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
         try:
             if not parts or not parts[0] or len(parts) > 2:
-                raise_not_found(path)
+                raise NotFound('No recon endpoint at %s; try /recon/<what>[/<type>]'
+                               % path[:256])
             answer = self.endpoints.answer(parts[0], parts[1] if len(parts) == 2 else None,
                                            query)
             resp = make_response(200, json.dumps(answer).encode('utf-8'),
@@ -54,7 +55,3 @@ class ReconMiddleware:
             resp = make_response(500, 'Internal error answering %s' % path[:256])
         return resp(environ, start_response)
 
-
-def raise_not_found(path):
-    from swiftlike.exceptions import NotFound
-    raise NotFound('No recon endpoint at %s; try /recon/<what>[/<type>]' % path[:256])

@@ -137,6 +137,9 @@ def workload(xfs_cluster):
         assert status == 0, out
     # The quarantined replica came back from the others.
     assert os.path.exists(data_files[0])
+    for server in cluster.object_servers:
+        status, out = cluster.run_daemon('object-expirer', server.index)
+        assert status == 0, out
     return truth
 
 
@@ -170,7 +173,9 @@ def test_recon_all_prints_what_the_disks_show(xfs_cluster, workload):
         sum(workload['partitions'].values()), 4)
     assert stats_line(out, 'replication_failure')['total'] == 0
     assert stats_line(out, 'updater_last_sweep')['reported'] == 4
-    assert '[object_expiration_pass] - No hosts returned valid data.' in out
+    expired = stats_line(out, 'expired_last_pass')
+    assert (expired['total'], expired['reported']) == (0, 4)   # nothing had an X-Delete-At
+    assert stats_line(out, 'object_expiration_pass')['reported'] == 4
     assert 'Not mounted: spare on %s:%d' % (cluster.server('object', 1).ip,
                                             cluster.server('object', 1).port) in out
     used, size = before
@@ -204,11 +209,14 @@ def test_container_recon_after_replication(xfs_cluster, workload):
         dbs[server.index] = len(_files(os.path.join(server.device_path, 'containers'), '.db'))
         status, out = cluster.run_daemon('container-replicator', server.index)
         assert status == 0, out
+    for server in cluster.container_servers:
+        status, out = cluster.run_daemon('container-updater', server.index)
+        assert status == 0, out
     out = recon_cli(cluster, 'container', '-r', '--updater')
     assert '--> Starting reconnaissance on 4 hosts (container)' in out
     attempted = stats_line(out, 'replication_attempted')
     assert (attempted['total'], attempted['reported']) == (sum(dbs.values()), 4)
-    assert '[updater_last_sweep] - No hosts returned valid data.' in out
+    assert stats_line(out, 'updater_last_sweep')['reported'] == 4
     assert re.search(r'^Most recent completion was .* by 127\.0\.0\.1:\d+\.$', out, re.M)
 
 
@@ -257,3 +265,20 @@ def test_recon_http_errors_have_reasons(xfs_cluster):
     assert status == 200 and json.loads(body) == []
     status, _h, body = http('GET', server.url + '/recon/server_type_check')
     assert json.loads(body) == 'container-server'
+
+
+def test_recon_with_a_server_down(xfs_cluster, workload):
+    cluster = xfs_cluster
+    down = cluster.server('object', 4)
+    cluster.stop_server('object', 4)
+    try:
+        out = recon_cli(cluster, '-q', '-T', '--md5')
+        quiet = recon_cli(cluster, '-q', '--suppress')
+    finally:
+        cluster.start_server('object', 4)
+    assert re.search(r'^-> http://127\.0\.0\.1:%d/recon/quarantined: .*refused' % down.port,
+                     out, re.M), out
+    quarantined = stats_line(out, 'quarantined_objects')
+    assert (quarantined['total'], quarantined['reported']) == (1, 3)
+    assert out.count('3/4 hosts matched, 1 error[s] while checking hosts.') == 3
+    assert '-> http://' not in quiet and stats_line(quiet, 'quarantined_objects')['reported'] == 3
