@@ -11,6 +11,7 @@ this test did, and killing a server disturbs no other test):
 A screenshot of every page is kept under the test's tmp dir. Needs chromium,
 chromium-driver and selenium, as tests/functional/test_browser.py; skipped,
 saying why, without them."""
+import json
 import os
 import shutil
 import time
@@ -168,10 +169,11 @@ def test_2_overview(cluster, driver, workload, shots):
     shows(driver, 'rq.object.PUT.count', str(OBJECTS))
     shows(driver, 'rq.object.PUT.errors', '0')
     assert live(driver, 'rq.object.PUT.p50') not in (None, 'n/a')
-    # This proxy worker sent every object's PUT to its 3 primaries.
-    counts = [live(driver, 'be.127.0.0.1:%d/%s.count' % (s.port, s.device))
-              for s in cluster.object_servers]
-    assert all(c is not None and int(c) > 0 for c in counts), counts
+    # This proxy worker sent each object's PUT to its 3 primaries, once.
+    for server in cluster.object_servers:
+        held = _held(cluster, server)
+        shows(driver, 'be.127.0.0.1:%d/%s.count' % (server.port, server.device),
+              str(held) if held else None)
     driver.save_screenshot(str(shots / 'overview.png'))
 
 
@@ -181,11 +183,17 @@ def test_3_ring(cluster, driver, workload, shots):
     ring = Ring(cluster.swift_dir, 'object')
     shows(driver, 'ring.object.partitions', str(ring.partition_count))
     shows(driver, 'ring.object.replicas', '3')
+    held = {}
+    for part in range(ring.partition_count):
+        for node in ring.get_part_nodes(part):
+            held[node['port']] = held.get(node['port'], 0) + 1
+    assert sum(held.values()) == ring.partition_count * 3
+    wanted = ring.partition_count * 3 / 4      # 4 devices of equal weight
     for server in cluster.object_servers:
         key = 'dev.object.127.0.0.1:%d.%s.' % (server.port, server.device)
-        # 4 equal devices in 4 zones share partitions x replicas evenly.
-        shows(driver, key + 'parts', str(ring.partition_count * 3 // 4))
-        shows(driver, key + 'balance', '0.00%')
+        shows(driver, key + 'parts', str(held[server.port]))
+        balance = round(100.0 * (held[server.port] - wanted) / wanted, 2)
+        shows(driver, key + 'balance', '%.2f%%' % balance)
     driver.save_screenshot(str(shots / 'ring.png'))
 
 
@@ -204,8 +212,15 @@ def test_4_nodes_and_devices(cluster, driver, workload, shots):
         shown = live(driver, key + 'fill')
         # The disk is shared with the rest of the machine: it moves a little.
         assert shown.endswith('%') and abs(float(shown[:-1]) - expected) < 1.0, shown
+        # Per-disk I/O where the node's recon finds the device's block device.
+        status, _h, body = raw(server.ip, server.port, 'GET', '/recon/diskio?interval=0.1')
+        assert status == 200
+        entry = [d for d in json.loads(body)['devices'] if d['device'] == server.device][0]
         for figure in ('r_s', 'w_s', 'util'):
-            assert live(driver, key + figure) not in (None, 'n/a'), figure
+            if 'reads_per_s' in entry:
+                assert live(driver, key + figure) not in (None, 'n/a'), figure
+            else:
+                assert live(driver, key + figure) == 'n/a', figure
     driver.save_screenshot(str(shots / 'nodes.png'))
 
 
@@ -222,7 +237,7 @@ def test_5_daemons(cluster, driver, workload, shots):
             shows(driver, key + 'audit_passes', str(_held(cluster, server)))
             shows(driver, key + 'async', '0')
             shows(driver, key + 'failure', '0')
-            assert live(driver, key + 'last').endswith('s ago')
+            assert live(driver, key + 'last').endswith(' ago')
         else:
             # No daemon ran there: nothing reported, nothing invented.
             shows(driver, key + 'q_objects', '0')
