@@ -90,6 +90,15 @@ def monkey_patch():
     eventlet.monkey_patch(all=False, socket=True, select=True, time=True, thread=True)
 
 
+def native_udp_socket(family):
+    """A non-blocking UDP socket of the OS, not eventlet's green one: a send
+    on it never waits, so the green wrapper (~10 us a send) buys nothing
+    (the statsd client's sends)."""
+    sock = eventlet.patcher.original('socket').socket(family, 2)   # SOCK_DGRAM
+    sock.setblocking(False)
+    return sock
+
+
 def call_soon_in_hub(func, *args):
     """Schedule func on the hub; safe to call from a signal handler."""
     eventlet.hubs.get_hub().schedule_call_global(0, func, *args)

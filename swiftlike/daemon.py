@@ -357,6 +357,7 @@ class Daemon:
                 metrics.child('daemon_items', name, key, device).inc(value)
                 if self.statsd is not None:
                     sends.append((statsd_name(name, key, device), value, 'c', None))
+        metrics.flush()
         if self.statsd is not None:
             sends.append(('pass.timing', elapsed * 1000.0, 'ms', None))
             self.statsd.many(sends)

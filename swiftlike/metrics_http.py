@@ -35,12 +35,12 @@ class RequestMetrics:
         if verb not in self.verbs:
             verb = 'BAD_METHOD'
         if self.prometheus:
-            metrics.child('server_request_seconds', self.server, verb, str(status)).observe(elapsed)
+            metrics.observe('server_request_seconds', (self.server, verb, str(status)), elapsed)
             length = environ.get('CONTENT_LENGTH')
             if length and length.isdigit() and length != '0':
-                metrics.child('server_received_bytes', self.server, verb).inc(int(length))
+                metrics.count('server_received_bytes', (self.server, verb), int(length))
             if bytes_out:
-                metrics.child('server_sent_bytes', self.server, verb).inc(bytes_out)
+                metrics.count('server_sent_bytes', (self.server, verb), bytes_out)
         if self.statsd is not None:
             self.statsd.timing(swift_timing_name(verb, status), elapsed * 1000.0)
 

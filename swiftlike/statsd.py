@@ -41,9 +41,12 @@ class StatsdConf:
 
 
 def format_line(name, value, kind, rate=1.0):
-    """One statsd line: 'name:value|kind' plus '|@rate' below 1."""
-    if isinstance(value, float):
-        value = ('%.6f' % value).rstrip('0').rstrip('.') or '0'
+    """One statsd line: 'name:value|kind' plus '|@rate' below 1. Floats (the
+    timings, in ms) keep at most 3 decimals (microseconds)."""
+    if value.__class__ is float:
+        value = '%.3f' % value
+        if value.endswith('0'):
+            value = value.rstrip('0').rstrip('.')
     if rate < 1.0:
         return '%s:%s|%s|@%s' % (name, value, kind, ('%.6f' % rate).rstrip('0'))
     return '%s:%s|%s' % (name, value, kind)
@@ -74,9 +77,9 @@ class StatsdClient:
             except (OSError, UnicodeError):
                 info = None
             if info is not None:
+                from swiftlike.concurrency import native_udp_socket
                 self.address = info[4]
-                self.sock = socket.socket(info[0], socket.SOCK_DGRAM)
-                self.sock.setblocking(False)
+                self.sock = native_udp_socket(info[0])
 
     @classmethod
     def from_conf(cls, conf, base):

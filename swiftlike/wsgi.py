@@ -142,7 +142,11 @@ def run_servers(services, logger=None):
             try:
                 serve_here()
             finally:
-                os._exit(0)
+                try:
+                    from swiftlike import metrics
+                    metrics.flush()   # the counts still buffered in this worker
+                finally:
+                    os._exit(0)
         children[pid] = time.time()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 

@@ -124,17 +124,17 @@ class Metrics:
         kind, verb, status = record.kind, record.verb, record.status
         policy = 'default' if kind == 'object' else ''
         total = end - record.start
-        metrics.child('proxy_request_seconds', kind, verb, status, policy).observe(total)
+        labels = (kind, verb, status, policy)
+        metrics.observe('proxy_request_seconds', labels, total)
         first_byte = None
         if verb == 'GET' and record.first_byte is not None:
             first_byte = record.first_byte - record.start
-            metrics.child('proxy_first_byte_seconds', kind, verb, status, policy).observe(
-                first_byte)
+            metrics.observe('proxy_first_byte_seconds', labels, first_byte)
         bytes_in = record.input.bytes if record.input is not None else 0
         if bytes_in:
-            metrics.child('proxy_received_bytes', kind, verb, policy).inc(bytes_in)
+            metrics.count('proxy_received_bytes', (kind, verb, policy), bytes_in)
         if bytes_out:
-            metrics.child('proxy_sent_bytes', kind, verb, policy).inc(bytes_out)
+            metrics.count('proxy_sent_bytes', (kind, verb, policy), bytes_out)
         if self.statsd is not None:
             prefixes = [kind]
             if kind == 'object':

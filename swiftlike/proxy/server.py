@@ -111,10 +111,10 @@ class App:
         its first byte: the slow-node detector's and the metrics' one hook."""
         name = self.node_stats.observe(node, seconds, status is not None and status < 500)
         if self.conf.prometheus_enabled:
-            metrics.child('proxy_backend_seconds', name).observe(seconds)
+            metrics.observe('proxy_backend_seconds', (name,), seconds)
             if status is None or status >= 500:
                 kind = 'timeout' if status is None else '507' if status == 507 else '5xx'
-                metrics.child('proxy_backend_errors', name, kind).inc()
+                metrics.count('proxy_backend_errors', (name, kind))
 
     def request_node_count(self, replicas):
         """How many handoffs a read may try after the primaries."""

@@ -95,6 +95,16 @@ def scrape(url):
     return body.decode('utf-8')
 
 
+def scrape_until(url, predicate, deadline=60.0):
+    """The first scrape for which predicate(text) holds (or the last one)."""
+    end = time.monotonic() + deadline
+    while True:
+        text = scrape(url)
+        if predicate(text) or time.monotonic() > end:
+            return text
+        time.sleep(0.2)
+
+
 def value(text, name, **labels):
     """A sample's value in Prometheus text (0.0 when absent)."""
     want = sorted('%s="%s"' % kv for kv in labels.items())
@@ -146,9 +156,12 @@ def test_known_workload_counts_exactly(metered):
     assert PREFIX + '.proxy-server.object.GET.200.xfer:%d|c' % SIZE in statsd.lines
     assert not [line for line in statsd.lines if '|@' in line]   # rates are 1: no suffix
 
-    # Prometheus on the proxy: the counts of both workers, exactly.
-    text = scrape(aio.proxy_url)
+    # Prometheus on the proxy: the counts of both workers, exactly (a worker
+    # adds its counts to the shared files at most a second after a request).
     count = 'swiftlike_proxy_request_seconds_count'
+    text = scrape_until(aio.proxy_url, lambda t: value(
+        t, count, type='container', verb='GET', status='200', policy='') >= 1 and value(
+        t, count, type='object', verb='GET', status='200', policy='default') >= 4)
     assert value(text, count, type='object', verb='PUT', status='201', policy='default') == 3
     assert value(text, count, type='object', verb='GET', status='200', policy='default') == 4
     assert value(text, count, type='object', verb='HEAD', status='404', policy='default') == 1
@@ -168,7 +181,15 @@ def test_known_workload_counts_exactly(metered):
         assert 'swiftlike_proxy_node_latency_seconds{node="%s",quantile="0.99"}' % name in text
 
     # Prometheus on the object servers: 3 replicas of each PUT and DELETE.
-    texts = [scrape(u) for u in object_server_urls(aio)]
+    def all_puts(texts):
+        return sum(value(t, 'swiftlike_server_request_seconds_count', server='object-server',
+                         verb='PUT', status='201') for t in texts)
+    deadline = time.monotonic() + 60
+    while True:
+        texts = [scrape(u) for u in object_server_urls(aio)]
+        if all_puts(texts) >= 9 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     total = sum(value(t, 'swiftlike_server_request_seconds_count', server='object-server',
                       verb='PUT', status='201') for t in texts)
     assert total == 3 * 3
@@ -209,7 +230,7 @@ def test_daemon_metrics_arrive(metered):
     assert code == 0, output
 
     server = 'http://%s:%d' % (aio.layout.bind_ip, target.ports['object'])
-    text = scrape(server)
+    text = scrape(server)   # a --once daemon flushed its counts before it exited
     assert value(text, 'swiftlike_daemon_items_total', server='object-auditor',
                  counter='quarantined', device=target.device) == 1
     assert value(text, 'swiftlike_daemon_passes_total', server='object-auditor',

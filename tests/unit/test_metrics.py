@@ -312,3 +312,25 @@ def test_daemon_pass_reaches_prometheus_and_statsd(tmp_path, listener):
                         result='ok') == 1.0
     assert sample_value(text, 'swiftlike_daemon_last_pass_timestamp_seconds',
                         server='object-auditor') > 0
+
+
+def test_buffered_counts_land_in_the_right_buckets_when_flushed():
+    for seconds in (0.001, 0.0011, 0.5, 99.0):
+        metrics.observe('proxy_backend_seconds', ('10.0.0.1:6200/sda',), seconds)
+    metrics.count('proxy_backend_errors', ('10.0.0.1:6200/sda', 'timeout'), 2)
+    hist = metrics.child('proxy_backend_seconds', '10.0.0.1:6200/sda')
+    assert hist._sum.get() == 0.0     # buffered: not written yet
+    metrics.flush()
+    text = metrics.exposition()[1].decode()
+
+    def bucket(le):
+        return sample_value(text, 'swiftlike_proxy_backend_seconds_bucket',
+                            node='10.0.0.1:6200/sda', le=le)
+    assert bucket('0.001') == 1.0       # a value on a bound is in that bucket
+    assert bucket('0.0025') == 2.0
+    assert bucket('0.5') == 3.0
+    assert bucket('30.0') == 3.0 and bucket('+Inf') == 4.0
+    assert sample_value(text, 'swiftlike_proxy_backend_seconds_sum',
+                        node='10.0.0.1:6200/sda') == pytest.approx(99.5021)
+    assert sample_value(text, 'swiftlike_proxy_backend_errors_total',
+                        node='10.0.0.1:6200/sda', kind='timeout') == 2.0
