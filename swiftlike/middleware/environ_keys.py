@@ -12,6 +12,11 @@ AUTHORIZE_KEY = 'swiftlike.authorize'
 # a request's authorization by its own rule (a signed URL, a form signature):
 # the auth middleware then leaves both alone. See override_authorization().
 AUTHORIZE_OVERRIDE_KEY = 'swiftlike.authorize_override'
+# Set by the auth middleware on every request it passes on: hook(token) ->
+# the token's groups (a list; '.reseller_admin' for reseller admins), or None
+# when it is not a valid token. Lets a later middleware that serves its own
+# pages (the console) judge a token carried another way (a cookie).
+IDENTIFY_KEY = 'swiftlike.identify'
 # True when the requester may do what the account's owner may (see and set
 # owner-only headers such as container ACLs); set by the auth middleware.
 OWNER_KEY = 'swiftlike.owner'

@@ -44,9 +44,9 @@ from swiftlike.middleware.tempauth_acl import (account_acl_level, acl_allows,
 from swiftlike.middleware.tempauth_tokens import (  # noqa: F401 (re-exported)
     TOKEN_PREFIX, User, _b64, default_secret, parse_users, sign_token, user_groups,
     verify_token)
-from swiftlike.middleware.toolkit import (AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, OWNER_KEY,
-                                          RESELLER_REQUEST_KEY, account_info, cors_headers,
-                                          split_account_path)
+from swiftlike.middleware.toolkit import (AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, IDENTIFY_KEY,
+                                          OWNER_KEY, RESELLER_REQUEST_KEY, account_info,
+                                          cors_headers, split_account_path)
 
 ACL_ENV = 'HTTP_X_ACCOUNT_ACCESS_CONTROL'
 ACL_SYSMETA_ENV = 'HTTP_X_ACCOUNT_SYSMETA_CORE_ACCESS_CONTROL'
@@ -136,6 +136,7 @@ class TempAuth:
     # -- the request path ------------------------------------------------------------
 
     def __call__(self, env, start_response):
+        env[IDENTIFY_KEY] = self.token_groups
         path = env.get('PATH_INFO', '')
         if path.startswith(self.conf.auth_prefix):
             return self.handle_auth(env, start_response)

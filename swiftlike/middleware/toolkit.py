@@ -12,9 +12,9 @@ so it costs no backend request while the cache is fresh.
 # The environ keys middlewares agree on live in environ_keys; they are named
 # here too, where most middlewares import them from.
 from swiftlike.middleware.environ_keys import (  # noqa: F401 - re-exported
-    AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, FEATURES_KEY, GENERATOR_HEADER, INFO_CACHE_KEY,
-    INFO_REQUEST_KEY, OWNER_KEY, RESELLER_REQUEST_KEY, RESERVED_NAMES_KEY, SOURCE_KEY,
-    TEMPURL_USER, TXN_KEY, WRITE_ONCE_READ_KEY)
+    AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, FEATURES_KEY, GENERATOR_HEADER, IDENTIFY_KEY,
+    INFO_CACHE_KEY, INFO_REQUEST_KEY, OWNER_KEY, RESELLER_REQUEST_KEY, RESERVED_NAMES_KEY,
+    SOURCE_KEY, TEMPURL_USER, TXN_KEY, WRITE_ONCE_READ_KEY)
 from swiftlike.middleware.subrequest import TRANSPORT_KEYS, call, make_environ
 
 

@@ -17,14 +17,15 @@ import importlib.util
 
 ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'metrics', 'info', 'domain_remap',
          'listing_formats', 'bulk', 'tempurl', 'ratelimit', 'formpost', 'tempauth',
-         'staticweb', 'copy', 'container_quotas', 'account_quotas', 'slo', 'dlo',
+         'console', 'staticweb', 'copy', 'container_quotas', 'account_quotas', 'slo', 'dlo',
          'versioned_writes', 'symlink', 'object_versioning', 'append')
 # (object_versioning after symlink, unlike Swift, where versioning's pointers
 # are symlinks: ours are its own, so it must see the reads symlink makes of a
 # link's target.)
 
-DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'metrics', 'info', 'domain_remap',
-           'bulk', 'tempurl', 'formpost', 'tempauth', 'staticweb', 'copy', 'container_quotas',
+DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'metrics', 'info',
+           'domain_remap', 'bulk', 'tempurl', 'formpost', 'tempauth', 'console', 'staticweb',
+           'copy', 'container_quotas',
            'account_quotas', 'slo', 'dlo', 'versioned_writes', 'symlink', 'object_versioning',
            'append')
 
