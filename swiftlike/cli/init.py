@@ -267,15 +267,26 @@ class Node:
 
 
 def _is_ours(pid, service):
-    """Is `pid` alive and running this service's config (not a reused pid)?"""
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            argv = f.read().split(b'\0')
-        with open('/proc/%d/stat' % pid, 'rb') as f:
-            state = f.read().rsplit(b')', 1)[-1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != b'Z' and os.fsencode(service.conf_path) in argv
+    """Is `pid` alive and running this service's config (not a reused pid)?
+
+    A process just started can show an empty command line for a moment
+    (while the kernel sets up its exec), so an empty one is read again for up
+    to a second before the pid counts as someone else's (a kernel thread's
+    stays empty)."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                raw = f.read()
+            with open('/proc/%d/stat' % pid, 'rb') as f:
+                state = f.read().rsplit(b')', 1)[-1].split()[0]
+        except (OSError, IndexError):
+            return False
+        if state == b'Z':
+            return False
+        if raw or time.monotonic() > deadline:
+            return os.fsencode(service.conf_path) in raw.split(b'\0')
+        time.sleep(0.01)
 
 
 def _wait_gone(pid, timeout):

@@ -234,3 +234,20 @@ def test_reload_reopens_log_files_after_rotation(tmp_path, env):
             time.sleep(0.05)
     finally:
         node.stop(node.services, kill_wait=5)
+
+
+def test_a_pid_whose_command_line_stays_empty_is_not_ours(tmp_path):
+    # kthreadd (pid 2 where the kernel's threads are visible) has an empty
+    # command line for good: read again for a second, then not ours. (A
+    # process just exec'd shows an empty one only for a moment.)
+    try:
+        with open('/proc/2/cmdline', 'rb') as f:
+            if f.read():
+                pytest.skip('pid 2 is not a kernel thread here')
+    except OSError:
+        pytest.skip('pid 2 is not visible here')
+    service = init.select(init.Node(_node(tmp_path, free_ports(1)[0]), str(tmp_path / 'run'),
+                                    str(tmp_path / 'log'), out=io.StringIO()).services, ['rest'])[0]
+    started = time.monotonic()
+    assert init._is_ours(2, service) is False
+    assert time.monotonic() - started >= 1.0
