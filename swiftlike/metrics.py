@@ -208,6 +208,16 @@ FLUSH_INTERVAL = 1.0
 _pending = {}          # prometheus value object -> amount to add
 _targets = {}          # (name, labels) -> counter value / (sum, buckets, bounds)
 _flusher = {'pid': None}
+_before_flush = []     # functions each periodic flush calls first (gauges a process keeps)
+
+
+def before_flush(func):
+    """Have `func()` called before every periodic flush of this process (it
+    sets gauges from state the process keeps, such as the proxy's per-node
+    latencies, so every worker's view reaches the shared files, not only the
+    view of the worker that serves a scrape). Registered once per func."""
+    if func not in _before_flush:
+        _before_flush.append(func)
 
 
 def count(name, labels, amount=1):
@@ -257,6 +267,11 @@ def _start_flusher():
     def loop():
         while True:
             concurrency.sleep(FLUSH_INTERVAL)
+            for func in list(_before_flush):
+                try:
+                    func()
+                except Exception:  # noqa: BLE001 - a gauge is not worth a worker
+                    pass
             flush()
     concurrency.spawn(loop)
 

@@ -32,6 +32,13 @@ from swiftlike.statsd import StatsdConf
 POLICY_INDEX = '0'   # the one storage policy (swiftlike.policies)
 
 
+def _publish_node_stats():
+    """This worker's slow-node view into the proxy_node_* gauges (at every
+    periodic flush, and before this worker serves a scrape)."""
+    from swiftlike.proxy import node_stats
+    publish_node_stats(node_stats.current().snapshot())
+
+
 @dataclasses.dataclass
 class Conf(StatsdConf):
     # Who may GET /metrics on the proxy: addresses and networks (CIDR), or *.
@@ -75,6 +82,7 @@ class Metrics:
         self.verbs = frozenset(v.strip().upper() for v in
                                conf.log_statsd_valid_http_methods.split(',') if v.strip())
         self.statsd = metrics.configure_statsd(conf, 'proxy-server')
+        metrics.before_flush(_publish_node_stats)
 
     def __call__(self, environ, start_response):
         path = environ.get('PATH_INFO', '')
@@ -113,8 +121,7 @@ class Metrics:
             start_response('403 Forbidden', [('Content-Type', 'text/plain'),
                                              ('Content-Length', str(len(body)))])
             return [body]
-        from swiftlike.proxy import node_stats
-        publish_node_stats(node_stats.current().snapshot())
+        _publish_node_stats()
         content_type, body = metrics.exposition()
         start_response('200 OK', [('Content-Type', content_type),
                                   ('Content-Length', str(len(body)))])

@@ -34,7 +34,8 @@ snapshot() is called (sorting `window` floats per node). Nodes not seen for
 Scope: one NodeStats per proxy process (worker). With workers > 1 each worker
 sees the requests it served; the per-node latency histograms on /metrics
 (`swiftlike_proxy_backend_seconds`) add up every worker exactly, and the
-`swiftlike_proxy_node_latency_seconds` gauges show the worst worker's view.
+`swiftlike_proxy_node_latency_seconds` gauges show the view a worker last
+published (each publishes its own every second).
 """
 import threading
 import time

@@ -159,9 +159,14 @@ def test_known_workload_counts_exactly(metered):
     # Prometheus on the proxy: the counts of both workers, exactly (a worker
     # adds its counts to the shared files at most a second after a request).
     count = 'swiftlike_proxy_request_seconds_count'
+    names = ['%s:%d/%s' % (aio.layout.bind_ip, node.ports['object'], node.device)
+             for node in aio.layout.nodes]
+    # (each worker publishes its per-node latency view at its periodic flush)
     text = scrape_until(aio.proxy_url, lambda t: value(
         t, count, type='container', verb='GET', status='200', policy='') >= 1 and value(
-        t, count, type='object', verb='GET', status='200', policy='default') >= 4)
+        t, count, type='object', verb='GET', status='200', policy='default') >= 4 and all(
+        'swiftlike_proxy_node_latency_seconds{node="%s",quantile="0.99"}' % name in t
+        for name in names))
     assert value(text, count, type='object', verb='PUT', status='201', policy='default') == 3
     assert value(text, count, type='object', verb='GET', status='200', policy='default') == 4
     assert value(text, count, type='object', verb='HEAD', status='404', policy='default') == 1
@@ -175,8 +180,7 @@ def test_known_workload_counts_exactly(metered):
     assert value(text, 'swiftlike_proxy_sent_bytes_total', type='object', verb='GET',
                  policy='default') == 4 * SIZE
     # The slow-node detector's view: every object node was asked something.
-    for node in aio.layout.nodes:
-        name = '%s:%d/%s' % (aio.layout.bind_ip, node.ports['object'], node.device)
+    for name in names:
         assert value(text, 'swiftlike_proxy_backend_seconds_count', node=name) >= 1
         assert 'swiftlike_proxy_node_latency_seconds{node="%s",quantile="0.99"}' % name in text
 
