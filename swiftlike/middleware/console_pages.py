@@ -234,7 +234,7 @@ def daemons_tables(snap, proxy):
     return [Table('Replication', ('server', 'kind', 'last pass', 'pass minutes', 'attempted',
                                   'success', 'failure'), rows),
             Table('Objects: async pendings, auditor, quarantines',
-                  ('server', 'async pendings', 'audited', 'audit errors',
+                  ('server', 'async pendings', 'audit passed', 'audit errors',
                    'audit quarantined', 'quarantined objects', 'quarantined containers',
                    'quarantined accounts'), obj_rows)]
 

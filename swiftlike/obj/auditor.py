@@ -56,10 +56,13 @@ class ObjectAuditor(Daemon):
         return stats
 
     def swift_recon(self, stats, start, elapsed):
-        """Swift's key for a whole-file audit pass (there is no zero-byte-only pass)."""
+        """Swift's key for a whole-file audit pass (there is no zero-byte-only
+        pass). `passes` counts the files that passed, as Swift's does: those
+        checked but neither quarantined nor failed with an error."""
+        passed = max(0, stats['files_checked'] - stats['quarantined'] - stats['errors'])
         return {'object_auditor_stats_ALL': {
             'audit_time': elapsed, 'bytes_processed': stats['bytes_checked'],
-            'errors': stats['errors'], 'passes': stats['files_checked'],
+            'errors': stats['errors'], 'passes': passed,
             'quarantined': stats['quarantined'], 'start_time': start}}
 
     def audit_hash_dir(self, dev_path, part_path, hash_dir, stats):
