@@ -24,7 +24,7 @@ ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', '
 # link's target.)
 
 DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'info', 'domain_remap',
-           'bulk', 'tempurl', 'formpost', 'tempauth', 'staticweb', 'copy', 'container_quotas',
+           'bulk', 'tempurl', 'ratelimit', 'formpost', 'tempauth', 'staticweb', 'copy', 'container_quotas',
            'account_quotas', 'slo', 'dlo', 'versioned_writes', 'symlink', 'object_versioning',
            'append')
 

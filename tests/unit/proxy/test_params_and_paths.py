@@ -165,7 +165,7 @@ def test_load_builds_pipeline(tmp_path):
         names.append(type(app).__name__)
         app = app.app
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Info',
-                     'DomainRemap', 'Bulk', 'TempURL', 'FormPost', 'TempAuth', 'StaticWeb',
+                     'DomainRemap', 'Bulk', 'TempURL', 'RateLimit', 'FormPost', 'TempAuth', 'StaticWeb',
                      'ServerSideCopy', 'ContainerQuotas', 'AccountQuotas', 'StaticLargeObject',
                      'DynamicLargeObject', 'VersionedWrites', 'Symlink',
                      'ObjectVersioningMiddleware', 'AppendableObjects']
