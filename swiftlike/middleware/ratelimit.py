@@ -75,7 +75,7 @@ class Limiter:
         elif servers:
             self.store = MemcacheStore(servers, self.table, conf.memcache_timeout,
                                        conf.memcache_retry_interval, conf.mark_cache_seconds,
-                                       logger, clock)
+                                       logger, clock, stats=self.stats)
         else:
             self.store = self.table
         self.kinds = frozenset(r.kind for r in self.rules)

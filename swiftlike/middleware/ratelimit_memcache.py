@@ -57,7 +57,8 @@ def make_client(servers, timeout):
 
 class MemcacheStore:
     def __init__(self, servers, table=None, timeout=0.3, retry_interval=5.0,
-                 mark_cache_seconds=1.0, logger=None, clock=time.time, client=None):
+                 mark_cache_seconds=1.0, logger=None, clock=time.time, client=None,
+                 stats=None):
         self.servers = servers
         self.table = table if table is not None else LocalTable()
         self.client = client if client is not None else make_client(servers, timeout)
@@ -66,7 +67,7 @@ class MemcacheStore:
         self.logger = logger
         self.clock = clock
         self.down_until = 0.0
-        self.failures = 0
+        self.stats = stats
         self._closed_buckets = {}
         self._marks = {}
 
@@ -76,7 +77,8 @@ class MemcacheStore:
         return self.down_until <= self.clock()
 
     def _failed(self, err):
-        self.failures += 1
+        if self.stats is not None:
+            self.stats.memcache_errors += 1
         self.down_until = self.clock() + self.retry_interval
         if self.logger:
             self.logger.warning('ratelimit: memcached %s failed (%s: %s); counting in this '

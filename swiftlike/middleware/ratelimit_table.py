@@ -58,8 +58,9 @@ class LocalTable:
         ident = (kind, key)
         entry = self.entries.get(ident)
         if entry is None:
+            if self.entries:
+                self._sweep(now)
             entry = self.entries[ident] = Entry(kind, key)
-            self._sweep(now)
         else:
             self.entries.move_to_end(ident)
         entry.last_seen = now
@@ -70,13 +71,17 @@ class LocalTable:
         return entry.expires <= now and entry.concurrent <= 0 and entry.mark_until <= now
 
     def _sweep(self, now):
+        """Before a new entry comes in: drop up to two expired entries, and
+        make room for it under `size`."""
         entries = self.entries
-        for _ in range(2):      # drop up to two expired entries per new one
+        for _ in range(2):
+            if not entries:
+                break
             ident, entry = next(iter(entries.items()))
             if not self._expired(entry, now):
                 break
             del entries[ident]
-        while len(entries) > self.size:
+        while len(entries) >= self.size:
             entries.popitem(last=False)
             self.evicted += 1
 
