@@ -30,6 +30,7 @@ path and the info lookups of other middlewares are not counted.
 """
 import ipaddress
 import math
+import sys
 import time
 
 from swiftlike import concurrency
@@ -215,42 +216,41 @@ class RateLimit:
                 self.stats.marked += 1
                 return self.refuse(env, start_response, self.conf.mark_status,
                                    self.conf.mark_body, until - now)
-        delay = 0.0
+        broken = []     # (rule, key, seconds until it fits)
+        counted = {}    # rules of one kind and window share one count
         for rule in self.by_counter['requests']:
             key = keys[rule.kind]
             if key is None:
                 continue
-            prev, cur = store.add(rule.kind, key, 'requests', rule.window, 1, now)
+            ident = (rule.kind, rule.window)
+            if ident not in counted:
+                counted[ident] = store.add(rule.kind, key, 'requests', rule.window, 1, now)
+            prev, cur = counted[ident]
             if estimate(prev, cur, now, rule.window) > rule.limit:
-                wait = wait_until_fits(prev, cur, now, rule.window, rule.limit)
-                verdict = self.over(env, start_response, rule, key, now, wait)
-                if verdict is not None:
-                    if not isinstance(verdict, float):
-                        return verdict
-                    delay = max(delay, verdict)
+                broken.append((rule, key, wait_until_fits(prev, cur, now, rule.window,
+                                                          rule.limit)))
         for rule in self.by_counter['bytes_in'] + self.by_counter['bytes_out']:
             key = keys[rule.kind]
             if key is None:
                 continue
             prev, cur = store.counts(rule.kind, key, rule.counter, rule.window, now)
-            if estimate(prev, cur, now, rule.window) > rule.limit:
-                wait = wait_until_fits(prev, cur, now, rule.window, rule.limit)
-                verdict = self.over(env, start_response, rule, key, now, wait)
-                if verdict is not None:
-                    if not isinstance(verdict, float):
-                        return verdict
-                    delay = max(delay, verdict)
-        entered = []
+            # (>=: a request starts only with room for some bytes)
+            if estimate(prev, cur, now, rule.window) >= rule.limit:
+                broken.append((rule, key, wait_until_fits(prev, cur, now, rule.window,
+                                                          rule.limit)))
         for rule in self.by_counter['concurrent']:
             key = keys[rule.kind]
-            if key is None:
-                continue
-            entry = self.limiter.table.get(rule.kind, key)
+            entry = self.limiter.table.get(rule.kind, key) if key is not None else None
             if entry is not None and entry.concurrent >= rule.limit:
-                # In flight: nothing to wait for that we could know of.
-                verdict = self.over(env, start_response, rule, key, now, 1.0, can_delay=False)
-                if verdict is not None:
-                    return verdict
+                # Waiting for others to finish is no delay we could know: 1 s.
+                broken.append((rule, key, math.inf if rule.action == 'delay' else 1.0))
+        delay = 0.0
+        if broken:
+            verdict = self.over(env, start_response, broken, now)
+            if not isinstance(verdict, float):
+                return verdict
+            delay = verdict
+        entered = []
         if parts and container and (self.conf.account_ratelimit or
                                     self.conf.container_ratelimits or
                                     self.conf.container_listing_ratelimits):
@@ -283,25 +283,29 @@ class RateLimit:
             for entry in entered:
                 store.leave(entry)
             raise
-        return MeteredBody(body, self, counted_out, entered)
+        return MeteredBody(body, self, counted_out, entered, env, start_response)
 
-    def over(self, env, start_response, rule, key, now, wait, can_delay=True):
-        """Act on a rule a key went over: a WSGI answer (refused), or the
-        seconds to wait (delay)."""
-        if rule.action == 'delay' and can_delay and wait <= self.conf.max_sleep_time_seconds:
-            return float(wait)
-        if rule.action == 'mark':
-            until = now + rule.duration
-            self.limiter.store.set_mark(rule.kind, key, until, now)
-            self.stats.marks_set += 1
+    def over(self, env, start_response, broken, now):
+        """Act on the rules a request went over [(rule, key, wait)]: marks
+        first, then refusals, then delays. A WSGI answer (refused), or the
+        seconds to wait (float)."""
+        max_sleep = self.conf.max_sleep_time_seconds
+        marks = [(r, k) for r, k, _w in broken if r.action == 'mark']
+        if marks:
+            for rule, key in marks:
+                self.limiter.store.set_mark(rule.kind, key, now + rule.duration, now)
+                self.stats.marks_set += 1
+                self.logger.warning('ratelimit: %s %s marked for %gs (%s)'
+                                    % (rule.kind, key, rule.duration, rule.describe()))
             self.stats.marked += 1
-            self.logger.warning('ratelimit: %s %s marked for %gs (%s)'
-                                % (rule.kind, key, rule.duration, rule.describe()))
             return self.refuse(env, start_response, self.conf.mark_status, self.conf.mark_body,
-                               rule.duration)
-        self.stats.rejected += 1
-        return self.refuse(env, start_response, self.conf.reject_status, self.conf.reject_body,
-                           wait)
+                               max(r.duration for r, _k in marks))
+        refused = [w for r, _k, w in broken if r.action == 'reject' or w > max_sleep]
+        if refused:
+            self.stats.rejected += 1
+            return self.refuse(env, start_response, self.conf.reject_status,
+                               self.conf.reject_body, max(refused))
+        return float(max(w for _r, _k, w in broken))
 
     def refuse(self, env, start_response, status, text, retry_after=None):
         body = text if text.endswith('\n') else text + '\n'
@@ -351,8 +355,13 @@ class RateLimit:
         within their limits, else ('cut' | seconds to pace)."""
         now = self.clock()
         worst = None
+        done = {}
         for rule, key in counted:
-            prev, cur = self.limiter.store.add(rule.kind, key, counter, rule.window, amount, now)
+            ident = (rule.kind, rule.window)
+            if ident not in done:
+                done[ident] = self.limiter.store.add(rule.kind, key, counter, rule.window,
+                                                     amount, now)
+            prev, cur = done[ident]
             if estimate(prev, cur, now, rule.window) <= rule.limit:
                 continue
             if rule.action == 'delay':
@@ -370,18 +379,22 @@ class RateLimit:
 class MeteredBody:
     """A response body whose bytes are counted on bytes_out rules (and cut
     off or paced when a key goes over); it also ends the request's count of
-    requests in flight when it is closed."""
+    requests in flight when it is closed. A body cut off before its first
+    byte becomes a refusal (its headers are not sent yet)."""
 
-    def __init__(self, body, mw, counted, entered):
+    def __init__(self, body, mw, counted, entered, env, start_response):
         self.body = body
         self.mw = mw
         self.counted = counted
         self.entered = entered
+        self.env = env
+        self.start_response = start_response
         self.pending = 0
         self.closed = False
 
     def __iter__(self):
         mw, flush = self.mw, self.mw.flush_bytes
+        sent = False
         for chunk in self.body:
             if self.counted and chunk:
                 self.pending += len(chunk)
@@ -390,11 +403,24 @@ class MeteredBody:
                     verdict = mw.count_bytes(self.counted, 'bytes_out', amount)
                     if verdict == 'cut':
                         mw.stats.cut_off += 1
-                        raise BodyCutOff('over a bytes_out limit')
+                        if sent:
+                            raise BodyCutOff('over a bytes_out limit')
+                        yield from self.refused()
+                        return
                     if verdict:
                         mw.stats.throttled += 1
                         concurrency.sleep(verdict)
+            sent = sent or bool(chunk)
             yield chunk
+
+    def refused(self):
+        try:
+            raise BodyCutOff('over a bytes_out limit')
+        except BodyCutOff:
+            exc_info = sys.exc_info()
+        conf = self.mw.conf
+        return self.mw.refuse(self.env, lambda status, headers: self.start_response(
+            status, headers, exc_info), conf.reject_status, conf.reject_body, 1.0)
 
     def close(self):
         if self.closed:
