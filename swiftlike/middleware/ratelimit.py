@@ -76,7 +76,8 @@ class Limiter:
         elif servers:
             self.store = MemcacheStore(servers, self.table, conf.memcache_timeout,
                                        conf.memcache_retry_interval, conf.mark_cache_seconds,
-                                       logger, clock, stats=self.stats)
+                                       logger, clock, stats=self.stats,
+                                       sync_interval=conf.memcache_sync_interval)
         else:
             self.store = self.table
         self.kinds = frozenset(r.kind for r in self.rules)
@@ -118,6 +119,7 @@ class RateLimit:
         self.account_allow = conf.words('account_whitelist')
         self.account_deny = conf.words('account_blacklist')
         self._secret = conf.token_secret.encode('utf-8') if conf.token_secret else None
+        self._users = {}    # token -> (user, expiry): verified once
         self.admin = AdminView(conf.admin_path, self.limiter, self.secret,
                                conf.token_prefix) if conf.admin_path else None
         self.flush_bytes = BYTES_FLUSH if self.limiter.shared else 0
@@ -169,8 +171,18 @@ class RateLimit:
         token = env.get('HTTP_X_AUTH_TOKEN') or env.get('HTTP_X_STORAGE_TOKEN')
         if not token:
             return None
+        cached = self._users.get(token)
+        now = self.clock()
+        if cached is not None and cached[1] > now:
+            return cached[0]
         identity = verify_token(self.secret(), self.conf.token_prefix, token)
-        return '%s:%s' % (identity[0], identity[1]) if identity else None
+        if identity is None:
+            return None
+        user = '%s:%s' % (identity[0], identity[1])
+        if len(self._users) >= 10000:
+            self._users.clear()
+        self._users[token] = (user, identity[3])
+        return user
 
     def _allowed_source(self, source):
         if not self.source_allow:

@@ -12,7 +12,10 @@ hashed, so any bytes a client sends make a valid memcached key):
 
 Buckets and marks carry memcached expiry times, so nothing needs cleaning up.
 A bucket that is over (the previous one) no longer changes, so its count is
-read once and cached. A mark lookup is cached for `mark_cache_seconds`: a mark
+read once and cached. A count is read back from memcached at most every
+`sync_interval` seconds per key (in between, increments are sent without
+waiting for an answer, and the proxy adds its own to the last read), so a
+request costs no round trip most of the time. A mark lookup is cached for `mark_cache_seconds`: a mark
 set by another proxy is seen within that time.
 
 When memcached fails (down, timeout, refused), the store counts in the local
@@ -58,7 +61,7 @@ def make_client(servers, timeout):
 class MemcacheStore:
     def __init__(self, servers, table=None, timeout=0.3, retry_interval=5.0,
                  mark_cache_seconds=1.0, logger=None, clock=time.time, client=None,
-                 stats=None):
+                 stats=None, sync_interval=0.1):
         self.servers = servers
         self.table = table if table is not None else LocalTable()
         self.client = client if client is not None else make_client(servers, timeout)
@@ -69,6 +72,8 @@ class MemcacheStore:
         self.down_until = 0.0
         self.stats = stats
         self._closed_buckets = {}
+        self._states = {}
+        self.sync_interval = sync_interval
         self._marks = {}
 
     # -- failure handling -------------------------------------------------------------
@@ -115,13 +120,34 @@ class MemcacheStore:
             self._closed_buckets[prev_key] = value
         return value
 
+    def _state(self, ident, cur_key):
+        state = self._states.get(ident)
+        if state is None or state[0] != cur_key:
+            if len(self._states) > 100000:
+                self._states.clear()
+            # [bucket key, cluster count at the last read, ours since, read at]
+            state = self._states[ident] = [cur_key, 0, 0, -1e18]
+        return state
+
     def add(self, kind, key, counter, window, amount, now):
+        """Count `amount`: (prev, cur) of the cluster. Between two reads
+        (every `sync_interval` seconds per key and counter) the increment is
+        sent without waiting for the answer, and cur is the last read plus
+        our own increments since: other proxies' increments of the last
+        `sync_interval` seconds are not in it (0: always read)."""
         self.table.touch(kind, key, now, 2 * window)
         if self._usable():
             cur_key, prev_key = self._bucket_keys(kind, key, counter, window, now)
+            state = self._state((kind, key, counter, window), cur_key)
+            amount = int(amount)
             try:
-                cur = self._incr(cur_key, int(amount), int(2 * window) + 2)
-                return self._prev(prev_key), cur
+                if now - state[3] >= self.sync_interval:
+                    state[1], state[2], state[3] = self._incr(cur_key, amount,
+                                                              int(2 * window) + 2), 0, now
+                else:
+                    self.client.incr(cur_key, amount, noreply=True)
+                    state[2] += amount
+                return self._prev(prev_key), state[1] + state[2]
             except Exception as err:     # any client failure: count locally
                 self._failed(err)
         return self.table.add(kind, key, counter, window, amount, now)
@@ -129,9 +155,15 @@ class MemcacheStore:
     def counts(self, kind, key, counter, window, now):
         if self._usable():
             cur_key, prev_key = self._bucket_keys(kind, key, counter, window, now)
+            state = self._states.get((kind, key, counter, window))
             try:
+                if state is not None and state[0] == cur_key and \
+                        now - state[3] < self.sync_interval:
+                    return self._prev(prev_key), state[1] + state[2]
                 got = self.client.get_many([cur_key, prev_key])
-                return int(got.get(prev_key) or 0), int(got.get(cur_key) or 0)
+                state = self._state((kind, key, counter, window), cur_key)
+                state[1], state[2], state[3] = int(got.get(cur_key) or 0), 0, now
+                return int(got.get(prev_key) or 0), state[1]
             except Exception as err:
                 self._failed(err)
         return self.table.counts(kind, key, counter, window, now)
@@ -217,6 +249,7 @@ class MemcacheStore:
             self._failed(err)
         for k in keys:
             self._closed_buckets.pop(k, None)
+        self._states.clear()
 
     # -- what stays per process ---------------------------------------------------------
 

@@ -168,6 +168,9 @@ class Conf:
     memcache_timeout: float = 0.3
     # After a memcached failure, count in this process for this many seconds.
     memcache_retry_interval: float = 5.0
+    # Seconds between reads of a shared count (in between, this proxy adds its
+    # own increments to the last read; 0 = read on every request).
+    memcache_sync_interval: float = 0.1
     # A mark set by another proxy is seen within this many seconds.
     mark_cache_seconds: float = 1.0
     # The admin view (reseller admins only); empty: none.
@@ -184,7 +187,8 @@ class Conf:
 
     def validate(self):
         for name in ('max_sleep_time_seconds', 'log_sleep_time_seconds', 'rate_buffer_seconds',
-                     'account_ratelimit', 'memcache_retry_interval', 'mark_cache_seconds'):
+                     'account_ratelimit', 'memcache_retry_interval', 'mark_cache_seconds',
+                     'memcache_sync_interval'):
             if getattr(self, name) < 0:
                 raise ValueError('%s must not be negative' % name)
         if self.reject_status not in (429, 498):

@@ -295,6 +295,7 @@ def test_with_memcached_limits_hold_across_proxies_and_survive_its_death(start_p
     proc, port = memcached
     options = dict(rules='source requests 10/10m reject\nsource requests 40/10m mark 2m',
                    memcache_servers='127.0.0.1:%d' % port, memcache_timeout='0.5',
+                   memcache_sync_interval='0',
                    memcache_retry_interval='600')
     one, two = start_proxy(**options), start_proxy(**options)
     client = fresh_client()
