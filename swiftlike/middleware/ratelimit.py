@@ -53,6 +53,12 @@ BLACKLIST_BODY = 'Your account has been blacklisted\n'
 SKIPPED_PATHS = ('/healthcheck',)
 
 
+def request_counter(rule):
+    """The count a requests rule reads: every attempt for a mark rule, the
+    requests let through for the others."""
+    return 'attempts' if rule.action == 'mark' else 'requests'
+
+
 class BodyCutOff(SwiftlikeError):
     """A response body ended early: its key went over a bytes_out limit."""
     http_status = 429
@@ -99,7 +105,8 @@ class Limiter:
         self.store.clear_mark(kind, key)
         reset = getattr(self.store, 'reset', None)
         if reset:
-            reset(kind, key, [(r.counter, r.window) for r in self.rules if r.kind == kind])
+            reset(kind, key, [(request_counter(r) if r.counter == 'requests' else r.counter,
+                              r.window) for r in self.rules if r.kind == kind])
         return known
 
 
@@ -229,18 +236,23 @@ class RateLimit:
                 return self.refuse(env, start_response, self.conf.mark_status,
                                    self.conf.mark_body, until - now)
         broken = []     # (rule, key, seconds until it fits)
-        counted = {}    # rules of one kind and window share one count
+        # Rules of one kind and window share one count: of the requests let
+        # through ('requests', for delay and reject rules), or of every
+        # attempt ('attempts', for mark rules: an abuser is one who keeps
+        # asking). A refused request is taken off the 'requests' counts again.
+        counted = {}
         for rule in self.by_counter['requests']:
             key = keys[rule.kind]
             if key is None:
                 continue
-            ident = (rule.kind, rule.window)
+            counter = request_counter(rule)
+            ident = (rule.kind, rule.window, counter)
             if ident not in counted:
-                counted[ident] = store.add(rule.kind, key, 'requests', rule.window, 1, now)
+                counted[ident] = store.add(rule.kind, key, counter, rule.window, 1, now)
             prev, cur = counted[ident]
             if estimate(prev, cur, now, rule.window) > rule.limit:
-                broken.append((rule, key, wait_until_fits(prev, cur, now, rule.window,
-                                                          rule.limit)))
+                broken.append((rule, key, wait_until_fits(prev, cur - 1, now, rule.window,
+                                                          rule.limit, 1)))
         for rule in self.by_counter['bytes_in'] + self.by_counter['bytes_out']:
             key = keys[rule.kind]
             if key is None:
@@ -260,6 +272,9 @@ class RateLimit:
         if broken:
             verdict = self.over(env, start_response, broken, now)
             if not isinstance(verdict, float):
+                for (kind, window, counter) in counted:
+                    if counter == 'requests':
+                        store.add(kind, keys[kind], counter, window, -1, now)
                 return verdict
             delay = verdict
         entered = []

@@ -130,8 +130,10 @@ def describe_entry(store, table, rules, kind, key, now):
     for rule in rules:
         if rule.kind != kind or rule.counter == 'concurrent':
             continue
-        prev, cur = store.counts(kind, key, rule.counter, rule.window, now)
-        rates['%s/%gs' % (rule.counter, rule.window)] = round(
+        counter = 'attempts' if rule.counter == 'requests' and rule.action == 'mark' \
+            else rule.counter
+        prev, cur = store.counts(kind, key, counter, rule.window, now)
+        rates['%s/%gs' % (counter, rule.window)] = round(
             estimate(prev, cur, now, rule.window), 3)
     return {'kind': kind, 'key': key, 'rates': rates,
             'concurrent': entry.concurrent if entry else 0,

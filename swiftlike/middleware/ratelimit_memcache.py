@@ -141,6 +141,10 @@ class MemcacheStore:
             state = self._state((kind, key, counter, window), cur_key)
             amount = int(amount)
             try:
+                if amount < 0:      # taking back a refused request's count
+                    self.client.decr(cur_key, -amount, noreply=True)
+                    state[2] += amount
+                    return self._prev(prev_key), max(state[1] + state[2], 0)
                 if now - state[3] >= self.sync_interval:
                     state[1], state[2], state[3] = self._incr(cur_key, amount,
                                                               int(2 * window) + 2), 0, now

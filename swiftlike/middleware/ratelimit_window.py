@@ -82,7 +82,7 @@ class Window:
     def add(self, now, window, amount):
         """Count `amount`; returns (prev, cur) after it."""
         self.roll(now, window)
-        self.cur += amount
+        self.cur = max(self.cur + amount, 0)
         return self.prev, self.cur
 
     def counts(self, now, window):
