@@ -241,9 +241,15 @@ class RateLimit:
         # attempt ('attempts', for mark rules: an abuser is one who keeps
         # asking). A refused request is taken off the 'requests' counts again.
         counted = {}
+        paced = []
         for rule in self.by_counter['requests']:
             key = keys[rule.kind]
             if key is None:
+                continue
+            if rule.action == 'delay':
+                # Paced by GCRA: a queue of waiting requests is accounted for
+                # (a sliding window's wait assumes no one else is waiting).
+                paced.append((rule, key))
                 continue
             counter = request_counter(rule)
             ident = (rule.kind, rule.window, counter)
@@ -278,6 +284,16 @@ class RateLimit:
                 return verdict
             delay = verdict
         entered = []
+        for rule, key in paced:
+            interval = rule.window / rule.limit
+            wait = store.gcra(rule.kind, key, 'delay/%g' % rule.window, now, interval,
+                              min(self.conf.rate_buffer_seconds, rule.window - interval),
+                              self.conf.max_sleep_time_seconds)
+            if wait is None:
+                self.stats.rejected += 1
+                return self.refuse(env, start_response, self.conf.reject_status,
+                                   self.conf.reject_body, self.conf.max_sleep_time_seconds)
+            delay = max(delay, wait)
         if parts and container and (self.conf.account_ratelimit or
                                     self.conf.container_ratelimits or
                                     self.conf.container_listing_ratelimits):

@@ -12,7 +12,8 @@ account_whitelist, account_blacklist). Our own rules are lines of `rules`:
     counter  requests | bytes_in | bytes_out | concurrent (no window)
     limit    a number, with k M G (x1000) or Ki Mi Gi (x1024) for bytes
     window   seconds, or with s m h: 10s, 1m, 100s, 1h (default 1s)
-    action   delay (wait up to max_sleep_time_seconds, else reject) |
+    action   delay (requests: paced by GCRA, one per window/limit; bytes_out: the
+             body is paced; waits up to max_sleep_time_seconds, else reject) |
              reject (reject_status with Retry-After) |
              mark <duration> (refuse every request of the key for that long)
 

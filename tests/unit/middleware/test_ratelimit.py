@@ -102,15 +102,15 @@ def test_retry_after_is_when_it_fits():
     assert call(mw)[0] == 200
 
 
-def test_delay_then_reject_past_max_sleep(no_sleep):
+def test_delay_paces_then_rejects_past_max_sleep(no_sleep):
     mw, app, clock, *_ = make({'rules': 'source requests 1/10s delay',
-                               'max_sleep_time_seconds': '25'})
-    clock.now = 1000.0
-    assert call(mw)[0] == 200 and no_sleep == []
-    assert call(mw)[0] == 200 and 0 < no_sleep[-1] <= 25
-    assert mw.stats.throttled == 1
-    call(mw)
-    assert call(mw)[0] == 429      # the wait is past max_sleep_time_seconds by now
+                               'rate_buffer_seconds': '0', 'max_sleep_time_seconds': '25'})
+    codes = [call(mw)[0] for _ in range(5)]
+    # One per 10 s: waits of 0, 10, 20 s; a 30 s wait is past max_sleep.
+    assert codes == [200, 200, 200, 429, 429]
+    assert no_sleep == [10.0, 20.0] and mw.stats.throttled == 2 and mw.stats.rejected == 2
+    clock.now += 30
+    assert call(mw)[0] == 200
 
 
 def test_mark_outlives_the_rate_and_ends(no_sleep):
