@@ -132,6 +132,12 @@ class RateLimit:
         self.flush_bytes = BYTES_FLUSH if self.limiter.shared else 0
         self.by_counter = {c: [r for r in self.rules if r.counter == c]
                            for c in ('requests', 'bytes_in', 'bytes_out', 'concurrent')}
+        # The smallest limit reading each shared count (kind, window, counter).
+        self.count_limits = {}
+        for rule in self.rules:
+            counter = request_counter(rule) if rule.counter == 'requests' else rule.counter
+            ident = (rule.kind, rule.window, counter)
+            self.count_limits[ident] = min(self.count_limits.get(ident, rule.limit), rule.limit)
         info.register('ratelimit', account_ratelimit=conf.account_ratelimit,
                       max_sleep_time_seconds=conf.max_sleep_time_seconds,
                       container_ratelimits=[list(p) for p in conf.container_ratelimits],
@@ -254,7 +260,8 @@ class RateLimit:
             counter = request_counter(rule)
             ident = (rule.kind, rule.window, counter)
             if ident not in counted:
-                counted[ident] = store.add(rule.kind, key, counter, rule.window, 1, now)
+                counted[ident] = store.add(rule.kind, key, counter, rule.window, 1, now,
+                                           self.count_limits[ident])
             prev, cur = counted[ident]
             if estimate(prev, cur, now, rule.window) > rule.limit:
                 broken.append((rule, key, wait_until_fits(prev, cur - 1, now, rule.window,
@@ -403,7 +410,9 @@ class RateLimit:
             ident = (rule.kind, rule.window)
             if ident not in done:
                 done[ident] = self.limiter.store.add(rule.kind, key, counter, rule.window,
-                                                     amount, now)
+                                                     amount, now,
+                                                     self.count_limits[(rule.kind, rule.window,
+                                                                        counter)])
             prev, cur = done[ident]
             if estimate(prev, cur, now, rule.window) <= rule.limit:
                 continue

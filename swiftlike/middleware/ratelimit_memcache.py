@@ -12,10 +12,11 @@ hashed, so any bytes a client sends make a valid memcached key):
 
 Buckets and marks carry memcached expiry times, so nothing needs cleaning up.
 A bucket that is over (the previous one) no longer changes, so its count is
-read once and cached. A count is read back from memcached at most every
-`sync_interval` seconds per key (in between, increments are sent without
-waiting for an answer, and the proxy adds its own to the last read), so a
-request costs no round trip most of the time. A mark lookup is cached for `mark_cache_seconds`: a mark
+read once and cached. Far from its limit, a count is read back from
+memcached at most every `sync_interval` seconds per key (in between,
+increments are sent without waiting for an answer, and the proxy adds its own
+to the last read), so a request costs no round trip most of the time; near
+the limit, every increment reads the cluster's count. A mark lookup is cached for `mark_cache_seconds`: a mark
 set by another proxy is seen within that time.
 
 When memcached fails (down, timeout, refused), the store counts in the local
@@ -26,8 +27,10 @@ import hashlib
 import time
 
 from swiftlike.middleware.ratelimit_table import LocalTable
-from swiftlike.middleware.ratelimit_window import bucket_index
+from swiftlike.middleware.ratelimit_window import bucket_index, estimate
 
+# Above this fraction of its limit, a count is read back on every increment.
+SYNC_FRACTION = 0.75
 # A request's bytes are sent to memcached in steps of this many (and at the end).
 BYTES_FLUSH = 256 * 1024
 
@@ -129,29 +132,35 @@ class MemcacheStore:
             state = self._states[ident] = [cur_key, 0, 0, -1e18]
         return state
 
-    def add(self, kind, key, counter, window, amount, now):
-        """Count `amount`: (prev, cur) of the cluster. Between two reads
-        (every `sync_interval` seconds per key and counter) the increment is
-        sent without waiting for the answer, and cur is the last read plus
-        our own increments since: other proxies' increments of the last
-        `sync_interval` seconds are not in it (0: always read)."""
+    def add(self, kind, key, counter, window, amount, now, limit=None):
+        """Count `amount`: (prev, cur) of the cluster. While the count is
+        below SYNC_FRACTION of `limit` (the smallest limit that reads it), it
+        is read back at most every `sync_interval` seconds: in between, the
+        increment is sent without waiting, and cur is the last read plus our
+        own increments since (other proxies' increments of the last
+        `sync_interval` seconds are missing, which matters only far from the
+        limit). Near the limit every increment waits for the cluster's count,
+        so the limit holds across proxies as it does in one."""
         self.table.touch(kind, key, now, 2 * window)
         if self._usable():
             cur_key, prev_key = self._bucket_keys(kind, key, counter, window, now)
             state = self._state((kind, key, counter, window), cur_key)
             amount = int(amount)
             try:
+                prev = self._prev(prev_key)
                 if amount < 0:      # taking back a refused request's count
                     self.client.decr(cur_key, -amount, noreply=True)
                     state[2] += amount
-                    return self._prev(prev_key), max(state[1] + state[2], 0)
-                if now - state[3] >= self.sync_interval:
+                    return prev, max(state[1] + state[2], 0)
+                guess = estimate(prev, state[1] + state[2] + amount, now, window)
+                if now - state[3] >= self.sync_interval or \
+                        (limit is not None and guess > SYNC_FRACTION * limit):
                     state[1], state[2], state[3] = self._incr(cur_key, amount,
                                                               int(2 * window) + 2), 0, now
                 else:
                     self.client.incr(cur_key, amount, noreply=True)
                     state[2] += amount
-                return self._prev(prev_key), state[1] + state[2]
+                return prev, state[1] + state[2]
             except Exception as err:     # any client failure: count locally
                 self._failed(err)
         return self.table.add(kind, key, counter, window, amount, now)

@@ -93,7 +93,7 @@ class LocalTable:
 
     # -- counters -------------------------------------------------------------------
 
-    def add(self, kind, key, counter, window, amount, now):
+    def add(self, kind, key, counter, window, amount, now, limit=None):
         """Count `amount` on a sliding window: (prev, cur) after it."""
         entry = self.touch(kind, key, now, 2 * window)
         win = entry.windows.get((counter, window))
