@@ -209,6 +209,12 @@ class RateLimit:
     # -- the request path -----------------------------------------------------------------
 
     def __call__(self, env, start_response):
+        result = self.handle(env, start_response)
+        if not isinstance(result, MeteredBody):
+            self.limiter.store.flush()
+        return result
+
+    def handle(self, env, start_response):
         path = env.get('PATH_INFO', '')
         if self.admin is not None and self.admin.matches(path):
             return self.admin(env, start_response)
@@ -482,6 +488,7 @@ class MeteredBody:
             if self.pending and self.counted:
                 self.mw.count_bytes(self.counted, 'bytes_out', self.pending)
             self.pending = 0
+            self.mw.limiter.store.flush()
         finally:
             for entry in self.entered:
                 self.mw.limiter.store.leave(entry)

@@ -70,6 +70,10 @@ class AdminView:
         return None
 
     def __call__(self, env, start_response):
+        body = self.answer(env, start_response)
+        return [b''] if env.get('REQUEST_METHOD') == 'HEAD' else body
+
+    def answer(self, env, start_response):
         denied = self.allowed(env)
         if denied:
             return _reply(start_response, denied[0], denied[1])

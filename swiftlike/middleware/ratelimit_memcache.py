@@ -76,6 +76,7 @@ class MemcacheStore:
         self.stats = stats
         self._closed_buckets = {}
         self._states = {}
+        self._pending = []
         self.sync_interval = sync_interval
         self._marks = {}
 
@@ -149,7 +150,7 @@ class MemcacheStore:
             try:
                 prev = self._prev(prev_key)
                 if amount < 0:      # taking back a refused request's count
-                    self.client.decr(cur_key, -amount, noreply=True)
+                    self._later('decr', cur_key, -amount)
                     state[2] += amount
                     return prev, max(state[1] + state[2], 0)
                 guess = estimate(prev, state[1] + state[2] + amount, now, window)
@@ -158,12 +159,35 @@ class MemcacheStore:
                     state[1], state[2], state[3] = self._incr(cur_key, amount,
                                                               int(2 * window) + 2), 0, now
                 else:
-                    self.client.incr(cur_key, amount, noreply=True)
+                    self._later('incr', cur_key, amount)
                     state[2] += amount
                 return prev, state[1] + state[2]
             except Exception as err:     # any client failure: count locally
                 self._failed(err)
         return self.table.add(kind, key, counter, window, amount, now)
+
+    def _later(self, verb, key, amount):
+        self._pending.append(b'%s %s %d noreply\r\n' % (verb.encode(), key.encode(), amount))
+
+    def flush(self):
+        """Send the increments of the request that need no answer, in one
+        write (a request costs one packet to memcached, not one per count)."""
+        if not self._pending:
+            return
+        data, self._pending = b''.join(self._pending), []
+        try:
+            pool = getattr(self.client, 'client_pool', None)
+            if pool is None:        # several servers: one command each
+                for line in data.splitlines():
+                    verb, key, amount, _ = line.split(b' ')
+                    getattr(self.client, verb.decode())(key.decode(), int(amount), noreply=True)
+                return
+            with pool.get_and_release(destroy_on_fail=True) as client:
+                if client.sock is None:
+                    client._connect()
+                client.sock.sendall(data)
+        except Exception as err:
+            self._failed(err)
 
     def counts(self, kind, key, counter, window, now):
         if self._usable():

@@ -113,10 +113,6 @@ def api(cluster):
     return Api(cluster)
 
 
-def client_ip():
-    return '198.51.100.%d' % (hash(uuid.uuid4()) % 150 + 1)
-
-
 _used = set()
 
 

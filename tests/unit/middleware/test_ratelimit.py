@@ -41,10 +41,7 @@ def make(options, app=None, clock=None):
     clock = clock or Clock()
     app = app or App()
     conf = ratelimit.filter_factory(options, {}).conf
-    mw = ratelimit.RateLimit(app, conf, clock=clock)
-    slept = []
-    mw_sleep = ratelimit.concurrency.sleep
-    return mw, app, clock, slept, mw_sleep
+    return ratelimit.RateLimit(app, conf, clock=clock), app, clock
 
 
 @pytest.fixture(autouse=True)
