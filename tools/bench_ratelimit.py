@@ -165,11 +165,16 @@ def cost(conf_path, port, gets=2000, rounds=5):
                     mc_cpu.append((proc_cpu(mc.pid) - mc_before) * 1000.0 / gets)
             print('round %d: %s' % (r + 1, '  '.join('%s %.3f ms' % (label, per[label][-1])
                                                       for label, _ in apps)))
-        base = statistics.median(per[apps[0][0]])
+        base_label = apps[0][0]
+        base = statistics.median(per[base_label])
         for label, _ in apps:
             med = statistics.median(per[label])
-            print('%-24s median %.3f ms proxy CPU per GET (%+.1f%%; %.0f GETs/s per core)'
-                  % (label, med, (med / base - 1) * 100, 1000.0 / med))
+            # The difference within each round (the three ran back to back)
+            # is steadier than the difference of medians on a busy machine.
+            diff = statistics.median(b - a for a, b in zip(per[base_label], per[label]))
+            print('%-24s median %.3f ms proxy CPU per GET (%.0f GETs/s per core); median '
+                  'difference in a round %+.3f ms (%+.1f%%)'
+                  % (label, med, 1000.0 / med, diff, diff / base * 100))
         print('memcached CPU per GET: median %.3f ms' % statistics.median(mc_cpu))
     finally:
         mc.kill()
