@@ -29,7 +29,10 @@ import time
 from swiftlike.middleware.ratelimit_table import LocalTable
 from swiftlike.middleware.ratelimit_window import bucket_index, estimate
 
-# Above this fraction of its limit, a count is read back on every increment.
+# Above this fraction of its limit, a count is read back on every increment;
+# and a proxy sends at most UNSEEN_FRACTION of the limit between two reads
+# (so up to 5 proxies together stay under the limit until they read back).
+UNSEEN_FRACTION = 0.05
 SYNC_FRACTION = 0.75
 # A request's bytes are sent to memcached in steps of this many (and at the end).
 BYTES_FLUSH = 256 * 1024
@@ -136,7 +139,8 @@ class MemcacheStore:
     def add(self, kind, key, counter, window, amount, now, limit=None):
         """Count `amount`: (prev, cur) of the cluster. While the count is
         below SYNC_FRACTION of `limit` (the smallest limit that reads it), it
-        is read back at most every `sync_interval` seconds: in between, the
+        is read back at most every `sync_interval` seconds, or once this proxy
+        sent UNSEEN_FRACTION of the limit since: in between, the
         increment is sent without waiting, and cur is the last read plus our
         own increments since (other proxies' increments of the last
         `sync_interval` seconds are missing, which matters only far from the
@@ -155,7 +159,8 @@ class MemcacheStore:
                     return prev, max(state[1] + state[2], 0)
                 guess = estimate(prev, state[1] + state[2] + amount, now, window)
                 if now - state[3] >= self.sync_interval or \
-                        (limit is not None and guess > SYNC_FRACTION * limit):
+                        (limit is not None and (guess > SYNC_FRACTION * limit or
+                                                state[2] + amount > UNSEEN_FRACTION * limit)):
                     state[1], state[2], state[3] = self._incr(cur_key, amount,
                                                               int(2 * window) + 2), 0, now
                 else:
