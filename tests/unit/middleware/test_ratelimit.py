@@ -5,7 +5,6 @@ import time
 
 import pytest
 
-from swiftlike.hashing import set_hash_secrets
 from swiftlike.middleware import ratelimit
 from swiftlike.middleware.tempauth_tokens import default_secret, sign_token
 
@@ -48,7 +47,6 @@ def make(options, app=None, clock=None):
 def no_sleep(monkeypatch):
     slept = []
     monkeypatch.setattr(ratelimit.concurrency, 'sleep', slept.append)
-    set_hash_secrets('unit', 'unit')
     return slept
 
 
