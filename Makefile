@@ -29,6 +29,9 @@ apt:
 	  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
 	    || echo "apt: could not install chromium; the browser test will be skipped"; fi; \
+	  if ! command -v memcached >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq memcached) \
+	    || echo "apt: could not install memcached; the memcached tests will be skipped"; fi; \
 	fi
 
 run: venv

@@ -16,6 +16,8 @@ RESELLER_PREFIX = 'AUTH_'
 # there needs the user's token and an X-Service-Token of a user in this group.
 SERVICE_PREFIX = 'SERVICE_'
 SERVICE_GROUP = 'service'
+# The aio's ratelimit rules: generous (a benchmark on one machine stays under them).
+AIO_RATELIMIT_RULES = 'source requests 200000/1m reject; source concurrent 2000 reject'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,6 +183,9 @@ def proxy_conf_sections(layout, port, users, workers=1, log_level='INFO', filter
             for user in users:
                 key, _, value = user.conf_line().partition(' = ')
                 values[key] = value
+        if name == 'ratelimit':
+            # On, with limits no fair client of one machine reaches.
+            values['rules'] = AIO_RATELIMIT_RULES
         sections.append(('filter:%s' % name, values))
     return sections
 

@@ -24,8 +24,8 @@ ORDER = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'metrics'
 # link's target.)
 
 DEFAULT = ('catch_errors', 'gatekeeper', 'healthcheck', 'proxy_logging', 'metrics', 'info',
-           'domain_remap', 'bulk', 'tempurl', 'formpost', 'tempauth', 'console', 'staticweb',
-           'copy', 'container_quotas',
+           'domain_remap', 'bulk', 'tempurl', 'ratelimit', 'formpost', 'tempauth', 'console',
+           'staticweb', 'copy', 'container_quotas',
            'account_quotas', 'slo', 'dlo', 'versioned_writes', 'symlink', 'object_versioning',
            'append')
 

@@ -363,10 +363,11 @@ def test_healthcheck_and_info(api):
     assert swift['max_meta_count'] == 90
     assert 'tempauth' in info
     assert 'max_get_time' in info['dlo']
-    for present in ('tempurl', 'symlink', 'copy', 'formpost'):
+    for present in ('tempurl', 'symlink', 'copy', 'formpost', 'ratelimit'):
         assert present in info
+    assert info['ratelimit']['max_sleep_time_seconds'] == 60
     # Features not built are absent, not faked.
-    for absent in ('ratelimit', 'container_sync'):
+    for absent in ('container_sync',):
         assert absent not in info
 
 

@@ -165,8 +165,8 @@ def test_load_builds_pipeline(tmp_path):
         names.append(type(app).__name__)
         app = app.app
     assert names == ['CatchErrors', 'GateKeeper', 'HealthCheck', 'ProxyLogging', 'Metrics', 'Info',
-                     'DomainRemap', 'Bulk', 'TempURL', 'FormPost', 'TempAuth', 'Console',
-                     'StaticWeb',
+                     'DomainRemap', 'Bulk', 'TempURL', 'RateLimit', 'FormPost', 'TempAuth',
+                     'Console', 'StaticWeb',
                      'ServerSideCopy', 'ContainerQuotas', 'AccountQuotas', 'StaticLargeObject',
                      'DynamicLargeObject', 'VersionedWrites', 'Symlink',
                      'ObjectVersioningMiddleware', 'AppendableObjects']
