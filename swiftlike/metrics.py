@@ -73,6 +73,10 @@ DEFINITIONS = {
     'proxy_backend_seconds': (
         Histogram, 'Proxy to storage node requests, to the first byte of the answer, by node '
         '(ip:port/device): the slow-node detector', ('node',), {'buckets': LATENCY_BUCKETS}),
+    'proxy_ratelimit_actions': (
+        Counter, 'What the ratelimit middleware did: throttled (delayed), rejected, marked '
+        '(refused while marked), marks_set, cut_off (bytes_out), blacklisted, memcache_errors',
+        ('action',), {}),
     'proxy_backend_errors': (
         Counter, 'Proxy to storage node requests that failed, by node and kind '
         '(timeout: no answer, 5xx, 507: full or unmounted)', ('node', 'kind'), {}),

@@ -15,6 +15,7 @@ import json
 import math
 from urllib.parse import parse_qsl, unquote
 
+from swiftlike import metrics
 from swiftlike.middleware.ratelimit_rules import KINDS
 from swiftlike.middleware.ratelimit_window import estimate
 from swiftlike.middleware.tempauth_tokens import verify_token
@@ -23,15 +24,26 @@ MAX_LIST = 10000
 
 
 class Stats:
-    """What the middleware did, counted per process (the one object the
-    metrics exporter reads)."""
+    """What the middleware did, counted per process (the admin view shows
+    it); every increase is also counted in the metrics: Prometheus
+    `swiftlike_proxy_ratelimit_actions_total{action=...}` and statsd
+    `proxy-server.ratelimit.<action>` when statsd is on."""
 
     FIELDS = ('throttled', 'rejected', 'marked', 'marks_set', 'cut_off', 'blacklisted',
               'memcache_errors')
 
     def __init__(self):
         for name in self.FIELDS:
-            setattr(self, name, 0)
+            self.__dict__[name] = 0
+
+    def __setattr__(self, name, value):
+        added = value - self.__dict__.get(name, 0)
+        self.__dict__[name] = value
+        if added > 0 and name in self.FIELDS:
+            metrics.count('proxy_ratelimit_actions', (name,), added)
+            client = metrics.statsd_client('proxy-server')
+            if client is not None:
+                client.update_stats('ratelimit.' + name, added)
 
     def as_dict(self):
         return {name: getattr(self, name) for name in self.FIELDS}

@@ -86,6 +86,22 @@ def test_requests_let_through_are_counted_not_the_refused_ones():
     assert [call(mw)[0] for _ in range(6)] == [200] * 5 + [429]
 
 
+def test_refusals_and_marks_are_counted_in_the_metrics():
+    from swiftlike import metrics
+
+    def counted(action):
+        metrics.flush()
+        return metrics.child('proxy_ratelimit_actions', action)._value.get()
+    before = {a: counted(a) for a in ('rejected', 'marked', 'marks_set')}
+    mw, *_ = make({'rules': 'source requests 2/10s reject'})
+    assert [call(mw)[0] for _ in range(5)] == [200] * 2 + [429] * 3
+    assert counted('rejected') - before['rejected'] == 3 == mw.stats.rejected
+    mw, *_ = make({'rules': 'source requests 2/10s mark 60s'})
+    assert [call(mw)[0] for _ in range(4)] == [200] * 2 + [429] * 2
+    assert counted('marks_set') - before['marks_set'] == mw.stats.marks_set >= 1
+    assert counted('marked') - before['marked'] == mw.stats.marked >= 1
+
+
 def test_retry_after_is_when_it_fits():
     mw, app, clock, *_ = make({'rules': 'source requests 2/10s reject'})
     clock.now = 1000.0
