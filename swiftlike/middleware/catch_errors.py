@@ -7,6 +7,7 @@ exception escaping the pipeline into a 500 that names the transaction id.
 import dataclasses
 
 from swiftlike.constraints import MAX_HEADER_COUNT
+from swiftlike.exceptions import SwiftlikeError
 from swiftlike.logs import get_logger, new_txn_id, set_txn_id
 from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.toolkit import TXN_KEY
@@ -83,6 +84,12 @@ class _GuardedIter:
         try:
             return next(self.iter)
         except StopIteration:
+            raise
+        except SwiftlikeError as err:
+            # A body a middleware ended on purpose (a bytes_out limit, a
+            # segment that cannot be read): one line, no traceback.
+            self.logger.warning('response body ended early (%s): %s',
+                                getattr(err, 'http_status', '-'), err)
             raise
         except Exception:
             self.logger.exception('ERROR while sending a response body')

@@ -81,6 +81,43 @@ def test_catch_errors_adds_txn_id_and_limits_header_count():
     assert status.startswith('400') and b'Too many headers' in body
 
 
+def test_catch_errors_a_body_ended_on_purpose_is_one_line(caplog):
+    from swiftlike.exceptions import SwiftlikeError
+
+    class Limited(SwiftlikeError):
+        http_status = 429
+
+    def cut(environ, start_response):
+        start_response('200 OK', [])
+
+        def body():
+            yield b'x'
+            raise Limited('over its bytes_out limit')
+        return body()
+
+    def broken(environ, start_response):
+        start_response('200 OK', [])
+
+        def body():
+            yield b'x'
+            raise RuntimeError('a bug')
+        return body()
+    for app, level, traceback in ((cut, logging.WARNING, False), (broken, logging.ERROR, True)):
+        caplog.clear()
+        it = catch_errors.filter_factory({})(app)({}, lambda *a: None)
+        with caplog.at_level(logging.INFO, logger='swiftlike.proxy-server'):
+            got = []
+            try:
+                for chunk in it:
+                    got.append(chunk)
+            except Exception:
+                pass
+        assert got == [b'x']
+        records = [r for r in caplog.records if r.name == 'swiftlike.proxy-server']
+        assert [r.levelno for r in records] == [level]
+        assert (records[0].exc_info is not None) == traceback
+
+
 def test_healthcheck():
     def never(environ, start_response):
         raise AssertionError('healthcheck must not reach the app')
