@@ -39,8 +39,9 @@ import threading
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST, values
 from prometheus_client import multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from swiftlike.recon import diskio, procfs
 from swiftlike.statsd import StatsdClient, StatsdConf
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -330,11 +331,16 @@ class _ServerFilter:
 
 class DeviceCollector:
     """Disk fill and queued async pendings of each device under `devices`,
-    read when scraped (statvfs, and a count of async_pending files)."""
+    read when scraped (statvfs, and a count of async_pending files); the I/O
+    counters of the block device under each (/proc/diskstats, as node_exporter
+    gives them: rate() of them is iostat -x) and the node's CPU time by mode
+    (/proc/stat, steal included)."""
 
-    def __init__(self, devices, count_async=True):
+    def __init__(self, devices, count_async=True, proc_root='/proc', sys_root='/sys'):
         self.devices = devices
         self.count_async = count_async
+        self.proc_root = proc_root
+        self.sys_root = sys_root
 
     def collect(self):
         size = GaugeMetricFamily(PREFIX + 'device_size_bytes', 'Size of the device\'s filesystem',
@@ -350,10 +356,13 @@ class DeviceCollector:
             names = sorted(os.listdir(self.devices))
         except OSError:
             names = []
+        io = _DiskIoFamilies()
+        diskstats = procfs.parse_diskstats(procfs.read(os.path.join(self.proc_root, 'diskstats')))
         for name in names:
             path = os.path.join(self.devices, name)
             if name.startswith('.') or not os.path.isdir(path):
                 continue
+            io.add(name, diskio.block_device_of(path, self.sys_root), diskstats)
             try:
                 st = os.statvfs(path)
             except OSError:
@@ -368,8 +377,55 @@ class DeviceCollector:
         yield size
         yield avail
         yield used
+        yield from io.families()
+        yield _cpu_family(self.proc_root)
         if self.count_async:
             yield pending
+
+
+# /proc/diskstats field -> (metric, help, scale to the metric's unit)
+_DISK_COUNTERS = (
+    ('reads', 'device_reads_completed', 'Reads completed by the block device under the device', 1),
+    ('writes', 'device_writes_completed', 'Writes completed by the block device', 1),
+    ('sectors_read', 'device_read_bytes', 'Bytes read by the block device', 512),
+    ('sectors_written', 'device_written_bytes', 'Bytes written by the block device', 512),
+    ('read_ms', 'device_read_time_seconds', 'Time reads spent queued and served', 0.001),
+    ('write_ms', 'device_write_time_seconds', 'Time writes spent queued and served', 0.001),
+    ('io_ms', 'device_io_time_seconds', 'Time the block device was busy (rate() is %util / 100)',
+     0.001),
+)
+
+
+class _DiskIoFamilies:
+    def __init__(self):
+        self.by_field = {field: CounterMetricFamily(PREFIX + metric, text,
+                                                    labels=['device', 'block_device'])
+                         for field, metric, text, _scale in _DISK_COUNTERS}
+
+    def add(self, name, block, diskstats):
+        stats = diskstats.get(block.get('name', ''))
+        if stats is None:
+            return    # no block device (tmpfs, overlay, NFS): no I/O figures
+        for field, _metric, _text, scale in _DISK_COUNTERS:
+            self.by_field[field].add_metric([name, block['name']], stats.get(field, 0) * scale)
+
+    def families(self):
+        return [self.by_field[field] for field, *_rest in _DISK_COUNTERS]
+
+
+def _cpu_family(proc_root):
+    """The node's CPU seconds by mode (steal: what a hypervisor took)."""
+    family = CounterMetricFamily(PREFIX + 'node_cpu_seconds',
+                                 'CPU time of the node by mode (all CPUs), from /proc/stat',
+                                 labels=['mode'])
+    try:
+        ticks = procfs.parse_cpu_times(procfs.read(os.path.join(proc_root, 'stat')))
+    except ValueError:
+        return family
+    hz = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
+    for mode in ('user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'):
+        family.add_metric([mode], ticks.get(mode, 0) / float(hz))
+    return family
 
 
 def count_async_pendings(device_path, limit=1000000):

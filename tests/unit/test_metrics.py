@@ -195,6 +195,42 @@ def test_device_collector_reports_fill_and_async_pendings(tmp_path):
     assert '.recon' not in text
 
 
+def test_device_collector_io_counters_and_cpu(tmp_path):
+    # A /proc and /sys of our own: the device directory's st_dev names the
+    # block device 'vdz', whose /proc/diskstats line the counters come from.
+    devices = tmp_path / 'devices'
+    (devices / 'sda').mkdir(parents=True)
+    st_dev = os.stat(devices / 'sda').st_dev
+    major, minor = os.major(st_dev), os.minor(st_dev)
+    proc, sys_root = tmp_path / 'proc', tmp_path / 'sys'
+    proc.mkdir()
+    (proc / 'diskstats').write_text(
+        '   1       0 ram0 0 0 0 0 0 0 0 0 0 0 0\n'
+        '%4d %7d vdz 1000 5 80000 2500 300 7 4096 1500 0 3000 4000\n' % (major, minor))
+    (proc / 'stat').write_text('cpu  100 0 50 1000 20 0 5 35 0 0\ncpu0 100 0 50 1000 20 0 5 35 0 0\n')
+    (sys_root / 'devices' / 'vdz').mkdir(parents=True)
+    (sys_root / 'dev' / 'block').mkdir(parents=True)
+    os.symlink(sys_root / 'devices' / 'vdz', sys_root / 'dev' / 'block' / ('%d:%d' % (major, minor)))
+    collector = metrics.DeviceCollector(str(devices), proc_root=str(proc), sys_root=str(sys_root))
+    text = metrics.exposition(collectors=[collector])[1].decode()
+    labels = dict(device='sda', block_device='vdz')
+    assert sample_value(text, 'swiftlike_device_reads_completed_total', **labels) == 1000
+    assert sample_value(text, 'swiftlike_device_writes_completed_total', **labels) == 300
+    assert sample_value(text, 'swiftlike_device_read_bytes_total', **labels) == 80000 * 512
+    assert sample_value(text, 'swiftlike_device_written_bytes_total', **labels) == 4096 * 512
+    assert sample_value(text, 'swiftlike_device_read_time_seconds_total', **labels) == 2.5
+    assert sample_value(text, 'swiftlike_device_write_time_seconds_total', **labels) == 1.5
+    assert sample_value(text, 'swiftlike_device_io_time_seconds_total', **labels) == 3.0
+    hz = os.sysconf('SC_CLK_TCK')
+    assert sample_value(text, 'swiftlike_node_cpu_seconds_total', mode='steal') == 35 / hz
+    assert sample_value(text, 'swiftlike_node_cpu_seconds_total', mode='idle') == 1000 / hz
+    # A device with no block device under it (no /sys entry) has no I/O series.
+    os.unlink(sys_root / 'dev' / 'block' / ('%d:%d' % (major, minor)))
+    text = metrics.exposition(collectors=[collector])[1].decode()
+    assert 'swiftlike_device_reads_completed_total{' not in text
+    assert sample_value(text, 'swiftlike_device_size_bytes', device='sda') > 0
+
+
 # -- the proxy middleware ----------------------------------------------------
 
 def test_request_type():
