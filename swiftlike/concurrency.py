@@ -29,6 +29,7 @@ with warnings.catch_warnings():
 import eventlet.event
 import eventlet.greenpool
 import eventlet.hubs
+import eventlet.patcher
 import eventlet.queue
 import eventlet.semaphore
 import eventlet.timeout
@@ -109,6 +110,11 @@ def current_greenlet():
 _POOL_SIZE = int(os.environ.get('EVENTLET_THREADPOOL_SIZE', '0') or 0)
 if not _POOL_SIZE:
     os.environ['EVENTLET_THREADPOOL_SIZE'] = '64'
+
+
+# A condition variable of the real threading module (servers monkey-patch
+# threading): disk threads block on it without the event loop's help.
+ThreadCondition = eventlet.patcher.original('threading').Condition
 
 
 class DiskExecutor:

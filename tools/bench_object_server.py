@@ -10,6 +10,10 @@ processes, each with one keep-alive connection, PUT --size-byte objects for
 Prints ops/s, p50/p99 latency and the server's CPU time per request for each
 phase; every PUT must answer 201 and every GET 200 with the right length.
 
+--count-syncs runs the server under `strace -f -e trace=fsync,fdatasync,syncfs`
+and prints how many of each the PUT phase made per PUT (strace slows the
+server: use that run for the counts, not for its CPU figures).
+
 The server logs to a file in its temp dir at --log-level (WARNING: no access
 log); `--log-level INFO` adds the access log's line per request, and
 `--log-level INFO --no-log-requests` shows what it costs.
@@ -90,6 +94,20 @@ def server_cpu(pid):
     return ticks / os.sysconf('SC_CLK_TCK')
 
 
+def count_syncs(path):
+    """{syscall: calls} in an strace -o log so far (the lines that name one)."""
+    counts = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                call = line.split(None, 1)[1].split('(', 1)[0] if ' ' in line else ''
+                if call in ('fsync', 'fdatasync', 'syncfs'):
+                    counts[call] = counts.get(call, 0) + 1
+    except OSError:
+        pass
+    return counts
+
+
 def run_phase(port, phase, clients, seconds, size, names_by_client, server_pid=None):
     with multiprocessing.Pool(clients) as pool:
         cpu = server_cpu(server_pid) if server_pid else 0.0
@@ -118,6 +136,11 @@ def main():
                         help='the server\'s log_level (INFO: with the access log)')
     parser.add_argument('--no-log-requests', dest='log_requests', action='store_false',
                         help='log_requests = false (no access log at any level)')
+    parser.add_argument('--count-syncs', action='store_true',
+                        help='count fsync/fdatasync/syncfs calls per PUT (under strace)')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='an extra [object-server] option (repeatable)')
+    parser.add_argument('--put-only', action='store_true', help='skip the GET phase')
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix='obench-')
     devices = os.path.join(work, 'devices')
@@ -139,9 +162,15 @@ def main():
                 'log_file = %s\nlog_requests = %s\n'
                 % (port, devices, args.workers, work, args.log_level,
                    os.path.join(work, 'object-server.log'), str(args.log_requests).lower()))
+        for option in args.set:
+            f.write('%s = %s\n' % tuple(part.strip() for part in option.split('=', 1)))
     env = dict(os.environ, SWIFTLIKE_CONF=os.path.join(work, 'swiftlike.conf'), PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, '-m', 'swiftlike.cli.servers', 'object', conf],
-                            env=env, start_new_session=True)
+    command = [sys.executable, '-m', 'swiftlike.cli.servers', 'object', conf]
+    strace_log = os.path.join(work, 'strace.log')
+    if args.count_syncs:
+        command = ['strace', '-f', '-qq', '--seccomp-bpf', '-e', 'trace=fsync,fdatasync,syncfs',
+                   '-o', strace_log] + command
+    proc = subprocess.Popen(command, env=env, start_new_session=True)
     try:
         for _ in range(200):
             try:
@@ -153,8 +182,16 @@ def main():
               'log_level %s, log_requests %s'
               % (args.workers, args.clients, args.size, args.device_dir or 'temp dir',
                  args.log_level, str(args.log_requests).lower()))
+        before = count_syncs(strace_log) if args.count_syncs else {}
         names = run_phase(port, 'PUT', args.clients, args.seconds, args.size, {}, proc.pid)
-        run_phase(port, 'GET', args.clients, args.seconds, args.size, names, proc.pid)
+        if args.count_syncs:
+            puts = sum(len(n) for n in names.values())
+            after = count_syncs(strace_log)
+            print('syncs per PUT: ' + ', '.join(
+                '%s %.3f' % (call, (after.get(call, 0) - before.get(call, 0)) / max(1, puts))
+                for call in ('fsync', 'fdatasync', 'syncfs')))
+        if not args.put_only:
+            run_phase(port, 'GET', args.clients, args.seconds, args.size, names, proc.pid)
         log = os.path.join(work, 'object-server.log')
         if os.path.exists(log):
             with open(log, 'rb') as f:

@@ -47,6 +47,12 @@ class Conf(StorageConf):
     disk_read_size: int = 1048576
     # Preallocate the object's size before writing (when the size is known).
     fallocate: bool = True
+    # Writes in flight at once on one device share their flushes: one syncfs
+    # of the device's filesystem makes all their files durable, another all
+    # their renames (files over 1 MiB still fsync their own data). Off: each
+    # write fsyncs its file and directories itself. Nothing is acknowledged
+    # before it is durable either way.
+    group_sync: bool = True
     # How long a PUT/DELETE waits for its container updates before answering;
     # slower updates go on in the background (async_pending on failure).
     container_update_timeout: float = 1.0
@@ -110,7 +116,8 @@ class App(StorageServer):
         super().__init__(conf, logger)
         self.backend = backend or FsDiskFileManager(fallocate=conf.fallocate,
                                                    defer_cleanup=True,
-                                                   bytes_per_sync=conf.bytes_per_sync)
+                                                   bytes_per_sync=conf.bytes_per_sync,
+                                                   group_sync=conf.group_sync)
         self.updates = UpdateSender(self.disk, self.logger, conf.conn_timeout,
                                     conf.node_timeout)
         self.chunk = conf.network_chunk_size
