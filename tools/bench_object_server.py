@@ -58,15 +58,26 @@ def client(args):
             resp.read()
             assert resp.status == 201, resp.status
             done.append(name)
+        elif phase == 'DELETE':
+            if i >= len(names):
+                break
+            name = names[i]
+            part = int(name.rsplit('-', 1)[1]) % 64
+            conn.request('DELETE', '/sda/%d/a/c/%s' % (part, name),
+                         headers={'X-Timestamp': '%.5f' % time.time()})
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 204, resp.status
         else:
             if not names:
                 break
             name = names[i % len(names)]
             part = int(name.rsplit('-', 1)[1]) % 64
-            conn.request('GET', '/sda/%d/a/c/%s' % (part, name))
+            conn.request(phase, '/sda/%d/a/c/%s' % (part, name))
             resp = conn.getresponse()
             data = resp.read()
-            assert resp.status == 200 and len(data) == size, (resp.status, len(data))
+            assert resp.status == 200 and len(data) == (size if phase == 'GET' else 0), \
+                (resp.status, len(data))
         latencies.append(time.perf_counter() - start)
         i += 1
     return latencies, done
@@ -141,6 +152,9 @@ def main():
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='an extra [object-server] option (repeatable)')
     parser.add_argument('--put-only', action='store_true', help='skip the GET phase')
+    parser.add_argument('--phases', default='PUT,GET',
+                        help='after the PUTs, any of HEAD, GET, DELETE in this order '
+                             '(comma-separated; DELETE removes what the PUTs made)')
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix='obench-')
     devices = os.path.join(work, 'devices')
@@ -190,8 +204,8 @@ def main():
             print('syncs per PUT: ' + ', '.join(
                 '%s %.3f' % (call, (after.get(call, 0) - before.get(call, 0)) / max(1, puts))
                 for call in ('fsync', 'fdatasync', 'syncfs')))
-        if not args.put_only:
-            run_phase(port, 'GET', args.clients, args.seconds, args.size, names, proc.pid)
+        for phase in [] if args.put_only else args.phases.split(',')[1:]:
+            run_phase(port, phase, args.clients, args.seconds, args.size, names, proc.pid)
         log = os.path.join(work, 'object-server.log')
         if os.path.exists(log):
             with open(log, 'rb') as f:
