@@ -1,5 +1,6 @@
 """The object server: PUT/GET/HEAD/POST/DELETE/REPLICATE of object replicas
 on local devices, through the DiskFile contract (backend.py)."""
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -8,7 +9,7 @@ import json
 import time
 
 from swiftlike import conditional, constraints, ranges
-from swiftlike.concurrency import Timeout, spawn_n
+from swiftlike.concurrency import Timeout, spawn, spawn_n
 from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, InsufficientStorage,
                                   NotFound, PreconditionFailed, RequestEntityTooLarge,
                                   RangeNotSatisfiable, RequestTimeout, ServiceUnavailable,
@@ -294,19 +295,29 @@ class App(StorageServer):
                 self.disk.run(device, _write_whole, df, b''.join(first), metadata)
         else:
             writer = self.disk.run(device, df.create, length)
+            writing = None
             try:
-                # Network chunks are gathered up to disk_write_size per disk call.
-                batch, batched = first, size
+                # Network chunks are gathered up to disk_write_size per disk
+                # call. The disk thread hashes and writes a batch while this
+                # green thread reads the next one from the network (the MD5 of
+                # a big object is most of its CPU: off the event loop, it runs
+                # beside the other requests' work on another core).
+                batch, batched, hashed = first, size, len(first)
                 for chunk in body:
-                    md5.update(chunk)
                     size += len(chunk)
                     batch.append(chunk)
                     batched += len(chunk)
                     if batched >= self.conf.disk_write_size:
-                        self.disk.run(device, writer.write_chunks, batch)
-                        batch, batched = [], 0
+                        if writing is not None:
+                            writing.wait()
+                        writing = spawn(self.disk.run, device, _hash_and_write, writer,
+                                        md5, batch, hashed)
+                        batch, batched, hashed = [], 0, 0
+                if writing is not None:
+                    writing, waiting = None, writing
+                    waiting.wait()
                 if batch:
-                    self.disk.run(device, writer.write_chunks, batch)
+                    self.disk.run(device, _hash_and_write, writer, md5, batch, hashed)
                 metadata = self._put_metadata(req, names, timestamp, delete_at, size, md5,
                                               expected_etag)
                 if locked:
@@ -315,6 +326,10 @@ class App(StorageServer):
                 else:
                     self.disk.run(device, writer.commit, metadata)
             finally:
+                if writing is not None:
+                    # Never close the file under a write still running.
+                    with contextlib.suppress(Exception):
+                        writing.wait()
                 writer.abort()
         etag = metadata['ETag']
         threads = self._container_update(req, device, dev_path, 'PUT', names, listing_update(
@@ -537,6 +552,14 @@ def _delete_checked(df, timestamp, if_delete_at):
                        {'X-Backend-Timestamp': orig_ts.internal})
     df.delete(timestamp)
     return orig_meta, exists
+
+
+def _hash_and_write(writer, md5, chunks, hashed=0):
+    """One disk call of a big PUT: add chunks[hashed:] to the MD5 (the first
+    `hashed` are in it already), then write them all."""
+    for chunk in chunks[hashed:]:
+        md5.update(chunk)
+    writer.write_chunks(chunks)
 
 
 def _write_whole(diskfile, data, metadata):
