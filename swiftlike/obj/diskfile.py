@@ -60,7 +60,8 @@ class FsDiskFileManager(DiskFileManager):
     def __init__(self, fallocate=True, defer_cleanup=False, bytes_per_sync=0,
                  group_sync=False, sync=syncfs_path):
         self.fallocate = fallocate
-        # Writes in flight on one device share their flushes (group_sync.py);
+        # Writes in flight on one device share their flushes (group_sync.py):
+        # True, False, or 'auto' (only on devices that are mount points);
         # `sync` is the flush (syncfs of the device's filesystem, or a test's).
         self.group_sync = group_sync
         self._sync = sync
@@ -78,14 +79,20 @@ class FsDiskFileManager(DiskFileManager):
                           '/%s/%s/%s' % (account, container, obj))
 
     def group_syncer(self, device_path):
-        """The device's GroupSync, or None when every write flushes its own."""
+        """The device's GroupSync, or None when every write flushes its own.
+        group_sync 'auto' shares flushes only on a device that is a filesystem
+        of its own (a mount point): a syncfs of a filesystem that other things
+        use (an aio's data dir on /) would flush their writes too."""
         if not self.group_sync:
             return None
-        syncer = self._group_syncs.get(device_path)
-        if syncer is None:
-            syncer = self._group_syncs.setdefault(device_path,
-                                                  GroupSync(device_path, self._sync))
-        return syncer
+        try:
+            return self._group_syncs[device_path]
+        except KeyError:
+            pass
+        syncer = None
+        if self.group_sync != 'auto' or os.path.ismount(device_path):
+            syncer = GroupSync(device_path, self._sync)
+        return self._group_syncs.setdefault(device_path, syncer)
 
     def get_suffix_hashes(self, device_path, partition, recalculate=()):
         return get_suffix_hashes(os.path.join(device_path, OBJECTS_DIR, str(partition)),

@@ -55,10 +55,11 @@ class Conf(StorageConf):
     inline_metadata_reads: bool = True
     # Writes in flight at once on one device share their flushes: one syncfs
     # of the device's filesystem makes all their files durable, another all
-    # their renames (files over 1 MiB still fsync their own data). Off: each
-    # write fsyncs its file and directories itself. Nothing is acknowledged
-    # before it is durable either way.
-    group_sync: bool = True
+    # their renames (files over 1 MiB still fsync their own data). 'auto':
+    # on devices that are mount points (a filesystem of their own) only;
+    # 'false': each write fsyncs its file and directories itself. Nothing is
+    # acknowledged before it is durable either way.
+    group_sync: str = 'auto'
     # How long a PUT/DELETE waits for its container updates before answering;
     # slower updates go on in the background (async_pending on failure).
     container_update_timeout: float = 1.0
@@ -73,6 +74,8 @@ class Conf(StorageConf):
             raise ValueError('chunk sizes must be positive')
         if self.bytes_per_sync < 0:
             raise ValueError('bytes_per_sync must not be negative')
+        if self.group_sync.lower() not in ('auto', 'true', 'false'):
+            raise ValueError('group_sync must be auto, true or false')
         if self.expiring_objects_container_divisor < 1:
             raise ValueError('expiring_objects_container_divisor must be positive')
 
@@ -124,7 +127,7 @@ class App(StorageServer):
         self.backend = backend or FsDiskFileManager(fallocate=conf.fallocate,
                                                    defer_cleanup=True,
                                                    bytes_per_sync=conf.bytes_per_sync,
-                                                   group_sync=conf.group_sync)
+                                                   group_sync=_group_sync_mode(conf.group_sync))
         self.updates = UpdateSender(self.disk, self.logger, conf.conn_timeout,
                                     conf.node_timeout)
         self.chunk = conf.network_chunk_size
@@ -524,6 +527,12 @@ class App(StorageServer):
 def _ceil_seconds(timestamp):
     whole, frac = divmod(timestamp.raw, 100000)
     return whole + (1 if frac else 0)
+
+
+def _group_sync_mode(text):
+    """The config's 'auto' / 'true' / 'false' as the manager takes it."""
+    text = text.lower()
+    return 'auto' if text == 'auto' else text == 'true'
 
 
 def _current_state(df):

@@ -169,3 +169,22 @@ def test_the_object_server_answers_only_after_the_flush(tmp_path, method):
     answering.join(DEADLINE)
     assert result['value'].status_int == (201 if method == 'PUT' else 404)
     assert flush.calls == 2
+
+
+def test_auto_shares_flushes_only_on_devices_that_are_mount_points(tmp_path):
+    mgr = FsDiskFileManager(group_sync='auto', sync=lambda path: None)
+    assert mgr.group_syncer(str(tmp_path)) is None     # a directory of the test's filesystem
+    assert isinstance(mgr.group_syncer('/'), GroupSync)
+    assert FsDiskFileManager(group_sync=True).group_syncer(str(tmp_path)) is not None
+    assert FsDiskFileManager(group_sync=False).group_syncer('/') is None
+
+
+@pytest.mark.parametrize('text, ok', [('auto', True), ('TRUE', True), ('false', True),
+                                      ('yes', False), ('', False)])
+def test_group_sync_setting(tmp_path, text, ok):
+    conf = Conf(devices=str(tmp_path), group_sync=text)
+    if ok:
+        conf.validate()
+    else:
+        with pytest.raises(ValueError):
+            conf.validate()
