@@ -4,6 +4,7 @@ interval passes; a changed one, or a peer that lost a file, still gets synced.
 The replicator runs in-process, against the real object servers."""
 import glob
 import os
+import time
 
 from swiftlike.cli.daemons import build_daemon
 from swiftlike.hashing import hash_path
@@ -47,7 +48,7 @@ def test_unchanged_partitions_are_skipped_until_something_changes(cluster):
     # Everything that was in sync after the first pass is skipped now.
     assert second['unchanged'] == first['in_sync'] > 0
     # A new write makes its partition (only) compared again.
-    part, pattern = _object_on(cluster, api, server)
+    _object_on(cluster, api, server)
     third = replicator.run_once()
     assert third['unchanged'] == third['in_sync'] - 1
 
@@ -75,7 +76,6 @@ def test_a_peer_that_lost_a_file_is_repaired_by_the_recheck(cluster):
 
 def _container_db_on(cluster, api, server):
     """A new container one of whose primaries is container server `server`; its DB path."""
-    import time
     account = api.account_path.rsplit('/', 1)[-1]
     ring = Ring(cluster.swift_dir, 'container')
     while True:
