@@ -13,6 +13,7 @@ import contextvars
 import http.client
 import os
 import socket
+import threading
 import time
 import warnings
 
@@ -128,9 +129,15 @@ if not _POOL_SIZE:
     os.environ['EVENTLET_THREADPOOL_SIZE'] = '64'
 
 
-# A condition variable of the real threading module (servers monkey-patch
-# threading): disk threads block on it without the event loop's help.
-ThreadCondition = eventlet.patcher.original('threading').Condition
+def ThreadCondition():  # noqa: N802 - a class to its callers
+    """A condition variable of the real threading module (servers
+    monkey-patch threading): disk threads block on it without the event
+    loop's help. Resolved when first made, not at import: asking eventlet for
+    the original threading module imports a second copy of it, which a
+    process that never monkey-patches (a test runner, a CLI) must not get."""
+    if eventlet.patcher.is_monkey_patched('thread'):
+        return eventlet.patcher.original('threading').Condition()
+    return threading.Condition()
 
 
 class DiskExecutor:

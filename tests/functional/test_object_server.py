@@ -43,6 +43,15 @@ class Receiver:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
+    def wait_for(self, count, deadline=30.0):
+        """The requests once `count` have come: a PUT or DELETE waits only
+        container_update_timeout for its updates, then they go on in the
+        background (slow on a loaded machine), so the answer may come first."""
+        end = time.monotonic() + deadline
+        while len(self.requests) < count and time.monotonic() < end:
+            time.sleep(0.02)
+        return list(self.requests)
+
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
@@ -132,7 +141,7 @@ def test_container_update_sent(server, receiver):
         'X-Container-Host': '127.0.0.1:%d' % receiver.port, 'X-Container-Device': 'sdc',
         'X-Container-Partition': '7', 'X-Trans-Id': 'tx-func-1'})
     assert status == 201
-    [(method, path, headers, _)] = receiver.requests
+    [(method, path, headers, _)] = receiver.wait_for(1)
     assert (method, path) == ('PUT', '/sdc/7/a/c/upd')
     assert headers['X-Size'] == '3'
     assert headers['X-Etag'] == hashlib.md5(b'abc').hexdigest()
@@ -143,7 +152,7 @@ def test_container_update_sent(server, receiver):
         'X-Timestamp': ts(), 'X-Container-Host': '127.0.0.1:%d' % receiver.port,
         'X-Container-Device': 'sdc', 'X-Container-Partition': '7'})
     assert status == 204
-    assert receiver.requests[-1][:2] == ('DELETE', '/sdc/7/a/c/upd')
+    assert receiver.wait_for(2)[-1][:2] == ('DELETE', '/sdc/7/a/c/upd')
 
 
 def test_async_pending_when_container_down(server, receiver, devices):
@@ -154,7 +163,7 @@ def test_async_pending_when_container_down(server, receiver, devices):
         'X-Container-Host': '127.0.0.1:%d,127.0.0.1:%d' % (receiver.port, down),
         'X-Container-Device': 'sdb,sdc', 'X-Container-Partition': '7'})
     assert status == 201
-    assert len(receiver.requests) == 1  # the live replica got it
+    assert len(receiver.wait_for(1)) == 1  # the live replica got it
     name_hash = hash_path('a', 'c', 'pending')
     path = os.path.join(devices, 'sda', 'async_pending', name_hash[-3:],
                         '%s-%s' % (name_hash, timestamp))
@@ -177,7 +186,7 @@ def test_expirer_queue_entry(server, receiver):
         'X-Delete-At-Host': '127.0.0.1:%d' % receiver.port, 'X-Delete-At-Device': 'sdd',
         'X-Delete-At-Partition': '2'})
     assert status == 201
-    [(method, path, headers, _)] = receiver.requests
+    [(method, path, headers, _)] = receiver.wait_for(1)
     container = delete_at // 86400 * 86400
     assert method == 'PUT'
     assert path == '/sdd/2/.expiring_objects/%d/%d-a/c/exp' % (container, delete_at)
