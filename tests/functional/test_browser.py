@@ -25,6 +25,7 @@ import pytest
 
 from swiftlike.middleware.formpost_form import sign_form
 from swiftlike.middleware.tempurl_sig import sign
+from tests.functional.browser_teardown import stop_browser
 from tests.functional.proxy_helpers import Api, unique
 
 webdriver = pytest.importorskip('selenium.webdriver', reason='selenium is not installed '
@@ -112,7 +113,7 @@ def driver():
         pytest.skip('headless Chromium does not start here: %s' % str(err).splitlines()[0])
     drv.set_page_load_timeout(WAIT)
     yield drv
-    drv.quit()
+    stop_browser(service)   # not drv.quit(): see browser_teardown
 
 
 @pytest.fixture(scope='module')

@@ -20,6 +20,7 @@ import pytest
 
 from swiftlike.hashing import hash_path
 from swiftlike.ring import Ring
+from tests.functional.browser_teardown import stop_browser
 from tests.functional.conftest import Cluster, start_cluster
 from tests.functional.proxy_helpers import Api, raw
 
@@ -75,7 +76,7 @@ def driver():
         pytest.skip('headless Chromium does not start here: %s' % str(err).splitlines()[0])
     drv.set_page_load_timeout(WAIT)
     yield drv
-    drv.quit()
+    stop_browser(service)   # not drv.quit(): see browser_teardown
 
 
 @pytest.fixture(scope='module')
