@@ -87,7 +87,11 @@ class PageServer:
         self.thread.start()
 
     def stop(self):
-        self.server.shutdown()
+        # Not shutdown(): it waits for the serving loop without a timeout, and
+        # hung a run at this module's teardown. Ask the loop to end (it looks
+        # every poll interval), give it a bounded time, then close.
+        self.server._BaseServer__shutdown_request = True
+        self.thread.join(10)
         self.server.server_close()
 
 
