@@ -27,6 +27,7 @@ import time
 from swiftlike import metrics
 from swiftlike.metrics_http import publish_node_stats
 from swiftlike.middleware.filters import make_filter_factory
+from swiftlike.middleware.proxy_logging import _InputCounter  # the one body counter
 from swiftlike.statsd import StatsdConf
 
 POLICY_INDEX = '0'   # the one storage policy (swiftlike.policies)
@@ -171,27 +172,6 @@ class _Record:
         length = environ.get('CONTENT_LENGTH')
         if (length and length != '0') or 'HTTP_TRANSFER_ENCODING' in environ:
             self.input = environ['wsgi.input'] = _InputCounter(environ['wsgi.input'])
-
-
-class _InputCounter:
-    __slots__ = ('input', 'bytes')
-
-    def __init__(self, wsgi_input):
-        self.input = wsgi_input
-        self.bytes = 0
-
-    def read(self, *args):
-        data = self.input.read(*args)
-        self.bytes += len(data)
-        return data
-
-    def readline(self, *args):
-        data = self.input.readline(*args)
-        self.bytes += len(data)
-        return data
-
-    def __iter__(self):
-        return iter(self.readline, b'')
 
 
 class _CountedBody:
