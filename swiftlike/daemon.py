@@ -14,10 +14,12 @@ object_auditor_stats_ALL, async_pending, ...): a daemon returns them from
 `swift_recon()` after a pass that completed, and they are written in the same
 locked update (see swiftlike/recon/endpoints.py for who reads what).
 """
+import ctypes
 import dataclasses
 import fcntl
 import json
 import os
+import platform
 import signal
 import socket
 import time
@@ -72,6 +74,12 @@ class DaemonConf(MetricsConf):
     # 0 means unlimited.
     files_per_second: float = 0.0
     bytes_per_second: float = 0.0
+    # The daemon process's CPU and disk share beside the servers of its node:
+    # nice value added at start (0-19), and the I/O scheduling class
+    # ('' = leave as is, 'best-effort' with ionice_priority 0-7, or 'idle').
+    nice_priority: int = 10
+    ionice_class: str = ''
+    ionice_priority: int = 7
 
     def validate(self):
         if self.interval < 0:
@@ -80,6 +88,38 @@ class DaemonConf(MetricsConf):
             raise ValueError('concurrency must be >= 1')
         if self.files_per_second < 0 or self.bytes_per_second < 0:
             raise ValueError('rate limits must be >= 0')
+        if not 0 <= self.nice_priority <= 19:
+            raise ValueError('nice_priority must be 0-19')
+        if self.ionice_class not in IONICE_CLASSES or not 0 <= self.ionice_priority <= 7:
+            raise ValueError('ionice_class must be one of %s, ionice_priority 0-7'
+                             % ', '.join(repr(c) for c in IONICE_CLASSES))
+
+
+# ioprio_set(2): class numbers, and the syscall's number per architecture.
+IONICE_CLASSES = {'': None, 'best-effort': 2, 'idle': 3}
+_SYS_IOPRIO_SET = {'x86_64': 251, 'aarch64': 30, 'i686': 289, 'armv7l': 314,
+                   'ppc64le': 273, 's390x': 282}
+
+
+def lower_priority(confs, logger=None):
+    """Give this daemon process the CPU and disk share its confs ask for (when
+    several daemons share a process, the one asking for the most wins)."""
+    nice = min(conf.nice_priority for conf in confs)
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, 0, min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice))
+    classes = [IONICE_CLASSES[conf.ionice_class] for conf in confs]
+    if None in classes:
+        return
+    io_class = min(classes)
+    level = min(conf.ionice_priority for conf in confs
+                if IONICE_CLASSES[conf.ionice_class] == io_class)
+    number = _SYS_IOPRIO_SET.get(platform.machine())
+    libc = ctypes.CDLL(None, use_errno=True)
+    # ioprio_set(IOPRIO_WHO_PROCESS = 1, 0 = this process, class << 13 | level)
+    if number is None or libc.syscall(number, 1, 0, (io_class << 13) | level) != 0:
+        if logger:
+            logger.warning('cannot set the I/O priority (%s)',
+                           os.strerror(ctypes.get_errno()) if number else platform.machine())
 
 
 # Swift's statsd names for our daemons' counters ({device}: the device name;

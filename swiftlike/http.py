@@ -29,6 +29,22 @@ def make_response(status, body=b'', headers=None, content_type=None, request=Non
     return resp
 
 
+class EmptyResponse:
+    """A bodiless answer (201, 202, 204, ...) as a bare WSGI callable: the
+    status and headers only, without a webob Response's per-request objects.
+    For the hot bodiless storage requests (object DELETE, container rows)."""
+
+    def __init__(self, status, headers=None):
+        self.status_int = status
+        self.headers = headers or {}
+
+    def __call__(self, environ, start_response):
+        header_list = [(k, str(v)) for k, v in self.headers.items()]
+        header_list.append(('Content-Length', '0'))
+        start_response(status_line(self.status_int), header_list)
+        return []
+
+
 def is_success(status):
     return 200 <= status < 300
 

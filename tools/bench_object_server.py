@@ -10,6 +10,10 @@ processes, each with one keep-alive connection, PUT --size-byte objects for
 Prints ops/s, p50/p99 latency and the server's CPU time per request for each
 phase; every PUT must answer 201 and every GET 200 with the right length.
 
+--count-syncs runs the server under `strace -f -e trace=fsync,fdatasync,syncfs`
+and prints how many of each the PUT phase made per PUT (strace slows the
+server: use that run for the counts, not for its CPU figures).
+
 The server logs to a file in its temp dir at --log-level (WARNING: no access
 log); `--log-level INFO` adds the access log's line per request, and
 `--log-level INFO --no-log-requests` shows what it costs.
@@ -54,15 +58,26 @@ def client(args):
             resp.read()
             assert resp.status == 201, resp.status
             done.append(name)
+        elif phase == 'DELETE':
+            if i >= len(names):
+                break
+            name = names[i]
+            part = int(name.rsplit('-', 1)[1]) % 64
+            conn.request('DELETE', '/sda/%d/a/c/%s' % (part, name),
+                         headers={'X-Timestamp': '%.5f' % time.time()})
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 204, resp.status
         else:
             if not names:
                 break
             name = names[i % len(names)]
             part = int(name.rsplit('-', 1)[1]) % 64
-            conn.request('GET', '/sda/%d/a/c/%s' % (part, name))
+            conn.request(phase, '/sda/%d/a/c/%s' % (part, name))
             resp = conn.getresponse()
             data = resp.read()
-            assert resp.status == 200 and len(data) == size, (resp.status, len(data))
+            assert resp.status == 200 and len(data) == (size if phase == 'GET' else 0), \
+                (resp.status, len(data))
         latencies.append(time.perf_counter() - start)
         i += 1
     return latencies, done
@@ -88,6 +103,20 @@ def server_cpu(pid):
         if int(name) == pid or int(fields[1]) == pid:
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf('SC_CLK_TCK')
+
+
+def count_syncs(path):
+    """{syscall: calls} in an strace -o log so far (the lines that name one)."""
+    counts = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                call = line.split(None, 1)[1].split('(', 1)[0] if ' ' in line else ''
+                if call in ('fsync', 'fdatasync', 'syncfs'):
+                    counts[call] = counts.get(call, 0) + 1
+    except OSError:
+        pass
+    return counts
 
 
 def run_phase(port, phase, clients, seconds, size, names_by_client, server_pid=None):
@@ -118,6 +147,14 @@ def main():
                         help='the server\'s log_level (INFO: with the access log)')
     parser.add_argument('--no-log-requests', dest='log_requests', action='store_false',
                         help='log_requests = false (no access log at any level)')
+    parser.add_argument('--count-syncs', action='store_true',
+                        help='count fsync/fdatasync/syncfs calls per PUT (under strace)')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='an extra [object-server] option (repeatable)')
+    parser.add_argument('--put-only', action='store_true', help='skip the GET phase')
+    parser.add_argument('--phases', default='PUT,GET',
+                        help='after the PUTs, any of HEAD, GET, DELETE in this order '
+                             '(comma-separated; DELETE removes what the PUTs made)')
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix='obench-')
     devices = os.path.join(work, 'devices')
@@ -139,9 +176,15 @@ def main():
                 'log_file = %s\nlog_requests = %s\n'
                 % (port, devices, args.workers, work, args.log_level,
                    os.path.join(work, 'object-server.log'), str(args.log_requests).lower()))
+        for option in args.set:
+            f.write('%s = %s\n' % tuple(part.strip() for part in option.split('=', 1)))
     env = dict(os.environ, SWIFTLIKE_CONF=os.path.join(work, 'swiftlike.conf'), PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, '-m', 'swiftlike.cli.servers', 'object', conf],
-                            env=env, start_new_session=True)
+    command = [sys.executable, '-m', 'swiftlike.cli.servers', 'object', conf]
+    strace_log = os.path.join(work, 'strace.log')
+    if args.count_syncs:
+        command = ['strace', '-f', '-qq', '--seccomp-bpf', '-e', 'trace=fsync,fdatasync,syncfs',
+                   '-o', strace_log] + command
+    proc = subprocess.Popen(command, env=env, start_new_session=True)
     try:
         for _ in range(200):
             try:
@@ -153,8 +196,16 @@ def main():
               'log_level %s, log_requests %s'
               % (args.workers, args.clients, args.size, args.device_dir or 'temp dir',
                  args.log_level, str(args.log_requests).lower()))
+        before = count_syncs(strace_log) if args.count_syncs else {}
         names = run_phase(port, 'PUT', args.clients, args.seconds, args.size, {}, proc.pid)
-        run_phase(port, 'GET', args.clients, args.seconds, args.size, names, proc.pid)
+        if args.count_syncs:
+            puts = sum(len(n) for n in names.values())
+            after = count_syncs(strace_log)
+            print('syncs per PUT: ' + ', '.join(
+                '%s %.3f' % (call, (after.get(call, 0) - before.get(call, 0)) / max(1, puts))
+                for call in ('fsync', 'fdatasync', 'syncfs')))
+        for phase in [] if args.put_only else args.phases.split(',')[1:]:
+            run_phase(port, phase, args.clients, args.seconds, args.size, names, proc.pid)
         log = os.path.join(work, 'object-server.log')
         if os.path.exists(log):
             with open(log, 'rb') as f:

@@ -60,6 +60,8 @@ def main(name, argv=None):
         daemon = build_daemon(name, args.conf, overrides)
     except ConfigError as err:
         exit_with_error(str(err))
+    from swiftlike.daemon import lower_priority
+    lower_priority([daemon.conf], daemon.logger)
     if args.devices:
         daemon.only_devices = set(d for d in args.devices.split(',') if d)
     if args.once:
@@ -113,6 +115,8 @@ def run_daemons(argv=None):
         exit_with_error(str(err))
     if not daemons:
         exit_with_error('no daemon is configured in %s' % ', '.join(args.conf))
+    from swiftlike.daemon import lower_priority
+    lower_priority([d.conf for d in daemons], daemons[0].logger)
 
     def stop_all(signum, frame):
         for daemon in daemons:

@@ -11,7 +11,7 @@ from swiftlike.db.broker import DatabaseAlreadyExists
 from swiftlike.db.server import DBServer, DBServerConf, header_int, header_text
 from swiftlike.exceptions import BadRequest, Conflict, ConnectionTimeout, NotFound
 from swiftlike.hashing import hash_path
-from swiftlike.http import is_success, make_response
+from swiftlike.http import EmptyResponse, is_success, make_response
 from swiftlike.paths import validate_device, validate_partition
 from swiftlike.policies import DEFAULT_POLICY_NAME, POLICY_HEADER
 from swiftlike.server_base import require_timestamp
@@ -83,7 +83,7 @@ class ContainerServer(DBServer):
         device_dir = self.device_path(device, for_write=True)
         broker = self.object_row_broker(device, device_dir, part, account, container, timestamp)
         self.run(device, broker.put_object, obj, timestamp.internal, size, content_type, etag)
-        return make_response(201)
+        return EmptyResponse(201)
 
     def object_row_broker(self, device, device_dir, part, account, container, timestamp):
         broker = self.broker(device_dir, part, account, container)
@@ -107,7 +107,7 @@ class ContainerServer(DBServer):
             broker = self.object_row_broker(device, device_dir, part, account, container,
                                             timestamp)
             self.run(device, broker.delete_object, obj, timestamp.internal)
-            return make_response(204)
+            return EmptyResponse(204)
         targets = account_targets(req)
         device_dir = self.device_path(device)
         broker = self.broker(device_dir, part, account, container)

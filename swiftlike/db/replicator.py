@@ -8,11 +8,18 @@ receiver, so the order of passes never matters. A database on a handoff
 device is pushed to every primary and removed once all of them took it (and
 no new row arrived meanwhile). Deleted rows and deleted, empty databases are
 reclaimed after reclaim_age.
+
+An idle pass is cheap: a primary database whose files (.db, -wal, .pending)
+have not changed since every peer last took everything it had is not opened
+or compared again until unchanged_recheck_interval has passed (each side
+ships only its own rows, so an unchanged database has nothing new to give; a
+peer that lost its copy gets it back at the recheck).
 """
 import contextlib
 import dataclasses
 import json
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -31,11 +38,16 @@ class DbReplicatorConf(DaemonConf):
     per_diff: int = 1000
     max_diffs: int = 100
     reclaim_age: float = 604800.0
+    # Seconds before a database unchanged since all its peers took it is
+    # compared with them again (0: every pass compares every database).
+    unchanged_recheck_interval: float = 300.0
 
     def validate(self):
         DaemonConf.validate(self)
         if self.per_diff < 1 or self.max_diffs < 1:
             raise ValueError('per_diff and max_diffs must be >= 1')
+        if self.unchanged_recheck_interval < 0:
+            raise ValueError('unchanged_recheck_interval must be >= 0')
 
 
 class PeerError(Exception):
@@ -51,6 +63,8 @@ class DbReplicator(Daemon):
     def __init__(self, conf, logger=None, ring=None):
         super().__init__(conf, logger, {self.ring_name: ring})
         self._ips = None
+        # path -> (file signature every peer agreed with, time to compare anyway)
+        self._agreed = {}
 
     def iter_dbs(self, device):
         """(partition, db hash, path) of every database on the device."""
@@ -67,7 +81,7 @@ class DbReplicator(Daemon):
     def sweep(self):
         if self._ips is None:
             self._ips = local_ips()
-        counters = self.counters(('dbs', 'no_change', 'rows_shipped', 'diffs', 'complete_ships',
+        counters = self.counters(('dbs', 'unchanged', 'no_change', 'rows_shipped', 'diffs', 'complete_ships',
                                   'failures', 'handoffs_removed', 'reclaimed_dbs',
                                   'reclaimed_rows', 'success'))
         pool = concurrency.GreenPool(self.conf.concurrency)
@@ -89,6 +103,15 @@ class DbReplicator(Daemon):
 
     def replicate_db(self, device, part, db_hash, path, stats):
         stats['dbs'] += 1
+        nodes = self.ring(self.ring_name).get_part_nodes(part)
+        me = [n for n in nodes if n['device'] == device and self.is_local(n, self._ips)]
+        peers = [n for n in nodes if n not in me]
+        signature = _files_signature(path)
+        agreed = self._agreed.pop(path, None)
+        if me and agreed and agreed[0] == signature and time.time() < agreed[1]:
+            self._agreed[path] = agreed
+            stats['unchanged'] += 1
+            return
         self.limit(files=1)
         broker = self.kind.broker_class(path, logger=self.logger)
         broker.merge_pending()
@@ -96,9 +119,6 @@ class DbReplicator(Daemon):
         stats['reclaimed_rows'] += broker.reclaim(cutoff) or 0
         info = broker.get_info(merge=False)
         top = repl.max_row(broker)
-        nodes = self.ring(self.ring_name).get_part_nodes(part)
-        me = [n for n in nodes if n['device'] == device and self.is_local(n, self._ips)]
-        peers = [n for n in nodes if n not in me]
         # A deleted database past reclaim_age is not shipped to peers that
         # already dropped it: it would only come back to be dropped again.
         old_and_deleted = self.reclaimable(broker, info, cutoff)
@@ -123,6 +143,13 @@ class DbReplicator(Daemon):
         elif all_ok and old_and_deleted:
             self.remove_db(path)
             stats['reclaimed_dbs'] += 1
+        elif all_ok and self.conf.unchanged_recheck_interval and _quiet(signature):
+            # Remember the files as they were before this pass looked: a row
+            # that came in meanwhile (or our own merge of .pending) changes
+            # them, and the next pass compares again. Files written in the
+            # last second are not trusted (timestamps are coarse).
+            recheck = self.conf.unchanged_recheck_interval * random.uniform(0.75, 1.0)
+            self._agreed[path] = (signature, time.time() + recheck)
 
     def swift_recon(self, stats, start, elapsed):
         """Swift's DB replication keys (replication_time in seconds, as Swift's
@@ -246,6 +273,25 @@ class DbReplicator(Daemon):
         if not isinstance(answer, dict):
             raise PeerError('%s answer is not an object' % op)
         return status, answer
+
+
+def _files_signature(path):
+    """(size, mtime) of the database and its -wal and .pending files: any write
+    to the database changes one of them."""
+    signature = []
+    for name in (path, path + '-wal', path + '.pending'):
+        try:
+            st = os.stat(name)
+            signature.append((st.st_size, st.st_mtime_ns))
+        except OSError:
+            signature.append(None)
+    return tuple(signature)
+
+
+def _quiet(signature, now=None):
+    """No file of the signature was modified in the last second."""
+    limit = ((now or time.time()) - 1.0) * 1e9
+    return all(item is None or item[1] < limit for item in signature)
 
 
 def _listdir(path):

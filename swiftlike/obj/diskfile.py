@@ -3,7 +3,9 @@
 Layout: <device>/objects/<part>/<suffix>/<hash>/<timestamp>.{data,ts,meta},
 suffix = the last 3 hex chars of hash_path(account, container, obj). A new
 file is written in <device>/tmp, fsynced, renamed into place, and the
-directory fsynced; older files are then removed. Object names are only ever
+directory fsynced; older files are then removed. With group_sync, the writes
+on a device that are in flight at once share those flushes instead
+(group_sync.py): one syncfs before the renames, one after. Object names are only ever
 hashed, so no name can reach the filesystem as a path.
 """
 import contextlib
@@ -14,9 +16,10 @@ import tempfile
 import uuid
 
 from swiftlike import metrics
-from swiftlike.fs import fsync_path
+from swiftlike.fs import fsync_path, syncfs_path
 from swiftlike.hashing import hash_path
 from swiftlike.obj import metadata as xattr_meta
+from swiftlike.obj.group_sync import GroupSync
 from swiftlike.obj.backend import (DATA, META, TOMBSTONE, DiskFile, DiskFileDeleted,
                                    DiskFileError, DiskFileExpired, DiskFileManager,
                                    DiskFileNoSpace, DiskFileNotExist, DiskFileQuarantined,
@@ -32,25 +35,38 @@ TMP_DIR = 'tmp'
 QUARANTINE_DIR = os.path.join('quarantined', 'objects')
 
 
+# A file bigger than this makes its own data durable (fsync) rather than join a
+# device-wide flush: small writes should not wait for a big upload's data.
+GROUP_SYNC_MAX_BYTES = 1 << 20
+
 _IOV_MAX = os.sysconf('SC_IOV_MAX') if 'SC_IOV_MAX' in os.sysconf_names else 1024
 
 
-def makedirs_durable(path):
-    """makedirs, fsyncing each new directory's parent so the new entry survives a crash."""
+def makedirs_durable(path, sync=True):
+    """makedirs, fsyncing each new directory's parent so the new entry survives
+    a crash (sync=False: the caller flushes them all later)."""
     if os.path.isdir(path):
         return
     parent = os.path.dirname(path)
-    makedirs_durable(parent)
+    makedirs_durable(parent, sync)
     try:
         os.mkdir(path)
     except FileExistsError:
         return
-    fsync_path(parent)
+    if sync:
+        fsync_path(parent)
 
 
 class FsDiskFileManager(DiskFileManager):
-    def __init__(self, fallocate=True, defer_cleanup=False, bytes_per_sync=0):
+    def __init__(self, fallocate=True, defer_cleanup=False, bytes_per_sync=0,
+                 group_sync=False, sync=syncfs_path):
         self.fallocate = fallocate
+        # Writes in flight on one device share their flushes (group_sync.py):
+        # True, False, or 'auto' (only on devices that are mount points);
+        # `sync` is the flush (syncfs of the device's filesystem, or a test's).
+        self.group_sync = group_sync
+        self._sync = sync
+        self._group_syncs = {}
         # Flush a big object's data to disk every this many bytes as it is
         # written (0: only at commit), so write-back overlaps the upload and the
         # final fsync has little left to do.
@@ -62,6 +78,22 @@ class FsDiskFileManager(DiskFileManager):
     def get_diskfile(self, device_path, partition, account, container, obj):
         return FsDiskFile(self, device_path, partition, hash_path(account, container, obj),
                           '/%s/%s/%s' % (account, container, obj))
+
+    def group_syncer(self, device_path):
+        """The device's GroupSync, or None when every write flushes its own.
+        group_sync 'auto' shares flushes only on a device that is a filesystem
+        of its own (a mount point): a syncfs of a filesystem that other things
+        use (an aio's data dir on /) would flush their writes too."""
+        if not self.group_sync:
+            return None
+        try:
+            return self._group_syncs[device_path]
+        except KeyError:
+            pass
+        syncer = None
+        if self.group_sync != 'auto' or os.path.ismount(device_path):
+            syncer = GroupSync(device_path, self._sync)
+        return self._group_syncs.setdefault(device_path, syncer)
 
     def get_suffix_hashes(self, device_path, partition, recalculate=()):
         return get_suffix_hashes(os.path.join(device_path, OBJECTS_DIR, str(partition)),
@@ -169,15 +201,20 @@ class FsDiskFile(DiskFile):
     def create(self, size=None):
         return FsDiskFileWriter(self, size)
 
-    def _put_file(self, metadata, ext, fd=None, tmp_path=None):
+    def _put_file(self, metadata, ext, fd=None, tmp_path=None, big=False):
         """Name the (fsynced) temp file <X-Timestamp><ext>, make it durable,
-        drop older files, mark the suffix dirty."""
+        drop older files, mark the suffix dirty. The file's data and xattrs
+        are durable before its name appears, and the name before we return."""
         timestamp = Timestamp(metadata['X-Timestamp'])
+        syncer = self.manager.group_syncer(self.device_path)
         if fd is None:
             fd, tmp_path = self._tmp_file()
         try:
             xattr_meta.write_metadata(fd, metadata)
-            os.fsync(fd)
+            if syncer is None or big:
+                os.fsync(fd)
+            else:
+                syncer.wait()
         except xattr_meta.MetadataError as err:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_path)
@@ -186,18 +223,21 @@ class FsDiskFile(DiskFile):
             os.close(fd)
         target = os.path.join(self.hash_path, timestamp.internal + ext)
         try:
-            makedirs_durable(self.hash_path)
+            makedirs_durable(self.hash_path, syncer is None)
             try:
                 os.rename(tmp_path, target)
             except FileNotFoundError:
                 # An emptied hash dir was just removed by a suffix rehash: recreate it.
-                makedirs_durable(self.hash_path)
+                makedirs_durable(self.hash_path, syncer is None)
                 os.rename(tmp_path, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_path)
             raise
-        fsync_path(self.hash_path)
+        if syncer is None:
+            fsync_path(self.hash_path)
+        else:
+            syncer.wait()   # the rename and any new directories
         if not self.manager.defer_cleanup:
             cleanup_hash_dir(self.hash_path)
         invalidate_suffix(self.part_path, self.suffix)
@@ -265,6 +305,7 @@ class FsDiskFileWriter(DiskFileWriter):
         self.fd, self.tmp_path = diskfile._tmp_file()
         self.done = False
         self.unsynced = 0
+        self.written = 0
         if size and diskfile.manager.fallocate:
             try:
                 os.posix_fallocate(self.fd, 0, size)
@@ -284,6 +325,7 @@ class FsDiskFileWriter(DiskFileWriter):
             chunks = [b''.join(chunks)]
         written = os.writev(self.fd, chunks)
         self.unsynced += written
+        self.written += written
         expected = sum(len(c) for c in chunks)
         if written < expected:   # a short write: finish what is left the slow way
             view = memoryview(b''.join(chunks))[written:]
@@ -291,6 +333,7 @@ class FsDiskFileWriter(DiskFileWriter):
                 done = os.write(self.fd, view)
                 view = view[done:]
                 self.unsynced += done
+                self.written += done
         per_sync = self.diskfile.manager.bytes_per_sync
         if per_sync and self.unsynced >= per_sync:
             os.fdatasync(self.fd)
@@ -300,7 +343,8 @@ class FsDiskFileWriter(DiskFileWriter):
         fd, self.fd = self.fd, None
         self.done = True
         os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR))  # drop any over-allocation
-        self.diskfile._put_file(metadata, DATA, fd, self.tmp_path)
+        self.diskfile._put_file(metadata, DATA, fd, self.tmp_path,
+                                big=self.written > GROUP_SYNC_MAX_BYTES)
 
     def abort(self):
         if self.done:

@@ -10,11 +10,20 @@ every node has run. A partition on a device that is not one of its primaries
 all of them hold it or something newer. A primary whose disk is gone (507) is
 stood in for by a handoff, so the partition keeps its replica count until a
 disk is back. Tombstones older than reclaim_age are removed by a periodic walk.
+
+An idle pass is cheap: a primary partition whose local suffix hashes are the
+same as when every peer last agreed with them is not compared again (no
+REPLICATE calls) until unchanged_recheck_interval has passed. Each side pushes
+only what it has newer, so an unchanged partition has nothing to push, except
+to a peer that lost files (a replaced disk, a quarantine): that peer is
+repaired by the recheck, within unchanged_recheck_interval.
 """
 import dataclasses
+import hashlib
 import itertools
 import json
 import os
+import random
 import time
 
 from urllib.parse import quote
@@ -43,11 +52,16 @@ class ReplicatorConf(DaemonConf):
     reclaim_walk_interval: float = 3600.0
     # Timeout for a whole push stream (large objects need more).
     push_timeout: float = 300.0
+    # Seconds before a partition unchanged since all its peers agreed is
+    # compared with them again (0: every pass compares every partition).
+    unchanged_recheck_interval: float = 300.0
 
     def validate(self):
         DaemonConf.validate(self)
-        if self.reclaim_age < 0 or self.reclaim_walk_interval < 0:
-            raise ValueError('reclaim_age and reclaim_walk_interval must be >= 0')
+        if self.reclaim_age < 0 or self.reclaim_walk_interval < 0 or \
+                self.unchanged_recheck_interval < 0:
+            raise ValueError('reclaim_age, reclaim_walk_interval and '
+                             'unchanged_recheck_interval must be >= 0')
 
 
 class PeerError(Exception):
@@ -71,11 +85,15 @@ class ObjectReplicator(Daemon):
     def __init__(self, conf, logger=None, ring=None):
         super().__init__(conf, logger, {'object': ring})
         self._ips = None
+        # (device, partition) -> (fingerprint of the local suffix hashes that
+        # every peer agreed with, time to compare again anyway).
+        self._agreed = {}
 
     def sweep(self):
         if self._ips is None:
             self._ips = local_ips()
-        counters = self.counters(('partitions', 'in_sync', 'suffixes_differed', 'files_pushed',
+        counters = self.counters(('partitions', 'in_sync', 'unchanged', 'suffixes_differed',
+                                  'files_pushed',
                                   'bytes_pushed', 'failures', 'handoffs_reverted',
                                   'handoff_syncs', 'files_removed', 'reclaimed',
                                   'quarantined', 'success', 'hashmatch', 'suffix_count',
@@ -124,6 +142,19 @@ class ObjectReplicator(Daemon):
     def sync_primary(self, dev_path, part, part_path, peers, stats):
         local = get_suffix_hashes(part_path)
         stats['suffix_count'] += len(local)
+        key = (dev_path, part)
+        fingerprint = hashlib.md5(json.dumps(sorted(local.items())).encode('utf-8'),
+                                  usedforsecurity=False).digest()
+        agreed = self._agreed.pop(key, None)
+        if agreed and agreed[0] == fingerprint and time.time() < agreed[1]:
+            self._agreed[key] = agreed
+            stats['unchanged'] += 1
+            stats['in_sync'] += 1
+            # (for recon: every peer matched at the last comparison, and
+            # nothing changed here since)
+            stats['success'] += len(peers)
+            stats['hashmatch'] += len(peers)
+            return
         all_ok = True
         handoffs = None
         for node in peers:
@@ -142,6 +173,10 @@ class ObjectReplicator(Daemon):
                     self.sync_handoff(dev_path, part, part_path, handoffs, local, stats)
         if all_ok:
             stats['in_sync'] += 1
+            if self.conf.unchanged_recheck_interval:
+                # Spread the rechecks so they do not all fall in one pass.
+                recheck = self.conf.unchanged_recheck_interval * random.uniform(0.75, 1.0)
+                self._agreed[key] = (fingerprint, time.time() + recheck)
 
     def sync_peer(self, dev_path, part, part_path, node, local, stats):
         """Push to `node` the suffixes whose hashes differ from `local`."""

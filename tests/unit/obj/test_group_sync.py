@@ -1,0 +1,190 @@
+"""Grouped flushes: writes on a device share syncfs calls, and none is
+acknowledged before a flush that started after it finished.
+
+The flush is a controllable hook here: each call announces itself and blocks
+until the test lets it go, so every ordering below is arranged, not hoped for.
+"""
+import os
+import queue
+import threading
+import time
+
+import pytest
+
+from swiftlike.http import Request
+from swiftlike.obj.diskfile import FsDiskFileManager
+from swiftlike.obj.group_sync import GroupSync
+from swiftlike.obj.server import App, Conf
+from swiftlike.timestamp import Timestamp
+
+DEADLINE = 30.0
+
+
+class ControlledFlush:
+    """A sync(path) that blocks until release(); calls report on `entered`."""
+
+    def __init__(self, on_enter=None):
+        self.entered = queue.Queue()
+        self._gates = queue.Queue()
+        self.on_enter = on_enter
+        self.calls = 0
+
+    def __call__(self, path):
+        self.calls += 1
+        if self.on_enter:
+            self.on_enter()
+        self.entered.put(path)
+        outcome = self._gates.get(timeout=DEADLINE)
+        if isinstance(outcome, Exception):
+            raise outcome
+
+    def wait_entered(self):
+        return self.entered.get(timeout=DEADLINE)
+
+    def release(self, outcome=None):
+        self._gates.put(outcome)
+
+
+def until(condition, what):
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < deadline, 'timed out waiting for ' + what
+        time.sleep(0.001)
+
+
+def start(func, *args):
+    result = {}
+
+    def run():
+        try:
+            result['value'] = func(*args)
+        except Exception as err:  # handed to the test
+            result['error'] = err
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_waiters_during_a_flush_share_the_next_one_and_wait_for_it():
+    flush = ControlledFlush()
+    syncer = GroupSync('/dev0', flush)
+    first, first_result = start(syncer.wait)
+    flush.wait_entered()
+    # Three writes finish while the first flush runs: it may have started
+    # before their data reached the page cache, so it cannot cover them.
+    others = [start(syncer.wait) for _ in range(3)]
+    until(lambda: syncer.waits == 4, 'the three waiters to register')
+    flush.release()
+    first.join(DEADLINE)
+    assert not first.is_alive() and 'error' not in first_result
+    flush.wait_entered()          # one flush for all three...
+    assert all(thread.is_alive() for thread, _ in others)   # ...which they wait for
+    flush.release()
+    for thread, result in others:
+        thread.join(DEADLINE)
+        assert not thread.is_alive() and 'error' not in result
+    assert (flush.calls, syncer.syncs, syncer.waits) == (2, 2, 4)
+
+
+def test_a_failed_flush_fails_its_waiters_and_the_next_one_retries():
+    flush = ControlledFlush()
+    syncer = GroupSync('/dev0', flush)
+    first, first_result = start(syncer.wait)
+    flush.wait_entered()
+    second, second_result = start(syncer.wait)
+    until(lambda: syncer.waits == 2, 'the second waiter to register')
+    flush.release(OSError(5, 'EIO'))
+    first.join(DEADLINE)
+    assert isinstance(first_result.get('error'), OSError)
+    flush.wait_entered()          # the second leads its own flush
+    flush.release()
+    second.join(DEADLINE)
+    assert 'error' not in second_result and syncer.syncs == 1
+
+
+def _meta(ts, body):
+    import hashlib
+    return {'name': '/a/c/o', 'X-Timestamp': Timestamp(ts).internal,
+            'Content-Type': 'text/plain', 'Content-Length': str(len(body)),
+            'ETag': hashlib.md5(body).hexdigest()}
+
+
+def test_commit_names_the_file_only_after_a_flush_and_returns_only_after_another(tmp_path):
+    dev = str(tmp_path / 'sda')
+    os.mkdir(dev)
+    flush = ControlledFlush()
+    mgr = FsDiskFileManager(group_sync=True, sync=flush)
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o')
+    writer = df.create(3)
+    writer.write(b'abc')
+    target = os.path.join(df.hash_path, Timestamp(1).internal + '.data')
+    committing, result = start(writer.commit, _meta(1, b'abc'))
+    assert flush.wait_entered() == dev
+    # Flush 1 makes the data and xattrs durable: the name is not there yet.
+    assert not os.path.exists(target) and committing.is_alive()
+    flush.release()
+    assert flush.wait_entered() == dev
+    # Flush 2 makes the rename durable: named, but the commit still waits.
+    assert os.path.exists(target) and committing.is_alive()
+    flush.release()
+    committing.join(DEADLINE)
+    assert not committing.is_alive() and 'error' not in result
+    assert flush.calls == 2
+
+
+def test_big_files_fsync_their_own_data(tmp_path, monkeypatch):
+    from swiftlike.obj import diskfile
+    dev = str(tmp_path / 'sda')
+    os.mkdir(dev)
+    fsynced = []
+    real = os.fsync
+    monkeypatch.setattr(os, 'fsync', lambda fd: (fsynced.append(fd), real(fd)))
+    flushes = []
+    mgr = FsDiskFileManager(group_sync=True, sync=flushes.append)
+    body = b'x' * (diskfile.GROUP_SYNC_MAX_BYTES + 1)
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o')
+    writer = df.create(len(body))
+    writer.write(body)
+    writer.commit(_meta(1, body))
+    assert len(fsynced) == 1 and flushes == [dev]   # only the rename is grouped
+
+
+@pytest.mark.parametrize('method', ['PUT', 'DELETE'])
+def test_the_object_server_answers_only_after_the_flush(tmp_path, method):
+    devices = tmp_path / 'devices'
+    (devices / 'sda').mkdir(parents=True)
+    flush = ControlledFlush()
+    conf = Conf(devices=str(devices), mount_check=False, fallocate_reserve='0',
+                threads_per_disk=0, log_level='CRITICAL')
+    app = App(conf, backend=FsDiskFileManager(group_sync=True, sync=flush))
+    headers = {'X-Timestamp': Timestamp(time.time()).internal, 'Content-Type': 'text/plain'}
+    req = Request.blank('/sda/1/a/c/o', environ={'REQUEST_METHOD': method}, headers=headers)
+    if method == 'PUT':
+        req.body = b'data'
+    answering, result = start(req.get_response, app)
+    for _ in range(2):            # the file's flush, then the rename's
+        flush.wait_entered()
+        assert answering.is_alive() and 'value' not in result
+        flush.release()
+    answering.join(DEADLINE)
+    assert result['value'].status_int == (201 if method == 'PUT' else 404)
+    assert flush.calls == 2
+
+
+def test_auto_shares_flushes_only_on_devices_that_are_mount_points(tmp_path):
+    mgr = FsDiskFileManager(group_sync='auto', sync=lambda path: None)
+    assert mgr.group_syncer(str(tmp_path)) is None     # a directory of the test's filesystem
+    assert isinstance(mgr.group_syncer('/'), GroupSync)
+    assert FsDiskFileManager(group_sync=True).group_syncer(str(tmp_path)) is not None
+    assert FsDiskFileManager(group_sync=False).group_syncer('/') is None
+
+
+@pytest.mark.parametrize('text, ok', [('auto', True), ('TRUE', True), ('false', True),
+                                      ('yes', False), ('', False)])
+def test_group_sync_setting(tmp_path, text, ok):
+    conf = Conf(devices=str(tmp_path), group_sync=text)
+    if ok:
+        conf.validate()
+    else:
+        with pytest.raises(ValueError):
+            conf.validate()
