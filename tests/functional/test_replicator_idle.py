@@ -1,16 +1,75 @@
 """The object replicator's idle pass: a partition unchanged since its peers
 last agreed is not compared again (no REPLICATE calls) until the recheck
 interval passes; a changed one, or a peer that lost a file, still gets synced.
-The replicator runs in-process, against the real object servers."""
+Each pass is one `run_once()` in a child process set up as the daemon's
+entry point sets itself up (monkey-patched, with its metrics), against the
+real servers: in the test runner's own process a daemon would leave green
+threads, a metrics directory and hash secrets behind for the tests after it
+(that made the suite hang at the end of a worker)."""
 import glob
+import json
 import os
+import subprocess
+import sys
 import time
 
-from swiftlike.cli.daemons import build_daemon
+import pytest
+
 from swiftlike.hashing import hash_path
 from swiftlike.obj.suffix_hashes import invalidate_suffix
 from swiftlike.ring import Ring
 from tests.functional.proxy_helpers import Api, unique
+
+
+_CHILD = """
+import json, sys
+from swiftlike import concurrency
+concurrency.monkey_patch()
+from swiftlike.cli.daemons import build_daemon
+name, conf, overrides = json.loads(sys.argv[1])
+daemon = build_daemon(name, conf, overrides)
+for _line in sys.stdin:
+    print(json.dumps(daemon.run_once()), flush=True)
+"""
+
+
+class _Daemon:
+    """A daemon in a child process (its memory of past passes lives there);
+    each run_once() asks it for one pass and returns the pass's stats."""
+
+    def __init__(self, name, conf_path, overrides):
+        self.proc = subprocess.Popen(
+            [sys.executable, '-c', _CHILD, json.dumps([name, conf_path, overrides])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def run_once(self):
+        self.proc.stdin.write('pass\n')
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, 'the daemon process exited (%s)' % self.proc.wait(timeout=10)
+        return json.loads(line)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+
+_started = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_daemons():
+    yield
+    while _started:
+        _started.pop().stop()
+
+
+def build_daemon(name, conf_path, overrides):
+    daemon = _Daemon(name, conf_path, overrides)
+    _started.append(daemon)
+    return daemon
 
 
 def _replicator(server, recheck):
