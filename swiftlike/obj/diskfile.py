@@ -206,13 +206,18 @@ class FsDiskFile(DiskFile):
         drop older files, mark the suffix dirty. The file's data and xattrs
         are durable before its name appears, and the name before we return."""
         timestamp = Timestamp(metadata['X-Timestamp'])
-        syncer = self.manager.group_syncer(self.device_path)
+        # A big file makes itself durable alone: a shared flush would also
+        # write out every other big upload in flight on the device, and wait
+        # for it.
+        syncer = None if big else self.manager.group_syncer(self.device_path)
         if fd is None:
             fd, tmp_path = self._tmp_file()
         try:
             xattr_meta.write_metadata(fd, metadata)
-            if syncer is None or big:
+            if syncer is None:
                 os.fsync(fd)
+                if big:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             else:
                 syncer.wait()
         except xattr_meta.MetadataError as err:

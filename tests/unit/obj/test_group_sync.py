@@ -132,13 +132,20 @@ def test_commit_names_the_file_only_after_a_flush_and_returns_only_after_another
     assert flush.calls == 2
 
 
-def test_big_files_fsync_their_own_data(tmp_path, monkeypatch):
+def test_big_files_make_themselves_durable_alone(tmp_path, monkeypatch):
+    # A shared flush would write out (and wait for) every other big upload in
+    # flight on the device: a big file fsyncs its data, its new directories
+    # and the rename itself, and leaves the page cache.
     from swiftlike.obj import diskfile
     dev = str(tmp_path / 'sda')
     os.mkdir(dev)
     fsynced = []
     real = os.fsync
-    monkeypatch.setattr(os, 'fsync', lambda fd: (fsynced.append(fd), real(fd)))
+    monkeypatch.setattr(os, 'fsync', lambda fd: (fsynced.append(os.readlink(
+        '/proc/self/fd/%d' % fd)), real(fd)))
+    dropped = []
+    real_fadvise = os.posix_fadvise
+    monkeypatch.setattr(os, 'posix_fadvise', lambda fd, *a: (dropped.append(a), real_fadvise(fd, *a)))
     flushes = []
     mgr = FsDiskFileManager(group_sync=True, sync=flushes.append)
     body = b'x' * (diskfile.GROUP_SYNC_MAX_BYTES + 1)
@@ -146,7 +153,12 @@ def test_big_files_fsync_their_own_data(tmp_path, monkeypatch):
     writer = df.create(len(body))
     writer.write(body)
     writer.commit(_meta(1, body))
-    assert len(fsynced) == 1 and flushes == [dev]   # only the rename is grouped
+    assert flushes == []
+    # The data (under its temp name), the new directories down to the
+    # partition, and the hash dir after the rename.
+    assert fsynced[0].endswith('.tmp') or '/tmp/' in fsynced[0]
+    assert fsynced[-1] == df.hash_path and os.path.dirname(df.hash_path) in fsynced
+    assert dropped == [(0, 0, os.POSIX_FADV_DONTNEED)]
 
 
 @pytest.mark.parametrize('method', ['PUT', 'DELETE'])
