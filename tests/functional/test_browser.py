@@ -14,7 +14,6 @@ chromium-driver (`make apt`) and selenium (the test extras); skipped,
 saying why, without them."""
 import http.server
 import json
-import shutil
 import struct
 import threading
 import time
@@ -25,24 +24,12 @@ import pytest
 
 from swiftlike.middleware.formpost_form import sign_form
 from swiftlike.middleware.tempurl_sig import sign
-from tests.functional.browser_teardown import stop_browser
+from tests.functional.browser import (WAIT, By, WebDriverWait, browser_session,
+                                      requires_browser, shows as _shows, text_of)
 from tests.functional.proxy_helpers import Api, unique
 
-webdriver = pytest.importorskip('selenium.webdriver', reason='selenium is not installed '
-                                '(pip install -e .[test])')
-from selenium.common.exceptions import (StaleElementReferenceException,  # noqa: E402
-                                        TimeoutException, WebDriverException)
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+pytestmark = requires_browser
 
-CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
-CHROMEDRIVER = shutil.which('chromedriver')
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason='headless Chromium needs the Debian packages chromium and chromium-driver '
-           '(run `make apt` as root)')
-
-WAIT = 30       # seconds: a generous deadline for each condition
 KEY = 'browser-form-key'
 
 
@@ -104,20 +91,7 @@ def pages():
 
 @pytest.fixture(scope='module')
 def driver():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu',
-                '--window-size=1000,700', '--no-first-run', '--disable-extensions',
-                '--disable-background-networking'):
-        options.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    try:
-        drv = webdriver.Chrome(options=options, service=service)
-    except WebDriverException as err:
-        pytest.skip('headless Chromium does not start here: %s' % str(err).splitlines()[0])
-    drv.set_page_load_timeout(WAIT)
-    yield drv
-    stop_browser(service)   # not drv.quit(): see browser_teardown
+    yield from browser_session(1000, 700)
 
 
 @pytest.fixture(scope='module')
@@ -126,21 +100,12 @@ def api(cluster):
 
 
 def _text(driver, element_id):
-    try:
-        found = driver.find_elements(By.ID, element_id)
-        return found[0].text.strip() if found else ''
-    except StaleElementReferenceException:     # the page changed under us: look again
-        return ''
+    return text_of(driver, By.ID, element_id) or ''
 
 
 def shows(driver, element_id, expected):
-    """Assert that the page shows `expected` in the element (waiting for it
-    with a generous deadline, as scripts and loads finish when they do)."""
-    try:
-        WebDriverWait(driver, WAIT).until(lambda d: _text(d, element_id) == expected)
-    except TimeoutException:
-        pass
-    assert _text(driver, element_id) == expected
+    """Assert that the page shows `expected` in the element."""
+    _shows(driver, lambda d: _text(d, element_id), expected, what=element_id)
 
 
 def proxy_base(api):

@@ -13,32 +13,20 @@ chromium-driver and selenium, as tests/functional/test_browser.py; skipped,
 saying why, without them."""
 import json
 import os
-import shutil
 import time
 
 import pytest
 
 from swiftlike.hashing import hash_path
 from swiftlike.ring import Ring
-from tests.functional.browser_teardown import stop_browser
+from tests.functional.browser import (WAIT, By, TimeoutException, WebDriverWait,
+                                      browser_session, requires_browser, text_of)
+from tests.functional.browser import shows as _shows
 from tests.functional.conftest import Cluster, start_cluster
 from tests.functional.proxy_helpers import Api, raw
 
-webdriver = pytest.importorskip('selenium.webdriver', reason='selenium is not installed '
-                                '(pip install -e .[test])')
-from selenium.common.exceptions import (StaleElementReferenceException,  # noqa: E402
-                                        TimeoutException, WebDriverException)
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+pytestmark = requires_browser
 
-CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
-CHROMEDRIVER = shutil.which('chromedriver')
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason='headless Chromium needs the Debian packages chromium and chromium-driver '
-           '(run `make apt` as root)')
-
-WAIT = 30           # seconds: a generous deadline for each condition
 DOWN_WITHIN = 10    # seconds: what the operator is promised for a dead node
 OBJECTS = 5
 SIZE = 3000
@@ -63,20 +51,7 @@ def shots(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def driver():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu',
-                '--window-size=1280,900', '--no-first-run', '--disable-extensions',
-                '--disable-background-networking'):
-        options.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    try:
-        drv = webdriver.Chrome(options=options, service=service)
-    except WebDriverException as err:
-        pytest.skip('headless Chromium does not start here: %s' % str(err).splitlines()[0])
-    drv.set_page_load_timeout(WAIT)
-    yield drv
-    stop_browser(service)   # not drv.quit(): see browser_teardown
+    yield from browser_session(1280, 900)
 
 
 @pytest.fixture(scope='module')
@@ -106,13 +81,7 @@ def workload(cluster):
 
 
 def text(driver, selector):
-    """The text of the first element matching the CSS selector (None when
-    there is none, or the page changed under us: look again)."""
-    try:
-        found = driver.find_elements(By.CSS_SELECTOR, selector)
-        return found[0].text.strip() if found else None
-    except StaleElementReferenceException:
-        return None
+    return text_of(driver, By.CSS_SELECTOR, selector)
 
 
 def live(driver, key):
@@ -120,11 +89,7 @@ def live(driver, key):
 
 
 def shows(driver, key, expected, wait=WAIT):
-    try:
-        WebDriverWait(driver, wait).until(lambda d: live(d, key) == expected)
-    except TimeoutException:
-        pass
-    assert live(driver, key) == expected, key
+    _shows(driver, lambda d: live(d, key), expected, wait, key)
 
 
 def polled(driver):
