@@ -65,7 +65,18 @@ def _parser(prog, report):
     return p
 
 
+class _Setup:
+    """What both commands start from: their arguments, config, rings and a
+    connection to the cluster."""
+
+    def __init__(self, args, conf, container_ring, object_ring, conn, account):
+        self.args, self.conf = args, conf
+        self.container_ring, self.object_ring = container_ring, object_ring
+        self.conn, self.account = conn, account
+
+
 def _setup(prog, report, argv):
+    """Parse, load and connect; None (with the reason on stderr) on failure."""
     parser = _parser(prog, report)
     args = parser.parse_args(argv)
     if args.container_only and args.object_only:
@@ -74,24 +85,26 @@ def _setup(prog, report, argv):
         conf = _load(args.conf)
     except ConfigError as err:
         sys.stderr.write('%s: %s\n' % (prog, err))
-        return None, None
-    return args, conf
+        return None
+    concurrency.monkey_patch()
+    try:
+        container_ring, object_ring = _rings(conf)
+        conn, account = _connect(conf)
+    except (RingError, ConfigError, SwiftlikeError, OSError) as err:
+        sys.stderr.write('%s: %s\n' % (prog, err))
+        return None
+    return _Setup(args, conf, container_ring, object_ring, conn, account)
 
 
 # -- populate ---------------------------------------------------------------------------
 
 def populate(argv=None, out=None):
     out = out or sys.stdout
-    args, conf = _setup('swiftlike-dispersion-populate', False, argv)
-    if conf is None:
+    setup = _setup('swiftlike-dispersion-populate', False, argv)
+    if setup is None:
         return EXIT_ERROR
-    concurrency.monkey_patch()
-    try:
-        container_ring, object_ring = _rings(conf)
-        conn, account = _connect(conf)
-    except (RingError, ConfigError, SwiftlikeError, OSError) as err:
-        sys.stderr.write('swiftlike-dispersion-populate: %s\n' % err)
-        return EXIT_ERROR
+    args, conf, conn, account = setup.args, setup.conf, setup.conn, setup.account
+    container_ring, object_ring = setup.container_ring, setup.object_ring
     do_containers = conf.container_populate and not args.object_only
     do_objects = conf.object_populate and not args.container_only
     complete = True
@@ -198,16 +211,11 @@ class _Checker:
 
 def report(argv=None, out=None):
     out = out or sys.stdout
-    args, conf = _setup('swiftlike-dispersion-report', True, argv)
-    if conf is None:
+    setup = _setup('swiftlike-dispersion-report', True, argv)
+    if setup is None:
         return EXIT_ERROR
-    concurrency.monkey_patch()
-    try:
-        container_ring, object_ring = _rings(conf)
-        conn, account = _connect(conf)
-    except (RingError, ConfigError, SwiftlikeError, OSError) as err:
-        sys.stderr.write('swiftlike-dispersion-report: %s\n' % err)
-        return EXIT_ERROR
+    args, conf, conn, account = setup.args, setup.conf, setup.conn, setup.account
+    container_ring, object_ring = setup.container_ring, setup.object_ring
     dump_json = args.dump_json or conf.dump_json
     figures = {}
     text = []
