@@ -51,18 +51,20 @@ class Rule:
         return text
 
 
-def parse_amount(text):
+def _scaled(text, units, what):
+    """'<number><unit>' -> number * units[unit] (no unit: key '')."""
     match = re.fullmatch(r'(\d+(?:\.\d+)?)\s*([a-zA-Z]*)', text.strip())
-    if not match or match.group(2).lower() not in _UNITS:
-        raise ValueError('%r is not a number (with k, M, G, Ki, Mi or Gi)' % text)
-    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if not match or match.group(2).lower() not in units:
+        raise ValueError('%r is not %s' % (text, what))
+    return float(match.group(1)) * units[match.group(2).lower()]
+
+
+def parse_amount(text):
+    return _scaled(text, _UNITS, 'a number (with k, M, G, Ki, Mi or Gi)')
 
 
 def parse_seconds(text):
-    match = re.fullmatch(r'(\d+(?:\.\d+)?)\s*([a-zA-Z]*)', text.strip())
-    if not match or match.group(2).lower() not in _TIME_UNITS:
-        raise ValueError('%r is not a duration (seconds, or with s, m, h, d)' % text)
-    value = float(match.group(1)) * _TIME_UNITS[match.group(2).lower()]
+    value = _scaled(text, _TIME_UNITS, 'a duration (seconds, or with s, m, h, d)')
     if value <= 0:
         raise ValueError('%r: a duration must be more than 0' % text)
     return value
@@ -123,9 +125,10 @@ def parse_size_rates(values, prefix):
         size = key[len(prefix):]
         if not size.isdigit():
             raise ValueError('%s: the part after %s must be a container size' % (key, prefix))
-        rate = float(value)
-        if rate < 0:
-            raise ValueError('%s: a rate must not be negative' % key)
+        try:
+            rate = _scaled(value, {'': 1.0}, 'a rate (requests per second)')
+        except ValueError as err:
+            raise ValueError('%s: %s' % (key, err))
         points.append((int(size), rate))
     return sorted(points)
 

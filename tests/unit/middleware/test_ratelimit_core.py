@@ -161,6 +161,9 @@ def test_rules_text_lines_and_comments():
     ({'admin_path': '/v1/x'}, 'admin_path'),
     ({'max_sleep_time_seconds': '-1'}, 'max_sleep_time_seconds'),
     ({'container_ratelimit_big': '5'}, 'container_ratelimit_big'),
+    ({'container_ratelimit_10': 'fast'}, "container_ratelimit_10: 'fast' is not a rate"),
+    ({'container_listing_ratelimit_0': '-3'}, 'container_listing_ratelimit_0'),
+    ({'container_ratelimit_10': '5k'}, "'5k' is not a rate"),
     ({'bogus': '1'}, 'bogus'),
 ])
 def test_bad_config_fails_with_the_key(values, message):
