@@ -16,7 +16,7 @@ import tempfile
 import uuid
 
 from swiftlike import metrics
-from swiftlike.fs import fsync_path, syncfs_path
+from swiftlike.fs import fsync_path, start_writeback, syncfs_path
 from swiftlike.hashing import hash_path
 from swiftlike.obj import metadata as xattr_meta
 from swiftlike.obj.group_sync import GroupSync
@@ -38,6 +38,8 @@ QUARANTINE_DIR = os.path.join('quarantined', 'objects')
 # A file bigger than this makes its own data durable (fsync) rather than join a
 # device-wide flush: small writes should not wait for a big upload's data.
 GROUP_SYNC_MAX_BYTES = 1 << 20
+# A file being written starts its pages' write-out every this many bytes.
+WRITEBACK_BYTES = 4 << 20
 
 _IOV_MAX = os.sysconf('SC_IOV_MAX') if 'SC_IOV_MAX' in os.sysconf_names else 1024
 
@@ -311,6 +313,7 @@ class FsDiskFileWriter(DiskFileWriter):
         self.done = False
         self.unsynced = 0
         self.written = 0
+        self.written_back = 0
         if size and diskfile.manager.fallocate:
             try:
                 os.posix_fallocate(self.fd, 0, size)
@@ -343,6 +346,12 @@ class FsDiskFileWriter(DiskFileWriter):
         if per_sync and self.unsynced >= per_sync:
             os.fdatasync(self.fd)
             self.unsynced = 0
+        elif self.written - self.written_back >= WRITEBACK_BYTES:
+            # A big file: its pages go to disk as they come, not all at its
+            # fsync, and a shared flush of the device (group_sync) by the
+            # small writes beside it finds little of it dirty.
+            start_writeback(self.fd, self.written_back, self.written - self.written_back)
+            self.written_back = self.written
 
     def commit(self, metadata):
         fd, self.fd = self.fd, None

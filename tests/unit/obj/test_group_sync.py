@@ -200,3 +200,36 @@ def test_group_sync_setting(tmp_path, text, ok):
     else:
         with pytest.raises(ValueError):
             conf.validate()
+
+
+def test_a_big_file_starts_its_write_out_as_it_is_written(tmp_path, monkeypatch):
+    # So a shared flush by the small writes beside it finds little of it dirty.
+    from swiftlike.obj import diskfile
+    dev = str(tmp_path / 'sda')
+    os.mkdir(dev)
+    started = []
+    monkeypatch.setattr(diskfile, 'start_writeback',
+                        lambda fd, offset, nbytes: started.append((offset, nbytes)))
+    mgr = FsDiskFileManager(group_sync=True, sync=lambda path: None)
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o')
+    mib = b'x' * (1 << 20)
+    writer = df.create(10 << 20)
+    for _ in range(10):
+        writer.write_chunks([mib[:1 << 19], mib[1 << 19:]])
+    writer.commit(_meta(1, mib * 10))
+    step = diskfile.WRITEBACK_BYTES
+    assert started == [(0, step), (step, step)]
+    assert os.path.getsize(os.path.join(df.hash_path, Timestamp(1).internal + '.data')) == 10 << 20
+
+
+def test_start_writeback_leaves_the_file_as_it_was(tmp_path):
+    from swiftlike.fs import start_writeback
+    path = tmp_path / 'f'
+    path.write_bytes(b'abc' * 100000)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        start_writeback(fd, 0, 300000)
+        start_writeback(fd, 1 << 40, 10)     # past the end: nothing to do
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b'abc' * 100000
