@@ -35,8 +35,9 @@ TMP_DIR = 'tmp'
 QUARANTINE_DIR = os.path.join('quarantined', 'objects')
 
 
-# A file bigger than this makes its own data durable (fsync) rather than join a
-# device-wide flush: small writes should not wait for a big upload's data.
+# A file bigger than this makes itself durable (fsync of its data and
+# directories) rather than join a device-wide flush, which would also wait for
+# every other big upload in flight; once durable it leaves the page cache.
 GROUP_SYNC_MAX_BYTES = 1 << 20
 # A file being written starts its pages' write-out every this many bytes.
 WRITEBACK_BYTES = 4 << 20
