@@ -303,10 +303,14 @@ class ObjectVersioning:
                     headers[name] = self.env[key]
         resp = self.sub('PUT', self.user_path(), None, headers)
         body = resp.read(65536)
-        if resp.status != 201:
+        # 202: a newer pointer is stored already (a write that overtook this
+        # one is current): this version is kept as a version, which is what
+        # the last writer winning means.
+        if resp.status not in (201, 202):
             if resp.status // 100 == 4:
                 raise _Passed(resp.status, resp.header_list, body)
-            raise ServiceUnavailable('The version was stored but could not be made current')
+            raise ServiceUnavailable('The version was stored but could not be made current '
+                                     '(%d from the object servers)' % resp.status)
 
     def restore(self, version_id):
         """PUT ?version-id=<id> with an empty body: make that version current."""

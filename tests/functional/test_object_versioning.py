@@ -235,20 +235,23 @@ def test_post_changes_the_current_version(api):
 def test_concurrent_overwrites_keep_every_acknowledged_version(api):
     c = versioned(api)
     acknowledged = []
+    refused = []
     lock = threading.Lock()
 
     def writer(i):
         body = b'body-%d' % i
-        status, h, _b = api.request('PUT', '/%s/o' % c, {}, body)
-        if status == 201:
-            with lock:
+        status, h, b = api.request('PUT', '/%s/o' % c, {}, body)
+        with lock:
+            if status == 201:
                 acknowledged.append((h['x-object-version-id'], body))
+            else:
+                refused.append((status, b[:200]))
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(12)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(acknowledged) == 12
+    assert len(acknowledged) == 12, refused
     listed = {e['version_id'] for e in versions(api, c)}
     assert listed == {vid for vid, _b in acknowledged}
     for vid, body in acknowledged:
