@@ -9,6 +9,7 @@ threads, a metrics directory and hash secrets behind for the tests after it
 import glob
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from swiftlike.obj.suffix_hashes import invalidate_suffix
 from swiftlike.ring import Ring
 from tests.functional.proxy_helpers import Api, unique
 
+PASS_DEADLINE = 120     # seconds
 
 _CHILD = """
 import json, sys
@@ -66,6 +68,9 @@ class _Daemon:
     def run_once(self):
         self.proc.stdin.write('pass\n')
         self.proc.stdin.flush()
+        # A bounded wait: a pass over the test cluster takes seconds.
+        ready, _, _ = select.select([self.proc.stdout], [], [], PASS_DEADLINE)
+        assert ready, 'no pass finished within %d s' % PASS_DEADLINE
         line = self.proc.stdout.readline()
         assert line, 'the daemon process exited (%s)' % self.proc.wait(timeout=10)
         return json.loads(line)
@@ -99,7 +104,8 @@ def _replicator(server, recheck):
 
 
 def _object_on(cluster, api, server):
-    """Put an object one of whose primaries is `server`; (part, peer holding it)."""
+    """Put an object one of whose primaries is `server`; (its partition, the
+    glob of its .data file on another primary)."""
     account = api.account_path.rsplit('/', 1)[-1]
     container = api.put_container()
     ring = Ring(cluster.swift_dir, 'object')
