@@ -31,7 +31,7 @@ from swiftlike.middleware.filters import make_filter_factory
 from swiftlike.middleware.segments import Segment, SegmentStream, segment_slices
 from swiftlike.middleware.subrequest import call, make_environ, object_names, object_path
 from swiftlike.middleware.toolkit import (EnvironHeaders, SOURCE_KEY, WRITE_ONCE_READ_KEY,
-                                         container_info, mark_feature)
+                                         mark_feature)
 
 FEATURE = 'append'
 QUERY = 'append-manifest'
@@ -240,19 +240,11 @@ class AppendableObjects:
 
     def delete(self, environ, start_response, names):
         account, container, obj = names
-        # No <container>_segments (the proxy's cached answer), no appendable
-        # object in the container: a plain DELETE costs nothing more.
-        segments = container_info(environ, self.app, account, am.segments_container(container),
-                                  SOURCE)
-        if segments['status'] // 100 != 2:
-            return self.app(environ, start_response)
-        probe = call(self.app, make_environ(environ, 'HEAD', environ['PATH_INFO'],
-                                            source=SOURCE))
-        probe.discard()
-        if probe.status != 200 or am.FORMAT_HEADER.lower() not in probe.headers:
-            return self.app(environ, start_response)
+        # The object servers answer a DELETE with the deleted object's system
+        # metadata: an appendable one's pieces go after it. A plain DELETE
+        # costs nothing more (no lookup beforehand).
         resp = call(self.app, environ)
-        if resp.status // 100 == 2:
+        if resp.status // 100 == 2 and am.FORMAT_HEADER.lower() in resp.headers:
             resp.discard()
             self.delete_pieces(environ, account, container, obj)
             start_response(resp.status_line, resp.header_list)

@@ -498,6 +498,10 @@ class App(StorageServer):
                                         orig_delete_at, timestamp)
         self._after_write(device, df, threads)
         headers = {'X-Backend-Timestamp': timestamp.internal}
+        # What the deleted object was, for the proxy's middlewares (an
+        # appendable object's pieces go with it): its system metadata.
+        headers.update((k, v) for k, v in orig_meta.items()
+                       if k.lower().startswith('x-object-sysmeta-'))
         return EmptyResponse(204 if exists else 404, headers)
 
     # -- REPLICATE -------------------------------------------------------

@@ -257,6 +257,13 @@ class Controller:
         status = best_status([r.status for r in responses], len(primaries))
         for resp in responses:
             if resp.status == status:
+                if method == 'DELETE':
+                    # What any replica knew of the deleted object's system
+                    # metadata (a replica that missed it answers without).
+                    for other in responses:
+                        for key, value in other.headers.items():
+                            if key.startswith('x-object-sysmeta-') and key not in resp.headers:
+                                resp.headers[key] = value
                 return resp
         return None
 

@@ -89,9 +89,10 @@ def test_missing_container(mw):
     assert status == 404
 
 
-def test_delete_without_segments_container_is_plain(mw):
+def test_a_plain_delete_costs_no_lookup(mw):
+    # Whether the object was appendable comes back with the DELETE's answer.
     run(mw, 'DELETE', '/v1/a/c/o')
-    assert [c[:2] for c in mw.app.calls] == [('HEAD', '/v1/a/c_segments'), ('DELETE', '/v1/a/c/o')]
+    assert [c[:2] for c in mw.app.calls] == [('DELETE', '/v1/a/c/o')]
 
 
 @pytest.mark.parametrize('values,message', [

@@ -203,6 +203,17 @@ def test_delete(obj):
     assert resp.status_int == 409 and resp.headers['X-Backend-Timestamp'] == ts3
 
 
+def test_delete_answers_with_the_deleted_objects_sysmeta(obj):
+    obj.put(P, b'x', ts=obj.ts(), headers={'X-Object-Sysmeta-Append-Format': '1',
+                                           'X-Object-Meta-Color': 'red'})
+    resp = obj.req('DELETE', P, {'X-Timestamp': obj.ts()})
+    assert resp.status_int == 204
+    assert resp.headers['X-Object-Sysmeta-Append-Format'] == '1'
+    assert 'X-Object-Meta-Color' not in resp.headers
+    again = obj.req('DELETE', P, {'X-Timestamp': obj.ts()})
+    assert again.status_int == 404 and 'X-Object-Sysmeta-Append-Format' not in again.headers
+
+
 def test_delete_missing_404(obj):
     assert obj.req('DELETE', P, {'X-Timestamp': obj.ts()}).status_int == 404
 

@@ -167,7 +167,12 @@ class FakeNode:
         if method == 'DELETE':
             self.objects[name] = tomb = Version(ts, deleted=True)
             self.cluster.update_listing(h, 'X-Container', name, tomb)
-            return (204 if live else 404), {'X-Backend-Timestamp': ts.internal}, b''
+            # As the object server: the deleted object's system metadata.
+            headers = {'X-Backend-Timestamp': ts.internal}
+            if live:
+                headers.update((k, v) for k, v in cur.meta.items()
+                               if k.lower().startswith('x-object-sysmeta-'))
+            return (204 if live else 404), headers, b''
         return 405, {}, b''
 
     def put_precondition(self, name, h):

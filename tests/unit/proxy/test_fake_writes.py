@@ -83,6 +83,19 @@ def test_delete_leaves_tombstones_where_it_wrote(cluster):
     assert [n.objects[PATH].deleted for n in cluster.object_nodes[:4]] == [True, True, False, True]
 
 
+@pytest.mark.parametrize('holders', [(0, 1, 2), (2,)])
+def test_a_delete_answers_with_the_deleted_objects_sysmeta_from_any_replica(cluster, holders):
+    # The append middleware learns from it that an appendable object's
+    # pieces must go too, even when the answer chosen for the status came
+    # from a replica that had missed the object.
+    cluster.put_object(PATH, b'data', nodes=(0, 1, 2))
+    for i in holders:
+        cluster.object_nodes[i].objects[PATH].meta['X-Object-Sysmeta-Append-Format'] = '1'
+    resp = call(cluster.app(), 'DELETE', '/v1' + PATH)
+    assert resp.status == 204
+    assert resp.headers.get('X-Object-Sysmeta-Append-Format') == '1'
+
+
 def test_post_and_delete_without_a_quorum_are_503(cluster):
     cluster.put_object(PATH, b'data')
     for node in cluster.object_nodes[1:]:
