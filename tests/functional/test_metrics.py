@@ -185,13 +185,21 @@ def test_known_workload_counts_exactly(metered):
         assert 'swiftlike_proxy_node_latency_seconds{node="%s",quantile="0.99"}' % name in text
 
     # Prometheus on the object servers: 3 replicas of each PUT and DELETE.
-    def all_puts(texts):
-        return sum(value(t, 'swiftlike_server_request_seconds_count', server='object-server',
-                         verb='PUT', status='201') for t in texts)
+    # Each figure reaches the shared files at its own flush (a request's
+    # count and its bytes may be a flush apart): wait until every one is in.
+    def totals(texts):
+        return (sum(value(t, 'swiftlike_server_request_seconds_count', server='object-server',
+                          verb='PUT', status='201') for t in texts),
+                sum(value(t, 'swiftlike_server_request_seconds_count', server='object-server',
+                          verb='DELETE', status='204') for t in texts),
+                sum(value(t, 'swiftlike_server_received_bytes_total', server='object-server',
+                          verb='PUT') for t in texts))
     deadline = time.monotonic() + 60
     while True:
         texts = [scrape(u) for u in object_server_urls(aio)]
-        if all_puts(texts) >= 9 or time.monotonic() > deadline:
+        puts, deletes, received = totals(texts)
+        if (puts >= 9 and deletes >= 3 and received >= 9 * SIZE) or \
+                time.monotonic() > deadline:
             break
         time.sleep(0.2)
     total = sum(value(t, 'swiftlike_server_request_seconds_count', server='object-server',
