@@ -141,7 +141,7 @@ class App(StorageServer):
 
     def _current(self, device, df):
         """(durable timestamp or None, metadata or {}, exists) of what is stored now."""
-        return self.disk.run_quick(device, _current_state, df)
+        return self.disk.run_quick(device, conditional_put.current, df)
 
     def _object_headers(self, df):
         meta = df.metadata
@@ -539,22 +539,11 @@ def _group_sync_mode(text):
     return 'auto' if text == 'auto' else text == 'true'
 
 
-def _current_state(df):
-    """(durable timestamp or None, metadata or {}, exists) of what df holds now."""
-    try:
-        df.open(True, False)
-        return df.data_timestamp, df.metadata, True
-    except DiskFileExpired as err:
-        return err.timestamp, err.metadata, False
-    except DiskFileNotExist as err:
-        return err.timestamp, {}, False
-
-
 def _delete_checked(df, timestamp, if_delete_at):
     """A DELETE's disk work in one call: judge X-If-Delete-At and the
     timestamps against what is stored, then write the tombstone.
     Returns (the metadata it replaced or {}, whether an object existed)."""
-    orig_ts, orig_meta, exists = _current_state(df)
+    orig_ts, orig_meta, exists = conditional_put.current(df)
     if if_delete_at is not None:
         if not orig_meta:
             raise PreconditionFailed('X-If-Delete-At given but the object does not exist')
