@@ -19,6 +19,7 @@ import pytest
 
 from swiftlike.aio import configs
 from swiftlike.aio.cluster import AioCluster
+from swiftlike.aio.devices import release_devices
 from swiftlike.aio.layout import STORAGE_KINDS, new_layout
 from tests.conftest import TEST_HASH_PREFIX, TEST_HASH_SUFFIX
 
@@ -131,12 +132,14 @@ class Cluster:
         return self.aio.all_pids()
 
 
-def start_cluster(data_dir, part_power=10, **aio_kwargs):
-    """A started AioCluster on free ports in `data_dir` (used by the fixture);
-    aio_kwargs go to AioCluster (workers, daemons, users, log_level, processes).
-    Each server gets a process of its own unless asked otherwise, so a test
-    can stop one server of a node."""
-    layout = new_layout(str(data_dir), base_port=0, part_power=part_power)
+def prepare_cluster(data_dir, part_power=10, layout_kw=None, **aio_kwargs):
+    """A locked AioCluster on free ports in `data_dir`, its configs and rings
+    written but nothing started (a test may change a config first).
+    layout_kw go to new_layout (xfs, xfs_size_mb), aio_kwargs to AioCluster
+    (workers, daemons, users, log_level, processes). Each server gets a
+    process of its own unless asked otherwise, so a test can stop one server
+    of a node."""
+    layout = new_layout(str(data_dir), base_port=0, part_power=part_power, **(layout_kw or {}))
     os.makedirs(layout.etc_dir, exist_ok=True)
     # The test suite's secrets, so in-process hashing agrees with the servers.
     with open(layout.cluster_conf, 'w') as f:
@@ -149,22 +152,41 @@ def start_cluster(data_dir, part_power=10, **aio_kwargs):
     aio.lock()
     try:
         aio.prepare()
-        aio.start(timeout=120)
     except BaseException:
-        aio.stop(timeout=5)
+        release_devices(layout)
         aio.unlock()
         raise
     return aio
 
 
-@pytest.fixture(scope='session')
-def cluster(tmp_path_factory):
-    aio = start_cluster(tmp_path_factory.mktemp('aio'))
+def start_cluster(data_dir, part_power=10, layout_kw=None, **aio_kwargs):
+    """prepare_cluster(), then started (used by the fixture)."""
+    aio = prepare_cluster(data_dir, part_power, layout_kw, **aio_kwargs)
+    try:
+        aio.start(timeout=120)
+    except BaseException:
+        aio.stop(timeout=5)
+        release_devices(aio.layout)
+        aio.unlock()
+        raise
+    return aio
+
+
+def cluster_session(data_dir, part_power=10, layout_kw=None, **aio_kwargs):
+    """start_cluster(), yielded as a Cluster and stopped after (the body of
+    a cluster fixture)."""
+    aio = start_cluster(data_dir, part_power, layout_kw, **aio_kwargs)
     try:
         yield Cluster(aio)
     finally:
         aio.stop(timeout=10)
+        release_devices(aio.layout)
         aio.unlock()
+
+
+@pytest.fixture(scope='session')
+def cluster(tmp_path_factory):
+    yield from cluster_session(tmp_path_factory.mktemp('aio'))
 
 
 def http(method, url, headers=None, body=None, timeout=30):

@@ -22,7 +22,7 @@ from swiftlike.ring import Ring
 from tests.functional.browser import (WAIT, By, TimeoutException, WebDriverWait,
                                       browser_session, requires_browser, text_of)
 from tests.functional.browser import shows as _shows
-from tests.functional.conftest import Cluster, start_cluster
+from tests.functional.conftest import cluster_session
 from tests.functional.proxy_helpers import Api, raw
 
 pytestmark = requires_browser
@@ -34,12 +34,7 @@ SIZE = 3000
 
 @pytest.fixture(scope='module')
 def cluster(tmp_path_factory):
-    aio = start_cluster(tmp_path_factory.mktemp('console-aio'))
-    try:
-        yield Cluster(aio)
-    finally:
-        aio.stop(timeout=10)
-        aio.unlock()
+    yield from cluster_session(tmp_path_factory.mktemp('console-aio'))
 
 
 @pytest.fixture(scope='module')

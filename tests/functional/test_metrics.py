@@ -15,12 +15,8 @@ import time
 
 import pytest
 
-from swiftlike.aio import configs
-from swiftlike.aio.cluster import AioCluster
-from swiftlike.aio.layout import new_layout
 from swiftlike.ring import Ring
-from tests.conftest import TEST_HASH_PREFIX, TEST_HASH_SUFFIX
-from tests.functional.conftest import http
+from tests.functional.conftest import http, prepare_cluster
 
 PREFIX = 'testcl'
 SIZE = 1000
@@ -65,16 +61,10 @@ def add_defaults(path, values):
 @pytest.fixture(scope='module')
 def metered(tmp_path_factory):
     statsd = Statsd()
-    layout = new_layout(str(tmp_path_factory.mktemp('metrics-aio')), base_port=0, part_power=6)
-    os.makedirs(layout.etc_dir, exist_ok=True)
-    with open(layout.cluster_conf, 'w') as f:
-        f.write('[hash]\npath_prefix = %s\npath_suffix = %s\n'
-                % (TEST_HASH_PREFIX, TEST_HASH_SUFFIX))
-    aio = AioCluster(layout, proxy_port=0, users=configs.DEFAULT_USERS, workers=2,
-                     daemons=False, processes='node')
-    aio.lock()
+    aio = prepare_cluster(tmp_path_factory.mktemp('metrics-aio'), part_power=6, workers=2,
+                          processes='node')
+    layout = aio.layout
     try:
-        aio.prepare()
         settings = {'log_statsd_host': '127.0.0.1', 'log_statsd_port': str(statsd.port),
                     'log_statsd_metric_prefix': PREFIX}
         add_defaults(layout.proxy_conf, settings)

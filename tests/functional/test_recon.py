@@ -12,13 +12,9 @@ import time
 
 import pytest
 
-from swiftlike.aio import configs
-from swiftlike.aio.cluster import AioCluster
-from swiftlike.aio.devices import release_devices, xfs_unavailable_reason
-from swiftlike.aio.layout import new_layout
+from swiftlike.aio.devices import xfs_unavailable_reason
 from swiftlike.ring import Ring
-from tests.conftest import TEST_HASH_PREFIX, TEST_HASH_SUFFIX
-from tests.functional.conftest import Cluster, http
+from tests.functional.conftest import cluster_session, http
 
 pytestmark = pytest.mark.skipif(bool(xfs_unavailable_reason()),
                                 reason=xfs_unavailable_reason() or 'ok')
@@ -29,23 +25,8 @@ CORRUPT_NODE = 3  # the node one of whose replicas is corrupted
 
 @pytest.fixture(scope='module')
 def xfs_cluster(tmp_path_factory):
-    layout = new_layout(str(tmp_path_factory.mktemp('recon-aio')), base_port=0, xfs=True,
-                        xfs_size_mb=300, part_power=6)
-    os.makedirs(layout.etc_dir, exist_ok=True)
-    with open(layout.cluster_conf, 'w') as f:
-        f.write('[hash]\npath_prefix = %s\npath_suffix = %s\n'
-                % (TEST_HASH_PREFIX, TEST_HASH_SUFFIX))
-    aio = AioCluster(layout, proxy_port=0, users=configs.DEFAULT_USERS, workers=0,
-                     daemons=False, processes='server')
-    aio.lock()
-    try:
-        aio.prepare()
-        aio.start(timeout=120)
-        yield Cluster(aio)
-    finally:
-        aio.stop(timeout=10)
-        release_devices(layout)
-        aio.unlock()
+    yield from cluster_session(tmp_path_factory.mktemp('recon-aio'), part_power=6,
+                               layout_kw={'xfs': True, 'xfs_size_mb': 300})
 
 
 def recon_cli(cluster, *args):
