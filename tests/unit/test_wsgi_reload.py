@@ -52,18 +52,22 @@ def _alive(pid):
         return False
 
 
+def _wait_up(master, port):
+    def up():
+        try:
+            return _get(port)
+        except OSError:
+            assert master.poll() is None
+            return None
+    _wait(up, 'server never came up')
+
+
 def test_sighup_rolls_workers_and_lets_the_old_one_finish(tmp_path):
     port = free_ports(1)[0]
     started, release = str(tmp_path / 'started'), str(tmp_path / 'release')
     master = subprocess.Popen([sys.executable, '-c', SERVER, str(port), '1', started, release])
     try:
-        def up():
-            try:
-                return _get(port)
-            except OSError:
-                assert master.poll() is None
-                return None
-        _wait(up, 'server never came up')
+        _wait_up(master, port)
         old_worker = _get(port)[1]
         slow = {}
         thread = threading.Thread(target=lambda: slow.update(answer=_get(port, '/slow')))
@@ -107,13 +111,7 @@ def test_sighup_is_ignored_without_workers(tmp_path):
     master = subprocess.Popen([sys.executable, '-c', SERVER, str(port), '0',
                                str(tmp_path / 's'), str(tmp_path / 'r')])
     try:
-        def up():
-            try:
-                return _get(port)
-            except OSError:
-                assert master.poll() is None
-                return None
-        _wait(up, 'server never came up')
+        _wait_up(master, port)
         master.send_signal(signal.SIGHUP)
         assert _get(port) == (200, master.pid) and master.poll() is None
     finally:
