@@ -65,18 +65,9 @@ def _parser(prog, report):
     return p
 
 
-class _Setup:
-    """What both commands start from: their arguments, config, rings and a
-    connection to the cluster."""
-
-    def __init__(self, args, conf, container_ring, object_ring, conn, account):
-        self.args, self.conf = args, conf
-        self.container_ring, self.object_ring = container_ring, object_ring
-        self.conn, self.account = conn, account
-
-
 def _setup(prog, report, argv):
-    """Parse, load and connect; None (with the reason on stderr) on failure."""
+    """Parse, load and connect: (args, conf, container ring, object ring,
+    connection, account), or None (with the reason on stderr) on failure."""
     parser = _parser(prog, report)
     args = parser.parse_args(argv)
     if args.container_only and args.object_only:
@@ -93,7 +84,7 @@ def _setup(prog, report, argv):
     except (RingError, ConfigError, SwiftlikeError, OSError) as err:
         sys.stderr.write('%s: %s\n' % (prog, err))
         return None
-    return _Setup(args, conf, container_ring, object_ring, conn, account)
+    return args, conf, container_ring, object_ring, conn, account
 
 
 # -- populate ---------------------------------------------------------------------------
@@ -103,8 +94,7 @@ def populate(argv=None, out=None):
     setup = _setup('swiftlike-dispersion-populate', False, argv)
     if setup is None:
         return EXIT_ERROR
-    args, conf, conn, account = setup.args, setup.conf, setup.conn, setup.account
-    container_ring, object_ring = setup.container_ring, setup.object_ring
+    args, conf, container_ring, object_ring, conn, account = setup
     do_containers = conf.container_populate and not args.object_only
     do_objects = conf.object_populate and not args.container_only
     complete = True
@@ -214,8 +204,7 @@ def report(argv=None, out=None):
     setup = _setup('swiftlike-dispersion-report', True, argv)
     if setup is None:
         return EXIT_ERROR
-    args, conf, conn, account = setup.args, setup.conf, setup.conn, setup.account
-    container_ring, object_ring = setup.container_ring, setup.object_ring
+    args, conf, container_ring, object_ring, conn, account = setup
     dump_json = args.dump_json or conf.dump_json
     figures = {}
     text = []
