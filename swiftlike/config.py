@@ -64,6 +64,17 @@ def read_ini(path):
     return {name: dict(parser.items(name)) for name in parser.sections()}
 
 
+def ini_text(sections):
+    """[(section, {key: value})] -> INI text, in the given order (what
+    read_ini reads back)."""
+    out = []
+    for name, values in sections:
+        out.append('[%s]' % name)
+        out.extend('%s = %s' % (k, v) for k, v in values.items())
+        out.append('')
+    return '\n'.join(out)
+
+
 def build(cls, values, source='<dict>', section='DEFAULT', defaults=None):
     """Make a `cls` dataclass from a {key: str} mapping (and [DEFAULT])."""
     known = {f.name: f for f in dataclasses.fields(cls)}

@@ -7,7 +7,7 @@ so flags like --port or --workers take effect.
 import dataclasses
 import os
 
-from swiftlike.config import read_ini
+from swiftlike.config import ini_text, read_ini
 from swiftlike.exceptions import ConfigError
 from swiftlike.proxy import pipeline as proxy_pipeline
 
@@ -95,16 +95,6 @@ def _write(path, text):
     os.replace(tmp, path)
 
 
-def _ini(sections):
-    """[(section, {key: value})] -> INI text, in the given order."""
-    out = []
-    for name, values in sections:
-        out.append('[%s]' % name)
-        out.extend('%s = %s' % (k, v) for k, v in values.items())
-        out.append('')
-    return '\n'.join(out)
-
-
 def ensure_cluster_conf(layout):
     """swiftlike.conf with random hash secrets, made once; returns (prefix, suffix)."""
     path = layout.cluster_conf
@@ -119,7 +109,7 @@ def ensure_cluster_conf(layout):
     # the long-running aio supervisor for one call.
     prefix, suffix = os.urandom(16).hex(), os.urandom(16).hex()
     _write(path, '# Made by swiftlike-aio. Never change these once data is stored.\n'
-           + _ini([('hash', {'path_prefix': prefix, 'path_suffix': suffix})]))
+           + ini_text([('hash', {'path_prefix': prefix, 'path_suffix': suffix})]))
     return prefix, suffix
 
 
@@ -216,4 +206,4 @@ def write_merged(path, sections, what):
                     ours[name].setdefault(key, value)
             else:
                 merged.append((name, dict(values)))
-    _write(path, MERGE_NOTE % what + _ini(merged))
+    _write(path, MERGE_NOTE % what + ini_text(merged))

@@ -21,6 +21,7 @@ import os
 import re
 import sys
 
+from swiftlike.config import ini_text
 from swiftlike.proxy import pipeline as proxy_pipeline
 
 PORTS = {'object': 6200, 'container': 6201, 'account': 6202}
@@ -71,12 +72,7 @@ class Paths:
 
 
 def _ini(header, sections):
-    out = [header.rstrip('\n'), ''] if header else []
-    for name, values in sections:
-        out.append('[%s]' % name)
-        out.extend('%s = %s' % (k, v) for k, v in values.items())
-        out.append('')
-    return '\n'.join(out)
+    return header.rstrip('\n') + '\n\n' + ini_text(sections)
 
 
 def cluster_conf(hash_suffix):
