@@ -135,11 +135,20 @@ def read_header_block(readline, max_headers=MAX_HEADERS, what='headers', lenient
                 raise http.client.HTTPException('got more than %d %s' % (max_headers, what))
             raise FramingError('More than %d %s' % (max_headers, what), 431)
         lines.append(line)
-    block = b''.join(lines)
-    if _BLOCK.fullmatch(block) is None:
+    pairs = valid_header_block(b''.join(lines))
+    if pairs is None:
         if lenient:
             return _lenient_pairs(lines)
         return [parse_header_line(line) for line in lines]   # raises the reason
+    return pairs
+
+
+def valid_header_block(block):
+    """[(name, value), ...] of a header block (its lines, each ending in
+    CRLF, without the empty line after them) if every line is a valid field
+    line, else None (then parse_header_line on each line names the fault)."""
+    if _BLOCK.fullmatch(block) is None:
+        return None
     pairs = []
     for line in block.decode('latin-1').split('\r\n')[:-1]:
         name, _sep, value = line.partition(':')

@@ -1,28 +1,27 @@
-"""EXPERIMENTAL: our own HTTP/1.1 server loop (`http_server = native`).
+"""Our own HTTP/1.1 server loop (`http_server = native`).
 
 Green sockets (the process is monkey-patched by concurrency.monkey_patch), one
-green thread per connection, requests parsed by httptools (llhttp) and then
-checked by the rules of swiftlike.http_framing (Host, Content-Length,
-Transfer-Encoding, header names and values), the same WSGI applications as
-the eventlet loop. Keep-alive; pipelined requests are read in order (only what
-the current request needs is read from the socket); `Expect: 100-continue`
-answered on the first read of wsgi.input; chunked request and response
-bodies; `client_timeout` on every socket read and write.
+green thread per connection, and the same WSGI applications as eventlet's
+loop. Requests are read by the strict rules of swiftlike.http_framing, the
+same functions eventlet's loop calls (so both loops refuse exactly the same
+requests): the request line, the header block, the body's framing and a
+chunked body. What this loop saves is eventlet's machinery around them: the
+buffered socket files, the BaseHTTPRequestHandler layers, the environ built
+twice, and a response head and small body written in several sends.
 
-Known gaps (why it is not the default yet; the full functional suite with
-`native` as the default had 33 failures, 4 left after the fixes so far):
-- llhttp refuses methods outside its own list: REPLICATE and REPLICATION (the
-  daemons' verbs) are 400s, so replication does not work with it yet;
-- llhttp refuses raw bytes >= 0x80 and spaces in the request target, where
-  Swift reads them (412 for bad UTF-8, a path with a space);
-- a chunk larger than any object is refused only once the body passes the size
-  limit (413 late); llhttp takes a chunk extension without a name and refuses
-  a valid one with BWS or a quoted-pair (`5 ; a="x \\" y"`);
-- an explicit `HTTP/0.9` version is a 400 (llhttp reads it as a line without
-  a version), not a 505;
-- not yet run through the probe suite or benchmarked beyond the 4 KiB ops.
+Keep-alive; pipelined requests are read in order (only what the current
+request needs is taken from the buffer); `Expect: 100-continue` answered on
+the first read of wsgi.input; chunked request and response bodies;
+`client_timeout` on every socket read and write; a body the application did
+not read is drained (up to 16 MiB) before the next request, else the
+connection closes.
+
+Why not httptools (llhttp): it was measured (doc/benchmarks.md) and parses a
+head in 5-9 us against 10-20 us here, but parsing is ~1% of a storage
+request, and llhttp's rules are not Swift's API: it refuses the REPLICATE
+method, raw UTF-8 and spaces in a path, and some valid chunk extensions, and
+reads an oversized chunk only as its bytes arrive.
 """
-import collections
 import errno
 import socket
 import sys
@@ -31,134 +30,162 @@ from email.utils import formatdate
 from http.client import responses
 from urllib.parse import unquote
 
-import httptools
-
 from swiftlike import concurrency
-from swiftlike.constraints import MAX_FILE_SIZE
-from swiftlike.http_framing import (MAX_HEADERS, ClosedEarly, FramingError,
-                                    body_framing, parse_header_line)
+from swiftlike.http_framing import (MAX_HEADERS, ChunkedReader, ClosedEarly,
+                                    FramingError, body_framing, parse_request_line,
+                                    read_header_block, valid_header_block)
 
 _RECV = 65536
-MAX_HEADER_LINE = 8190
+MAX_REQUEST_LINE = 8192     # as eventlet's loop: longer is a 414
+MAX_HEADER_LINE = 8192      # as eventlet's loop: a longer header line is a 400
+MAX_HEAD = 65536            # all header lines together
 _DRAIN_LIMIT = 16 << 20
 _MIN_WRITE = 65536
+_CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 
 
-class _Request:
-    __slots__ = ('url', 'headers', 'complete', 'body', 'body_size', 'headers_done',
-                 'keep_alive', 'version', 'method')
+class _Reader:
+    """Buffered reads from a green socket: what a request does not use stays
+    for the next one (pipelining)."""
+    __slots__ = ('sock', 'buf', 'pos', 'head_left')
 
-    def __init__(self):
-        self.url = b''
-        self.headers = []
-        self.complete = False
-        self.headers_done = False
-        self.body = collections.deque()
-        self.body_size = 0
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b''
+        self.pos = 0
+        self.head_left = None   # bytes a header block may still take
 
+    def _fill(self):
+        data = self.sock.recv(_RECV)
+        if not data:
+            return False
+        self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
+        self.pos = 0
+        return True
 
-class _Protocol:
-    """httptools callbacks: parsed requests in arrival order."""
+    def readline(self, limit=-1):
+        """One line up to its LF, or `limit` bytes, or what is left at EOF."""
+        if limit is None or limit < 0:
+            limit = MAX_HEAD
+        while True:
+            buf, pos = self.buf, self.pos
+            end = buf.find(b'\n', pos, pos + limit)
+            if end >= 0:
+                end += 1
+                break
+            if len(buf) - pos >= limit:
+                end = pos + limit
+                break
+            if not self._fill():
+                end = len(self.buf)
+                break
+        line = self.buf[self.pos:end]
+        self.pos = end
+        return line
 
-    def __init__(self):
-        self.requests = collections.deque()
-        self.error = None
-        self.parser = None
+    def header_block(self):
+        """The request's headers as (name, value) pairs. When the whole
+        block is in the buffer already (the usual case) it is checked in one
+        pass; else, or when that check fails, it is read line by line, which
+        names the fault."""
+        buf, pos = self.buf, self.pos
+        if buf.startswith(b'\r\n', pos):
+            self.pos = pos + 2
+            return []
+        end = buf.find(b'\r\n\r\n', pos)
+        if 0 <= end - pos < MAX_HEADER_LINE:
+            # Shorter than one line's limit: no line can be over it.
+            block = buf[pos:end + 2]
+            if block.count(b'\n') <= MAX_HEADERS:
+                pairs = valid_header_block(block)
+                if pairs is not None:
+                    self.pos = end + 4
+                    return pairs
+        self.head_left = MAX_HEAD
+        return read_header_block(self.header_line)
 
-    def on_message_begin(self):
-        self.requests.append(_Request())
+    def header_line(self, limit=-1):
+        """readline for a header block: eventlet's limits on a line and on
+        the whole block, as its loop applies them."""
+        line = self.readline(MAX_HEADER_LINE)
+        if len(line) >= MAX_HEADER_LINE:
+            raise FramingError('Header line too long')
+        self.head_left -= len(line)
+        if self.head_left < 0:
+            raise FramingError('Headers too large')
+        return line
 
-    def on_url(self, url):
-        self.requests[-1].url += url
-
-    def on_header(self, name, value):
-        req = self.requests[-1]
-        if len(name) + len(value) > MAX_HEADER_LINE:
-            # What eventlet allows (and Swift answers 400 past).
-            self.error = FramingError('Header line too long')
-            raise self.error
-        if len(req.headers) >= MAX_HEADERS:
-            self.error = FramingError('More than %d headers' % MAX_HEADERS, 431)
-            raise self.error
-        try:
-            req.headers.append(parse_header_line(name + b':' + value + b'\r\n'))
-        except FramingError as err:
-            self.error = err
-            raise
-
-    def on_headers_complete(self):
-        req = self.requests[-1]
-        req.headers_done = True
-        # What the parser says now is this request's (it moves on to the next).
-        req.method = self.parser.get_method().decode('latin-1')
-        req.version = self.parser.get_http_version()
-
-    def on_body(self, body):
-        req = self.requests[-1]
-        req.body.append(body)
-        req.body_size += len(body)
-        if req.body_size > MAX_FILE_SIZE:
-            self.error = FramingError('Request body too large', 413)
-            raise self.error
-
-    def on_message_complete(self):
-        self.requests[-1].complete = True
+    def read(self, size):
+        """Exactly `size` bytes, fewer only at EOF."""
+        buf, pos = self.buf, self.pos
+        if len(buf) - pos >= size:
+            self.pos = pos + size
+            return buf[pos:pos + size]
+        parts = [buf[pos:]]
+        want = size - (len(buf) - pos)
+        self.buf, self.pos = b'', 0
+        while want > 0:
+            # Big bodies in pieces of at most 1 MiB (recv allocates what it
+            # is asked for); a small read may take the next request's bytes.
+            data = self.sock.recv(_RECV if want <= _RECV else min(want, 1 << 20))
+            if not data:
+                break
+            if len(data) > want:
+                data, self.buf = data[:want], data[want:]
+            parts.append(data)
+            want -= len(data)
+        return b''.join(parts)
 
 
 class _Input:
     """wsgi.input over one request's body: never reads past it."""
 
-    def __init__(self, conn, req, continue_line):
+    def __init__(self, conn, kind, length, continue_line):
         self.conn = conn
-        self.req = req
+        self.reader = conn.reader
+        self.left = length if kind == 'length' else None
+        self.chunks = ChunkedReader(conn.reader, conn.framing_failed) if kind == 'chunked' else None
         self.continue_line = continue_line
-        self.buffered = b''
 
-    def _more(self):
-        """Some more body bytes (b'' at its end)."""
-        req = self.req
-        while True:
-            if req.body:
-                return req.body.popleft()
-            if req.complete:
-                return b''
-            if self.continue_line:
-                line, self.continue_line = self.continue_line, None
-                if not self.conn.response_started:
-                    self.conn.sock.sendall(line)
-            self.conn.fill()
+    @property
+    def complete(self):
+        return self.chunks.done if self.chunks is not None else not self.left
+
+    def _start(self):
+        line, self.continue_line = self.continue_line, None
+        if not self.conn.response_started:
+            self.conn.sock.sendall(line)
 
     def read(self, size=-1):
-        parts = [self.buffered] if self.buffered else []
-        got = len(self.buffered)
-        self.buffered = b''
-        while size is None or size < 0 or got < size:
-            data = self._more()
-            if not data:
-                break
-            parts.append(data)
-            got += len(data)
-        data = b''.join(parts)
-        if size is not None and 0 <= size < len(data):
-            data, self.buffered = data[:size], data[size:]
+        if self.continue_line is not None:
+            self._start()
+        if self.chunks is not None:
+            return self.chunks.read(size)
+        left = self.left
+        if size is None or size < 0 or size > left:
+            size = left
+        if not size:
+            return b''
+        data = self.reader.read(size)
+        self.left = left - len(data) if len(data) == size else 0
         return data
 
     def readline(self, size=-1):
-        data = self.buffered
-        self.buffered = b''
-        while b'\n' not in data and (size is None or size < 0 or len(data) < size):
-            more = self._more()
-            if not more:
-                break
-            data += more
-        end = data.find(b'\n') + 1 or len(data)
-        if size is not None and 0 <= size < end:
-            end = size
-        data, self.buffered = data[:end], data[end:]
+        if self.continue_line is not None:
+            self._start()
+        if self.chunks is not None:
+            return self.chunks.readline(size)
+        left = self.left
+        if size is None or size < 0 or size > left:
+            size = left
+        if not size:
+            return b''
+        data = self.reader.readline(size)
+        self.left = left - len(data) if data else 0
         return data
 
     def __iter__(self):
-        return iter(lambda: self.readline(), b'')
+        return iter(self.readline, b'')
 
 
 class _Connection:
@@ -166,28 +193,17 @@ class _Connection:
         self.sock = sock
         self.addr = addr
         self.app = app
-        self.timeout = timeout
-        self.proto = _Protocol()
-        self.parser = self.proto.parser = httptools.HttpRequestParser(self.proto)
+        self.reader = _Reader(sock)
         self.response_started = False
+        self.failed = False
         self.idle = True
         sock.settimeout(timeout)
         self.server_addr = sock.getsockname()
 
-    def fill(self):
-        data = self.sock.recv(_RECV)
-        if not data:
-            raise ClosedEarly('client closed the connection')
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            raise FramingError('Upgrade is not supported')
-        except (httptools.HttpParserError, httptools.HttpParserCallbackError) as err:
-            if self.proto.error is not None:
-                raise self.proto.error
-            if 'Invalid HTTP version' in str(err):
-                raise FramingError('HTTP version not supported', 505)
-            raise FramingError('Bad request (%s)' % err)
+    def framing_failed(self, err):
+        """A chunked body turned out malformed: whatever the application
+        answers, this connection ends after it."""
+        self.failed = True
 
     def refuse(self, status, reason):
         body = reason.encode('latin-1', 'replace') + b'\n'
@@ -195,28 +211,43 @@ class _Connection:
             self.sock.sendall(b'HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n'
                               b'Content-Length: %d\r\nConnection: close\r\n\r\n%s'
                               % (status, responses.get(status, 'Error').encode(), len(body), body))
+            # Half-close and read what the client still sends for a moment:
+            # closing with unread input resets the connection, and the reset
+            # can destroy the answer before the client reads it.
             self.sock.shutdown(socket.SHUT_WR)
             deadline = time.monotonic() + 2.0
             self.sock.settimeout(2.0)
-            while time.monotonic() < deadline and self.sock.recv(_RECV):
-                pass
+            got = 0
+            while time.monotonic() < deadline and got < (1 << 20):
+                data = self.sock.recv(_RECV)
+                if not data:
+                    break
+                got += len(data)
         except OSError:
             pass
 
     def serve(self):
+        reader = self.reader
         try:
             while True:
                 self.idle = True
-                requests = self.proto.requests
-                while not (requests and requests[0].headers_done):
-                    self.fill()
-                self.idle = False
-                if not self.handle(requests[0]):
+                line = reader.readline(MAX_REQUEST_LINE)
+                if line in (b'\r\n', b'\n'):
+                    # RFC 9112 §2.2: an empty line before a request line is ignored.
+                    line = reader.readline(MAX_REQUEST_LINE)
+                if not line:
                     return
-                requests.popleft()
+                self.idle = False
+                if len(line) >= MAX_REQUEST_LINE:
+                    raise FramingError('Request line too long', 414)
+                method, target, version = parse_request_line(line)
+                pairs = reader.header_block()
+                kind, length = body_framing(pairs, version)
+                if not self.handle(method, target, version, pairs, kind, length):
+                    return
         except FramingError as err:
             self.refuse(err.http_status, err.reason)
-        except (ClosedEarly, OSError):
+        except (ClosedEarly, OSError, concurrency.Timeout):
             pass
         finally:
             try:
@@ -224,65 +255,62 @@ class _Connection:
             except OSError:
                 pass
 
-    def handle(self, req):
+    def handle(self, method, target, version, pairs, kind, length):
         """Run one request; True to keep the connection."""
-        version = req.version
-        major, _sep, minor = version.partition('.')
-        number = (int(major), int(minor or 0))
-        if number == (0, 9):
-            # llhttp reads a request line without a version as HTTP/0.9.
-            raise FramingError('Bad request line (no HTTP version)')
-        if number[0] != 1:
-            raise FramingError('HTTP version %s is not supported' % version, 505)
-        kind, length = body_framing(req.headers, number)
-        method = req.method
-        env = self.environ(req, method, number, length if kind == 'length' else None)
-        keep = number >= (1, 1)
-        for name, value in req.headers:
-            if name.lower() == 'connection':
+        keep = version >= (1, 1)
+        expect = False
+        for name, value in pairs:
+            lower = name.lower()
+            if lower == 'connection':
                 tokens = [t.strip().lower() for t in value.split(',')]
                 if 'close' in tokens:
                     keep = False
                 elif 'keep-alive' in tokens:
                     keep = True
-        keep = self.respond(env, method, number, keep)
-        if keep and not req.complete:
+            elif lower == 'expect':
+                expect = value.lower() == '100-continue' and version >= (1, 1)
+        body = _Input(self, kind, length, _CONTINUE if expect and (
+            kind == 'chunked' or length) else None)
+        env = self.environ(method, target, pairs, body)
+        keep = self.respond(env, method, version, keep, body)
+        if keep and not body.complete:
             # The app answered without reading the whole body: read the rest
             # (a client still sending would otherwise get a reset), up to a
             # limit; past it, close.
-            body = env['swiftlike.input']
             drained = 0
-            while not req.complete or req.body:
-                data = body.read(_RECV)
-                drained += len(data)
-                if not data or drained > _DRAIN_LIMIT:
-                    break
-            keep = req.complete and not req.body
-        return keep
+            try:
+                while drained <= _DRAIN_LIMIT:
+                    data = body.read(_RECV)
+                    if not data:
+                        break
+                    drained += len(data)
+            except FramingError:
+                return False
+            keep = body.complete
+        return keep and not self.failed
 
-    def environ(self, req, method, number, length):
-        url = req.url.decode('latin-1')
-        path, _sep, query = url.partition('?')
+    def environ(self, method, target, pairs, body):
+        path, _sep, query = target.partition('?')
         env = {
             'REQUEST_METHOD': method, 'SCRIPT_NAME': '', 'RAW_PATH_INFO': path,
-            'PATH_INFO': unquote(path, encoding='latin-1'), 'QUERY_STRING': query,
+            'PATH_INFO': unquote(path, encoding='latin-1'),
             'SERVER_PROTOCOL': 'HTTP/1.0', 'SERVER_NAME': self.server_addr[0],
             'SERVER_PORT': str(self.server_addr[1]), 'REMOTE_ADDR': self.addr[0],
             'REMOTE_PORT': str(self.addr[1]), 'GATEWAY_INTERFACE': 'CGI/1.1',
             'wsgi.version': (1, 0), 'wsgi.url_scheme': 'http', 'wsgi.errors': sys.stderr,
             'wsgi.multithread': True, 'wsgi.multiprocess': False, 'wsgi.run_once': False,
             'eventlet.posthooks': [],
+            # The client's own header list (swiftlike.http.client_content_type
+            # tells an absent Content-Type from the default by it).
+            'headers_raw': tuple(pairs),
         }
-        if not query:
-            del env['QUERY_STRING']
+        if query:
+            env['QUERY_STRING'] = query
         content_type = None
-        # The client's own header list (swiftlike.http.client_content_type
-        # tells an absent Content-Type from the default by it).
-        env['headers_raw'] = tuple(req.headers)
-        for name, value in req.headers:
-            key = name.upper().replace('-', '_')
+        for name, value in pairs:
             if '_' in name:
                 continue
+            key = name.upper().replace('-', '_')
             if key == 'CONTENT_TYPE':
                 content_type = value if content_type is None else content_type
                 continue
@@ -292,14 +320,13 @@ class _Connection:
             key = 'HTTP_' + key
             env[key] = env[key] + ',' + value if key in env else value
         env['CONTENT_TYPE'] = content_type if content_type is not None else 'text/plain'
-        expect = env.get('HTTP_EXPECT', '').lower() == '100-continue' and number >= (1, 1)
-        env['wsgi.input'] = env['eventlet.input'] = env['swiftlike.input'] = _Input(
-            self, req, b'HTTP/1.1 100 Continue\r\n\r\n' if expect and not req.complete else None)
+        env['wsgi.input'] = env['eventlet.input'] = env['swiftlike.input'] = body
         return env
 
-    def respond(self, env, method, number, keep):
+    def respond(self, env, method, version, keep, body):
+        """Run the app and write its answer; True to keep the connection."""
         state = {'status': None, 'headers': None, 'sent': False, 'chunked': False,
-                 'bodyless': False}
+                 'bodyless': False, 'keep': keep}
         self.response_started = False
 
         def start_response(status, headers, exc_info=None):
@@ -312,28 +339,30 @@ class _Connection:
             status = state['status']
             code = int(status.split(' ', 1)[0])
             bodyless = state['bodyless'] = method == 'HEAD' or code in (204, 304) or code < 200
-            names = set()
+            has_date = has_length = False
             lines = ['HTTP/1.1 %s\r\n' % status]
             for name, value in state['headers']:
-                names.add(name.lower())
+                lower = name.lower()
+                if lower == 'content-length':
+                    has_length = True
+                elif lower == 'date':
+                    has_date = True
                 lines.append('%s: %s\r\n' % (name, value))
-            if 'date' not in names:
+            if not has_date:
                 lines.append('Date: %s\r\n' % formatdate(usegmt=True))
-            if 'content-length' not in names and not bodyless:
+            if not has_length and not bodyless:
                 if body_length is not None:
                     lines.append('Content-Length: %d\r\n' % body_length)
-                elif number >= (1, 1):
+                elif version >= (1, 1):
                     state['chunked'] = True
                     lines.append('Transfer-Encoding: chunked\r\n')
                 else:
                     state['keep'] = False
-            body_input = env['swiftlike.input']
-            if body_input.continue_line is not None and not body_input.req.complete:
+            if body.continue_line is not None or self.failed:
                 # Answered before 100 Continue: the client may or may not send
                 # the body; only a new connection is certain.
                 state['keep'] = False
-            if not state.get('keep', True) or not keep:
-                state['keep'] = False
+            if not state['keep']:
                 lines.append('Connection: close\r\n')
             lines.append('\r\n')
             state['sent'] = True
@@ -374,22 +403,24 @@ class _Connection:
                 if state['chunked']:
                     self.sock.sendall(b'0\r\n\r\n')
         except FramingError:
+            if state['sent']:
+                return False
             raise
         except (OSError, concurrency.Timeout):
             return False
         except Exception:
             if state['sent']:
                 return False
-            body = b'Internal server error\n'
+            text = b'Internal server error\n'
             self.sock.sendall(b'HTTP/1.1 500 Internal Server Error\r\nContent-Length: %d\r\n'
-                              b'Connection: close\r\n\r\n%s' % (len(body), body))
+                              b'Connection: close\r\n\r\n%s' % (len(text), text))
             return False
         finally:
             if hasattr(result, 'close'):
                 result.close()
             for hook, args, kwargs in env['eventlet.posthooks']:
                 hook(env, *args, **kwargs)
-        return state.get('keep', True) and keep
+        return state['keep'] and not self.failed
 
 
 def native_server(sock, app, pool, client_timeout):
@@ -423,4 +454,3 @@ def native_server(sock, app, pool, client_timeout):
                 except OSError:
                     pass
         pool.waitall()
-

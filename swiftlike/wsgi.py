@@ -32,9 +32,9 @@ class WsgiConf(MetricsConf):
     log_level: str = 'INFO'
     log_file: str = ''
     graceful_timeout: float = 10.0
-    # 'eventlet' (eventlet's WSGI server, strict framing) or 'native'
-    # (EXPERIMENTAL: swiftlike.http_server's own loop on httptools).
-    http_server: str = 'eventlet'
+    # 'native' (swiftlike.http_server, our own loop) or 'eventlet' (eventlet's
+    # WSGI server); both read requests by the same strict rules.
+    http_server: str = 'native'
 
 
 def bind(conf, retries=30):
