@@ -342,6 +342,14 @@ class Daemon:
     def stop(self):
         self._stopping = True
 
+    # True while run_forever drives the passes: a daemon may then pace its
+    # work over the interval (a one-off pass runs flat out).
+    pacing = False
+
+    def rate_limiter(self, rate):
+        """A RateLimiter of `rate` units per second (tests give it a clock)."""
+        return RateLimiter(rate)
+
     # -- running -----------------------------------------------------------
     def run_once(self):
         """One pass: sweep, then a summary log line and the recon cache entry."""
@@ -411,6 +419,7 @@ class Daemon:
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)
         passes = 0
+        self.pacing = True
         while not self._stopping:
             start = time.time()
             self.run_once()

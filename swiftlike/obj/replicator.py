@@ -17,6 +17,12 @@ REPLICATE calls) until unchanged_recheck_interval has passed. Each side pushes
 only what it has newer, so an unchanged partition has nothing to push, except
 to a peer that lost files (a replaced disk, a quarantine): that peer is
 repaired by the recheck, within unchanged_recheck_interval.
+
+A busy node is not loaded in bursts: in run_forever, the partitions that must
+be compared with their peers are taken at most at (partitions on this node) /
+(interval * pass_spread) per second, so a pass over a node where everything
+changed spreads over most of the interval, a steady trickle of REPLICATE calls
+instead of one burst every interval (a one-off pass, run_once, runs flat out).
 """
 import dataclasses
 import hashlib
@@ -55,9 +61,14 @@ class ReplicatorConf(DaemonConf):
     # Seconds before a partition unchanged since all its peers agreed is
     # compared with them again (0: every pass compares every partition).
     unchanged_recheck_interval: float = 300.0
+    # In run_forever, spread the comparisons of a pass over this fraction of
+    # the interval (0: as fast as they go; see the module docstring).
+    pass_spread: float = 0.8
 
     def validate(self):
         DaemonConf.validate(self)
+        if not 0 <= self.pass_spread <= 1:
+            raise ValueError('pass_spread must be 0-1')
         if self.reclaim_age < 0 or self.reclaim_walk_interval < 0 or \
                 self.unchanged_recheck_interval < 0:
             raise ValueError('reclaim_age, reclaim_walk_interval and '
@@ -88,6 +99,7 @@ class ObjectReplicator(Daemon):
         # (device, partition) -> (fingerprint of the local suffix hashes that
         # every peer agreed with, time to compare again anyway).
         self._agreed = {}
+        self._pace = None
 
     def sweep(self):
         if self._ips is None:
@@ -110,6 +122,9 @@ class ObjectReplicator(Daemon):
             for part in parts:
                 if part.isdigit():
                     jobs.append((device, int(part)))
+        self._pace = None
+        if self.pacing and self.conf.pass_spread and self.conf.interval and jobs:
+            self._pace = self.rate_limiter(len(jobs) / (self.conf.interval * self.conf.pass_spread))
         pool = concurrency.GreenPool(self.conf.concurrency)
         for device, part in jobs:
             if self._stopping:
@@ -155,6 +170,8 @@ class ObjectReplicator(Daemon):
             stats['success'] += len(peers)
             stats['hashmatch'] += len(peers)
             return
+        if self._pace is not None:
+            self._pace.consume(1)
         all_ok = True
         handoffs = None
         for node in peers:

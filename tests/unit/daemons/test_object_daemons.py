@@ -8,12 +8,13 @@ import time
 
 import pytest
 
-from swiftlike.daemon import read_recon
+from swiftlike.daemon import RateLimiter, read_recon
 from swiftlike.hashing import hash_path
 from swiftlike.obj.async_records import list_records, read_record
 from swiftlike.obj.auditor import AuditorConf, ObjectAuditor
 from swiftlike.obj.diskfile import FsDiskFileManager
 from swiftlike.obj.object_files import list_partition, reclaim_partition, remove_files
+from swiftlike.obj.replicator import ObjectReplicator, ReplicatorConf
 from swiftlike.obj.updater import ObjectUpdater, UpdaterConf, container_nodes_for
 
 
@@ -209,3 +210,49 @@ def test_cli_runs_passes_until_sigterm(tmp_path):
             proc.wait()
     assert proc.returncode == 0, err
     assert err.count('object-updater pass done') >= 2
+
+
+class _Ring:
+    """Every partition on 'sda' here (port 6200) and two peers."""
+
+    def get_part_nodes(self, part):
+        return [{'ip': '127.0.0.1', 'port': 6200, 'device': 'sda'},
+                {'ip': '127.0.0.2', 'port': 6200, 'device': 'sdb'},
+                {'ip': '127.0.0.3', 'port': 6200, 'device': 'sdc'}]
+
+
+@pytest.mark.parametrize('forever', [True, False])
+def test_replicator_spreads_a_busy_pass_over_the_interval(devices, forever):
+    dev = os.path.join(devices, 'sda')
+    for part in range(10):
+        _put(dev, 'o%d' % part, b'x', '1700000001.00000', part=part)
+    replicator = ObjectReplicator(ReplicatorConf(
+        devices=devices, mount_check=False, bind_ip='127.0.0.1', bind_port=6200,
+        interval=10, pass_spread=0.5, concurrency=1), ring=_Ring())
+    now = [1000.0]
+    compared = []
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    def sync_peer(dev_path, part, part_path, node, local, stats):
+        compared.append((now[0], part))
+    replicator.rate_limiter = lambda rate: RateLimiter(rate, clock=lambda: now[0], sleep=sleep)
+    replicator.sync_peer = sync_peer
+    replicator.pacing = forever
+    replicator.run_once()
+    assert sorted({part for _t, part in compared}) == list(range(10))
+    # 10 partitions over half of a 10 s interval: 2 a second, one second's
+    # worth at once (the limiter's burst), so the last 4 s after the first.
+    elapsed = compared[-1][0] - compared[0][0]
+    assert elapsed == (pytest.approx(4.0) if forever else 0)
+    # A second pass finds every partition agreed and unchanged: no wait.
+    del compared[:]
+    start = now[0]
+    replicator.run_once()
+    assert compared == [] and now[0] == start
+
+
+def test_replicator_pass_spread_is_checked():
+    with pytest.raises(ValueError):
+        ReplicatorConf(pass_spread=1.5).validate()
