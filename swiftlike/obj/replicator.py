@@ -18,11 +18,15 @@ only what it has newer, so an unchanged partition has nothing to push, except
 to a peer that lost files (a replaced disk, a quarantine): that peer is
 repaired by the recheck, within unchanged_recheck_interval.
 
-A busy node is not loaded in bursts: in run_forever, the partitions that must
-be compared with their peers are taken at most at (partitions on this node) /
-(interval * pass_spread) per second, so a pass over a node where everything
-changed spreads over most of the interval, a steady trickle of REPLICATE calls
-instead of one burst every interval (a one-off pass, run_once, runs flat out).
+A busy node is spared two ways while run_forever drives the passes (a one-off
+pass, run_once, compares every changed partition at once):
+- a partition whose suffix hashes changed since the last pass is still being
+  written: the proxy is putting its replicas on every primary right now, and
+  comparing them mid-write is wasted work. It is compared once a pass finds it
+  settled, or busy_defer_max seconds after its last comparison at the latest;
+- the partitions a pass does compare are taken at most at (partitions on this
+  node) / (interval * pass_spread) per second: a trickle of REPLICATE calls
+  over most of the interval instead of one burst.
 """
 import dataclasses
 import hashlib
@@ -64,11 +68,17 @@ class ReplicatorConf(DaemonConf):
     # In run_forever, spread the comparisons of a pass over this fraction of
     # the interval (0: as fast as they go; see the module docstring).
     pass_spread: float = 0.8
+    # In run_forever, a partition still changing since the last pass waits for
+    # a pass that finds it settled, at most this many seconds after its last
+    # comparison (0: compare it every pass).
+    busy_defer_max: float = 300.0
 
     def validate(self):
         DaemonConf.validate(self)
         if not 0 <= self.pass_spread <= 1:
             raise ValueError('pass_spread must be 0-1')
+        if self.busy_defer_max < 0:
+            raise ValueError('busy_defer_max must be >= 0')
         if self.reclaim_age < 0 or self.reclaim_walk_interval < 0 or \
                 self.unchanged_recheck_interval < 0:
             raise ValueError('reclaim_age, reclaim_walk_interval and '
@@ -99,12 +109,17 @@ class ObjectReplicator(Daemon):
         # (device, partition) -> (fingerprint of the local suffix hashes that
         # every peer agreed with, time to compare again anyway).
         self._agreed = {}
+        # (device, partition) -> fingerprint seen by the last pass, and the
+        # time of the partition's last comparison with its peers.
+        self._seen = {}
+        self._compared_at = {}
         self._pace = None
 
     def sweep(self):
         if self._ips is None:
             self._ips = local_ips()
-        counters = self.counters(('partitions', 'in_sync', 'unchanged', 'suffixes_differed',
+        counters = self.counters(('partitions', 'in_sync', 'unchanged', 'deferred',
+                                  'suffixes_differed',
                                   'files_pushed',
                                   'bytes_pushed', 'failures', 'handoffs_reverted',
                                   'handoff_syncs', 'files_removed', 'reclaimed',
@@ -170,6 +185,13 @@ class ObjectReplicator(Daemon):
             stats['success'] += len(peers)
             stats['hashmatch'] += len(peers)
             return
+        previous, self._seen[key] = self._seen.get(key), fingerprint
+        now = time.time()
+        if self.pacing and self.conf.busy_defer_max and previous not in (None, fingerprint) \
+                and now - self._compared_at.get(key, 0.0) < self.conf.busy_defer_max:
+            stats['deferred'] += 1
+            return
+        self._compared_at[key] = now
         if self._pace is not None:
             self._pace.consume(1)
         all_ok = True

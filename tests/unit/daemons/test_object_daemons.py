@@ -256,3 +256,33 @@ def test_replicator_spreads_a_busy_pass_over_the_interval(devices, forever):
 def test_replicator_pass_spread_is_checked():
     with pytest.raises(ValueError):
         ReplicatorConf(pass_spread=1.5).validate()
+
+
+@pytest.mark.parametrize('forever', [True, False])
+def test_replicator_defers_a_partition_still_being_written(devices, forever):
+    dev = os.path.join(devices, 'sda')
+    for part in range(3):
+        _put(dev, 'o%d' % part, b'x', '1700000001.00000', part=part)
+    replicator = ObjectReplicator(ReplicatorConf(
+        devices=devices, mount_check=False, bind_ip='127.0.0.1', bind_port=6200,
+        interval=10, pass_spread=0, busy_defer_max=3600, concurrency=1,
+        unchanged_recheck_interval=3600), ring=_Ring())
+    compared = []
+    replicator.sync_peer = lambda dev_path, part, *args: compared.append(part)
+    replicator.pacing = forever
+
+    def one_pass():
+        del compared[:]
+        stats = replicator.run_once()
+        return sorted(set(compared)), stats['deferred']
+    # The first pass compares everything (nothing known yet).
+    assert one_pass() == ([0, 1, 2], 0)
+    # Partition 1 written since: being written, so it waits (forever) ...
+    _put(dev, 'more', b'y', '1700000002.00000', part=1)
+    assert one_pass() == (([], 1) if forever else ([1], 0))
+    # ... until a pass finds it settled.
+    assert one_pass() == (([1], 0) if forever else ([], 0))
+    # Still changing at every pass: compared once busy_defer_max has passed.
+    _put(dev, 'again', b'z', '1700000003.00000', part=2)
+    replicator._compared_at[(dev, 2)] -= 3600
+    assert one_pass() == ([2], 0)
