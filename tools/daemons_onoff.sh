@@ -1,0 +1,58 @@
+#!/bin/bash
+# The cluster with every daemon running against without: one aio data dir
+# (--processes server, XFS), restarted for each run, `bench.sh` in full each
+# time, alternating off/on for PAIRS pairs; per-process CPU during each run
+# (tools/daemon_cpu.py); at the end each metric's figures and on/off ratios.
+#
+#   bash tools/daemons_onoff.sh DATA_DIR OUT_DIR [PAIRS]
+#
+# The data dir is kept between runs, so the cluster ages as a real one does.
+# A daemons-on run starts 45 s after the aio, so the first passes are over.
+set -u
+D=$1; OUT=$2; PAIRS=${3:-2}
+HERE=$(cd "$(dirname "$0")" && pwd); cd "$HERE/.."
+mkdir -p "$OUT"
+start() {
+  nohup .venv/bin/swiftlike-aio --xfs --xfs-size 6144 --data-dir "$D" --port 8070 --base-port 6410 \
+    --processes server --log-level WARNING "$@" > "$OUT/aio.log" 2>&1 < /dev/null &
+  for _ in $(seq 90); do
+    curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8070/info 2>/dev/null | grep -q 200 && break
+    sleep 1
+  done
+}
+stop() { pkill -f "data-dir $D"; sleep 2; pkill -f "$D"; sleep 5; }
+for pair in $(seq 1 "$PAIRS"); do
+  for mode in off on; do
+    if [ $mode = off ]; then start --no-daemons; sleep 10; else start; sleep 45; fi
+    .venv/bin/python tools/daemon_cpu.py "$D" --seconds 85 > "$OUT/cpu-$mode$pair.txt" 2>&1 &
+    cpu=$!
+    bash /work/shared/tools/bench.sh http://127.0.0.1:8070/auth/v1.0 test:tester testing \
+      > "$OUT/$mode$pair.txt" 2>/dev/null
+    wait $cpu
+    stop
+  done
+done
+python3 - "$OUT" "$PAIRS" <<'PY'
+import statistics, sys
+out, pairs = sys.argv[1], int(sys.argv[2])
+def load(path):
+    d = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) >= 2:
+            try:
+                d[f[0]] = float(f[1])
+            except ValueError:
+                pass
+    return d
+runs = {(m, i): load('%s/%s%d.txt' % (out, m, i)) for m in ('off', 'on') for i in range(1, pairs + 1)}
+for key in sorted(runs[('off', 1)]):
+    if not key.endswith(('_ops', '_MBps', '_p99_ms')):
+        continue
+    ratios = [runs[('on', i)][key] / runs[('off', i)][key] for i in range(1, pairs + 1)
+              if runs[('off', i)].get(key) and key in runs[('on', i)]]
+    figures = ' '.join('%.1f/%.1f' % (runs[('off', i)].get(key, 0), runs[('on', i)].get(key, 0))
+                       for i in range(1, pairs + 1))
+    print('%-28s off/on %s  on/off %s  mean %.2f' % (
+        key, figures, ' '.join('%.2f' % r for r in ratios), statistics.mean(ratios)))
+PY
