@@ -14,6 +14,7 @@ import sys
 import time
 
 from swiftlike import concurrency
+from swiftlike.http_server import native_server
 from swiftlike.malloc_tuning import tune_malloc
 from swiftlike.metrics import MetricsConf
 
@@ -57,24 +58,29 @@ class _NullLog:
         pass
 
 
+def eventlet_server(sock, app, pool, client_timeout):
+    """eventlet's WSGI server loop (with our strict framing), called as
+    native_server is."""
+    return concurrency.wsgi_server(
+        sock, app, log=_NullLog(), custom_pool=pool, socket_timeout=client_timeout,
+        keepalive=True, minimum_chunk_size=65536, log_output=False, debug=False)
+
+
+# The server loops by their http_server names.
+SERVER_LOOPS = {'native': native_server, 'eventlet': eventlet_server}
+
+
 def serve_all(services):
     """Serve each (socket, app, conf) on one hub until SIGTERM/SIGINT; then
     give in-flight requests the longest graceful_timeout among them."""
     servers = []
     for sock, app, conf in services:
-        pool = concurrency.GreenPool(conf.max_clients)
-        if conf.http_server == 'native':
-            from swiftlike.http_server import native_server
-            servers.append(concurrency.spawn(native_server, sock, app, pool,
-                                             conf.client_timeout))
-            continue
-        if conf.http_server != 'eventlet':
-            raise ValueError('http_server must be eventlet or native, not %r'
+        loop = SERVER_LOOPS.get(conf.http_server)
+        if loop is None:
+            raise ValueError('http_server must be native or eventlet, not %r'
                              % conf.http_server)
-        servers.append(concurrency.spawn(
-            concurrency.wsgi_server, sock, app, log=_NullLog(), custom_pool=pool,
-            socket_timeout=conf.client_timeout, keepalive=True, minimum_chunk_size=65536,
-            log_output=False, debug=False))
+        servers.append(concurrency.spawn(loop, sock, app, concurrency.GreenPool(conf.max_clients),
+                                         conf.client_timeout))
     graceful_timeout = max(conf.graceful_timeout for _s, _a, conf in services)
 
     def stop(signum, frame):

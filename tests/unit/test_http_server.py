@@ -10,6 +10,7 @@ import pytest
 from swiftlike import concurrency
 from swiftlike.http_framing import FramingError
 from swiftlike.http_server import native_server
+from swiftlike.wsgi import SERVER_LOOPS
 
 
 def app(environ, start_response):
@@ -36,23 +37,11 @@ def app(environ, start_response):
     return [out]
 
 
-class _NullLog:
-    def write(self, *args):
-        pass
-
-
-def _eventlet_server(sock, app, pool, timeout):
-    return concurrency.wsgi_server(sock, app, log=_NullLog(), custom_pool=pool,
-                                   socket_timeout=timeout, keepalive=True,
-                                   minimum_chunk_size=65536, log_output=False, debug=False)
-
-
-@pytest.fixture(params=['native', 'eventlet'])
+@pytest.fixture(params=sorted(SERVER_LOOPS))
 def port(request):
     sock = concurrency.listen(('127.0.0.1', 0))
     pool = concurrency.GreenPool(16)
-    server = native_server if request.param == 'native' else _eventlet_server
-    thread = concurrency.spawn(server, sock, app, pool, 10.0)
+    thread = concurrency.spawn(SERVER_LOOPS[request.param], sock, app, pool, 10.0)
     yield sock.getsockname()[1]
     concurrency.kill(thread)
     sock.close()
