@@ -157,31 +157,26 @@ class _Input:
             self.conn.sock.sendall(line)
 
     def read(self, size=-1):
-        if self.continue_line is not None:
-            self._start()
-        if self.chunks is not None:
-            return self.chunks.read(size)
-        left = self.left
-        if size is None or size < 0 or size > left:
-            size = left
-        if not size:
-            return b''
-        data = self.reader.read(size)
-        self.left = left - len(data) if len(data) == size else 0
-        return data
+        return self._take(size, 'read')
 
     def readline(self, size=-1):
+        return self._take(size, 'readline')
+
+    def _take(self, size, how):
+        """Up to `size` body bytes (all for a negative size) by the chunked
+        reader's or the buffer's `how` (read or readline)."""
         if self.continue_line is not None:
             self._start()
         if self.chunks is not None:
-            return self.chunks.readline(size)
+            return getattr(self.chunks, how)(size)
         left = self.left
         if size is None or size < 0 or size > left:
             size = left
         if not size:
             return b''
-        data = self.reader.readline(size)
-        self.left = left - len(data) if data else 0
+        data = getattr(self.reader, how)(size)
+        # A short read is the end of the stream (read), or a line's end (readline).
+        self.left = left - len(data) if data and (how == 'readline' or len(data) == size) else 0
         return data
 
     def __iter__(self):

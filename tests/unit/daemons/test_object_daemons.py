@@ -221,14 +221,20 @@ class _Ring:
                 {'ip': '127.0.0.3', 'port': 6200, 'device': 'sdc'}]
 
 
+def _replicator(devices, parts, **conf):
+    """A replicator of 'sda' (one object in each of `parts`) whose peer
+    comparisons are only recorded."""
+    dev = os.path.join(devices, 'sda')
+    for part in parts:
+        _put(dev, 'o%d' % part, b'x', '1700000001.00000', part=part)
+    return ObjectReplicator(ReplicatorConf(
+        devices=devices, mount_check=False, bind_ip='127.0.0.1', bind_port=6200,
+        interval=10, concurrency=1, **conf), ring=_Ring())
+
+
 @pytest.mark.parametrize('forever', [True, False])
 def test_replicator_spreads_a_busy_pass_over_the_interval(devices, forever):
-    dev = os.path.join(devices, 'sda')
-    for part in range(10):
-        _put(dev, 'o%d' % part, b'x', '1700000001.00000', part=part)
-    replicator = ObjectReplicator(ReplicatorConf(
-        devices=devices, mount_check=False, bind_ip='127.0.0.1', bind_port=6200,
-        interval=10, pass_spread=0.5, concurrency=1), ring=_Ring())
+    replicator = _replicator(devices, range(10), pass_spread=0.5)
     now = [1000.0]
     compared = []
 
@@ -260,13 +266,9 @@ def test_replicator_pass_spread_is_checked():
 
 @pytest.mark.parametrize('forever', [True, False])
 def test_replicator_defers_a_partition_still_being_written(devices, forever):
+    replicator = _replicator(devices, range(3), pass_spread=0, busy_defer_max=3600,
+                             unchanged_recheck_interval=3600)
     dev = os.path.join(devices, 'sda')
-    for part in range(3):
-        _put(dev, 'o%d' % part, b'x', '1700000001.00000', part=part)
-    replicator = ObjectReplicator(ReplicatorConf(
-        devices=devices, mount_check=False, bind_ip='127.0.0.1', bind_port=6200,
-        interval=10, pass_spread=0, busy_defer_max=3600, concurrency=1,
-        unchanged_recheck_interval=3600), ring=_Ring())
     compared = []
     replicator.sync_peer = lambda dev_path, part, *args: compared.append(part)
     replicator.pacing = forever
