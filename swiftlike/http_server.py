@@ -253,6 +253,7 @@ class _Connection:
     def handle(self, method, target, version, pairs, kind, length):
         """Run one request; True to keep the connection."""
         keep = version >= (1, 1)
+        asked = False     # the client asked for keep-alive by name
         expect = False
         for name, value in pairs:
             lower = name.lower()
@@ -261,13 +262,13 @@ class _Connection:
                 if 'close' in tokens:
                     keep = False
                 elif 'keep-alive' in tokens:
-                    keep = True
+                    keep = asked = True
             elif lower == 'expect':
                 expect = value.lower() == '100-continue' and version >= (1, 1)
         body = _Input(self, kind, length, _CONTINUE if expect and (
             kind == 'chunked' or length) else None)
         env = self.environ(method, target, pairs, body)
-        keep = self.respond(env, method, version, keep, body)
+        keep = self.respond(env, method, version, keep, body, asked)
         if keep and not body.complete:
             # The app answered without reading the whole body: read the rest
             # (a client still sending would otherwise get a reset), up to a
@@ -318,8 +319,10 @@ class _Connection:
         env['wsgi.input'] = env['eventlet.input'] = env['swiftlike.input'] = body
         return env
 
-    def respond(self, env, method, version, keep, body):
-        """Run the app and write its answer; True to keep the connection."""
+    def respond(self, env, method, version, keep, body, asked=False):
+        """Run the app and write its answer; True to keep the connection.
+        A client that asked for keep-alive by name is told it is kept (as
+        eventlet's loop and Swift answer)."""
         state = {'status': None, 'headers': None, 'sent': False, 'chunked': False,
                  'bodyless': False, 'keep': keep}
         self.response_started = False
@@ -359,6 +362,8 @@ class _Connection:
                 state['keep'] = False
             if not state['keep']:
                 lines.append('Connection: close\r\n')
+            elif asked:
+                lines.append('Connection: keep-alive\r\n')
             lines.append('\r\n')
             state['sent'] = True
             self.response_started = True

@@ -187,3 +187,16 @@ def test_native_skips_an_empty_line_before_the_request_line():
         concurrency.kill(thread)
         sock.close()
     assert out.startswith(b'HTTP/1.1 200') and out.endswith(b'GET /a ')
+
+
+def test_keep_alive_asked_by_name_is_answered(port):
+    # Swift's functional tests expect it (tests.TestFile.testGetResponseHeaders).
+    out = run(port, b'GET /a HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n', 1,
+              b'GET /b HTTP/1.1\r\nHost: h\r\n\r\n', 2,
+              b'GET /c HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n', 3,
+              b'GET /d HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
+    first, second, third, last = out.split(b'HTTP/1.1 ')[1:]
+    assert b'Connection: keep-alive\r\n' in first
+    assert b'Connection' not in second
+    assert b'Connection: keep-alive\r\n' in third
+    assert b'Connection: close\r\n' in last
