@@ -255,17 +255,14 @@ class Controller:
             pile.spawn(self._request_one, nodes, method, part, suffix, headers, query, body)
         responses = [r for r in pile if r is not None]
         status = best_status([r.status for r in responses], len(primaries))
-        for resp in responses:
-            if resp.status == status:
-                if method == 'DELETE':
-                    # What any replica knew of the deleted object's system
-                    # metadata (a replica that missed it answers without).
-                    for other in responses:
-                        for key, value in other.headers.items():
-                            if key.startswith('x-object-sysmeta-') and key not in resp.headers:
-                                resp.headers[key] = value
-                return resp
-        return None
+        resp = next((r for r in responses if r.status == status), None)
+        if resp is not None and method == 'DELETE':
+            # What any replica knew of the deleted object's system metadata
+            # (a replica that missed it answers without).
+            for other in responses:
+                resp.headers.update([(k, v) for k, v in other.headers.items()
+                                     if k.startswith('x-object-sysmeta-') and k not in resp.headers])
+        return resp
 
     def write_reply(self, resp, status=None):
         if resp is None:
