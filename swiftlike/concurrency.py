@@ -10,7 +10,6 @@ follows a request into the workers it spawns, so their log lines carry it.
 (A new greenlet or OS thread would otherwise start with an empty context.)
 """
 import contextvars
-import http.client
 import os
 import socket
 import threading
@@ -39,7 +38,7 @@ import eventlet.wsgi
 import greenlet
 
 from swiftlike.http_framing import (ChunkedReader, ClosedEarly, FramingError, body_framing,
-                                    parse_request_line, read_header_block)
+                                    parse_request_line, read_header_block, refusal)
 from swiftlike.request_headers import RequestHeaders
 
 _copy_context = contextvars.copy_context
@@ -291,11 +290,7 @@ class _HttpProtocol(eventlet.wsgi.HttpProtocol):
         """Answer a request we could not read, and close."""
         self.close_connection = True
         self.linger = True
-        body = reason.encode('latin-1', 'replace') + b'\n'
-        phrase = http.client.responses.get(status, 'Error')
-        self.wfile.write(b'HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n'
-                         b'Content-Length: %d\r\nConnection: close\r\n\r\n%s'
-                         % (status, phrase.encode(), len(body), body))
+        self.wfile.write(refusal(status, reason))
         self.wfile.flush()
 
     def _framing_failed(self, err):

@@ -53,6 +53,15 @@ class FramingError(BadRequest):
         self.http_status = status
 
 
+def refusal(status, reason):
+    """The whole answer to a request refused for its framing (the
+    connection closes after it)."""
+    body = reason.encode('latin-1', 'replace') + b'\n'
+    return (b'HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n'
+            b'Connection: close\r\n\r\n%s'
+            % (status, http.client.responses.get(status, 'Error').encode(), len(body), body))
+
+
 def parse_request_line(raw):
     """(method, target, (major, minor)) of a request line (bytes, CRLF
     included). Words are separated by SP alone; a target with spaces in it is

@@ -27,13 +27,12 @@ import socket
 import sys
 import time
 from email.utils import formatdate
-from http.client import responses
 from urllib.parse import unquote
 
 from swiftlike import concurrency
 from swiftlike.http_framing import (MAX_HEADERS, ChunkedReader, ClosedEarly,
                                     FramingError, body_framing, parse_request_line,
-                                    read_header_block, valid_header_block)
+                                    read_header_block, refusal, valid_header_block)
 
 _RECV = 65536
 MAX_REQUEST_LINE = 8192     # as eventlet's loop: longer is a 414
@@ -201,11 +200,8 @@ class _Connection:
         self.failed = True
 
     def refuse(self, status, reason):
-        body = reason.encode('latin-1', 'replace') + b'\n'
         try:
-            self.sock.sendall(b'HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n'
-                              b'Content-Length: %d\r\nConnection: close\r\n\r\n%s'
-                              % (status, responses.get(status, 'Error').encode(), len(body), body))
+            self.sock.sendall(refusal(status, reason))
             # Half-close and read what the client still sends for a moment:
             # closing with unread input resets the connection, and the reset
             # can destroy the answer before the client reads it.
