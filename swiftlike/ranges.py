@@ -27,7 +27,9 @@ def parse_range_header(value):
             continue
         first, dash, last = spec.partition('-')
         first, last = first.strip(), last.strip()
-        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()):
+        if not dash or not (first + last).isascii() or (first and not first.isdigit()) or \
+                (last and not last.isdigit()):
+            # (a digit outside ASCII, say a '²', is no digit of a range)
             return None
         if not first and not last:
             return None

@@ -20,6 +20,8 @@ from swiftlike.exceptions import RangeNotSatisfiable
     ('bytes = 2-3', 10, [(2, 4)]),             # spaces tolerated
     ('bytes=3-2', 10, None),
     ('bytes=a-b', 10, None),
+    ('bytes=\xb2-', 10, None),                # a superscript two: no digit of a range
+    ('bytes=0-\u0663', 10, None),
     ('bytes=-', 10, None),
     ('items=0-1', 10, None),
     ('bytes=', 10, None),
