@@ -245,10 +245,11 @@ class Putter:
         except OSError:
             self.failed = True
 
-    def finish(self):
+    def finish(self, last=b'0\r\n\r\n'):
+        """End a chunked body: `last` is the last chunk and the trailer."""
         if self.chunked and not self.failed:
             try:
-                self.conn.send(b'0\r\n\r\n')
+                self.conn.send(last)
             except OSError:
                 self.failed = True
 

@@ -20,7 +20,7 @@ from swiftlike.exceptions import BadRequest
 
 MAX_LINE = 65536        # bytes in one header line (what http.client allows)
 MAX_HEADERS = 256       # header lines per request (90 metadata items plus the proxy's own)
-MAX_TRAILERS = 64       # trailer lines after a chunked body (all discarded)
+MAX_TRAILERS = 64       # trailer lines after a chunked body (kept: body_trailers)
 MAX_CHUNK_LINE = 4096   # bytes in a chunk-size line with its extensions
 
 # RFC 9110 §5.6.2: token = 1*tchar.
@@ -236,6 +236,15 @@ def body_framing(pairs, version):
     return 'length', int(value)
 
 
+def body_trailers(body):
+    """The trailer fields of a request body (a server loop's wsgi.input) by
+    lower-case name: those of a chunked body read to its end, else {}."""
+    chunks = getattr(body, 'chunks', None)
+    if chunks is None or not chunks.done:
+        return {}
+    return {name.lower(): value for name, value in chunks.trailers}
+
+
 class ChunkedReader:
     """The decoded bytes of a chunked body read from `rfile` (read/readline),
     RFC 9112 §7.1; never reads past the body's last CRLF. A malformed chunk
@@ -252,6 +261,7 @@ class ChunkedReader:
         self.done = False
         self.failed = None
         self.total = 0
+        self.trailers = []     # the trailer fields, once the last chunk is read
 
     def _fail(self, err):
         self.failed = err
@@ -282,7 +292,8 @@ class ChunkedReader:
             self._fail(FramingError('Chunk too large', 413))
         if size == 0:
             try:
-                read_header_block(self.rfile.readline, MAX_TRAILERS, 'trailers')
+                self.trailers = read_header_block(self.rfile.readline, MAX_TRAILERS,
+                                                  'trailers')
             except FramingError as err:
                 self._fail(err)
             self.done = True

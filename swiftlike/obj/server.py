@@ -8,13 +8,14 @@ import hashlib
 import json
 import time
 
-from swiftlike import conditional, constraints, ranges
+from swiftlike import body_check, conditional, constraints, ranges
 from swiftlike.concurrency import Timeout, spawn, spawn_n
 from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, InsufficientStorage,
                                   NotFound, PreconditionFailed, RequestEntityTooLarge,
                                   RangeNotSatisfiable, RequestTimeout, ServiceUnavailable,
                                   UnprocessableEntity)
 from swiftlike.http import EmptyResponse, client_content_type, make_response
+from swiftlike.http_framing import body_trailers
 from swiftlike.obj import conditional_put
 from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNoSpace,
                                    DiskFileNotExist, delete_at_of, is_mutable_key)
@@ -245,8 +246,18 @@ class App(StorageServer):
                 raise RequestEntityTooLarge('Your request is too large.')
             yield chunk
 
-    def _put_metadata(self, req, names, timestamp, delete_at, size, md5, expected_etag):
-        etag = md5.hexdigest()
+    def _body_etag(self, req, summer, checked, length):
+        """The stored ETag: the MD5 `summer` computed, or, for a body the
+        proxy checks (swiftlike.body_check), the MD5 in its trailer once the
+        CRC-32 `summer` computed matches and the whole body came."""
+        if not checked:
+            return summer.hexdigest()
+        if length is not None and summer.size != length:
+            raise ClientDisconnect('Body ended after %d of %d bytes' % (summer.size, length))
+        return body_check.etag_from_trailer(body_trailers(req.environ['wsgi.input']), summer)
+
+    def _put_metadata(self, req, names, timestamp, delete_at, size, etag, expected_etag,
+                      crc=None):
         if expected_etag and expected_etag != etag:
             raise UnprocessableEntity('ETag %s does not match the body (%s)'
                                       % (expected_etag[:64], etag))
@@ -258,6 +269,8 @@ class App(StorageServer):
         metadata.update({'name': '/%s/%s/%s' % names, 'X-Timestamp': timestamp.internal,
                          'Content-Type': req.headers['Content-Type'],
                          'Content-Length': str(size), 'ETag': etag})
+        if crc is not None:
+            metadata[body_check.METADATA_KEY] = crc
         return metadata
 
     @disk_errors
@@ -269,27 +282,36 @@ class App(StorageServer):
         self._check_write_headers(req)
         delete_at = parse_delete_at(req)
         expected_etag = req.headers.get('ETag', '').strip().strip('"').lower() or None
+        checked = body_check.requested(req.headers)
+        if checked:
+            if length is not None:
+                raise BadRequest('%s needs a chunked body' % body_check.HEADER)
+            length = body_check.expected_length(req.headers)
         device, dev_path, part, names, df = self._diskfile(req, True, length or 0)
         orig_ts, orig_meta, exists = self._current(device, df)
         # If-None-Match / If-Match, and the newest timestamp wins; a
         # conditional PUT is judged again under the object's lock at commit.
         conditional_put.check(req.headers, timestamp, orig_ts, orig_meta, exists)
         locked = conditional_put.is_conditional(req.headers)
-        md5 = hashlib.md5(usedforsecurity=False)
-        body = self._read_body(req, length)
+        summer = _Summer(body_check.Crc32() if checked else hashlib.md5(usedforsecurity=False))
+        # A checked body's length is the proxy's word, not the framing's: the
+        # body is read to its end, and its size compared once it is there.
+        body = self._read_body(req, None if checked else length)
         first = []
         size = 0
         # Small bodies (the common case) are read whole, then created, written
         # and committed in one disk call.
         for chunk in body:
-            md5.update(chunk)
+            summer.update(chunk)
             size += len(chunk)
             first.append(chunk)
             if size >= self.chunk:
                 break
         if size < self.chunk:
-            metadata = self._put_metadata(req, names, timestamp, delete_at, size, md5,
-                                          expected_etag)
+            metadata = self._put_metadata(
+                req, names, timestamp, delete_at, size,
+                self._body_etag(req, summer, checked, length), expected_etag,
+                summer.hexdigest() if checked else None)
             if locked:
                 orig_meta = self.disk.run(device, conditional_put.locked_commit, df,
                                           req.headers, timestamp, _write_whole, df,
@@ -314,15 +336,17 @@ class App(StorageServer):
                         if writing is not None:
                             writing.wait()
                         writing = spawn(self.disk.run, device, _hash_and_write, writer,
-                                        md5, batch, hashed)
+                                        summer, batch, hashed)
                         batch, batched, hashed = [], 0, 0
                 if writing is not None:
                     writing, waiting = None, writing
                     waiting.wait()
                 if batch:
-                    self.disk.run(device, _hash_and_write, writer, md5, batch, hashed)
-                metadata = self._put_metadata(req, names, timestamp, delete_at, size, md5,
-                                              expected_etag)
+                    self.disk.run(device, _hash_and_write, writer, summer, batch, hashed)
+                metadata = self._put_metadata(
+                    req, names, timestamp, delete_at, size,
+                    self._body_etag(req, summer, checked, length), expected_etag,
+                    summer.hexdigest() if checked else None)
                 if locked:
                     orig_meta = self.disk.run(device, conditional_put.locked_commit, df,
                                               req.headers, timestamp, writer.commit, metadata)
@@ -556,11 +580,26 @@ def _delete_checked(df, timestamp, if_delete_at):
     return orig_meta, exists
 
 
-def _hash_and_write(writer, md5, chunks, hashed=0):
-    """One disk call of a big PUT: add chunks[hashed:] to the MD5 (the first
-    `hashed` are in it already), then write them all."""
+class _Summer:
+    """A PUT body's checksum (MD5, or CRC-32 for a checked body) and size."""
+
+    def __init__(self, algorithm):
+        self.algorithm = algorithm
+        self.size = 0
+
+    def update(self, data):
+        self.algorithm.update(data)
+        self.size += len(data)
+
+    def hexdigest(self):
+        return self.algorithm.hexdigest()
+
+
+def _hash_and_write(writer, summer, chunks, hashed=0):
+    """One disk call of a big PUT: add chunks[hashed:] to the checksum (the
+    first `hashed` are in it already), then write them all."""
     for chunk in chunks[hashed:]:
-        md5.update(chunk)
+        summer.update(chunk)
     writer.write_chunks(chunks)
 
 

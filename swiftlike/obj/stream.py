@@ -3,19 +3,22 @@
 A whole-object read checks the bytes against the stored ETag as it goes and
 holds back the last chunk until the check passes: on a mismatch the object
 is quarantined and the stream aborts, so the client sees a short body and a
-cut connection instead of bad bytes served silently.
+cut connection instead of bad bytes served silently. An object stored with a
+CRC-32 of its body (swiftlike.body_check) is checked by that instead: it
+catches what the MD5 would (bytes changed on the disk) at a quarter of the
+cost; the auditor still checks the MD5.
 """
 import hashlib
 
-from swiftlike import ranges
+from swiftlike import body_check, ranges
 from swiftlike.http import status_line
 from swiftlike import metrics
 from swiftlike.obj.backend import DiskFileQuarantined
 
 
-def _read_hashed(diskfile, offset, length, md5):
+def _read_hashed(diskfile, offset, length, summer):
     chunk = diskfile.read(offset, length)
-    md5.update(chunk)
+    summer.update(chunk)
     return chunk
 
 
@@ -55,17 +58,17 @@ class ObjectStream:
         finally:
             self.close()
 
-    def _read(self, offset, length, md5=None):
+    def _read(self, offset, length, summer=None):
         prefetched = self.diskfile.prefetched
         if offset + length <= len(prefetched):
             chunk = prefetched[offset:offset + length]
-            if md5 is not None:
-                md5.update(chunk)
+            if summer is not None:
+                summer.update(chunk)
             return chunk
-        if md5 is None:
+        if summer is None:
             return self.disk.run(self.device, self.diskfile.read, offset, length)
-        # Hashing in the disk thread keeps MD5 of big objects off the event loop.
-        return self.disk.run(self.device, _read_hashed, self.diskfile, offset, length, md5)
+        # Hashing in the disk thread keeps the checksum of big objects off the event loop.
+        return self.disk.run(self.device, _read_hashed, self.diskfile, offset, length, summer)
 
     def _span(self, start, stop):
         offset = start
@@ -78,12 +81,18 @@ class ObjectStream:
 
     def _verified_whole(self):
         length = self.diskfile.content_length
-        md5 = hashlib.md5(usedforsecurity=False)
+        metadata = self.diskfile.metadata
+        expected = metadata.get(body_check.METADATA_KEY)
+        if expected is not None:
+            what, summer = 'CRC-32', body_check.Crc32()
+        else:
+            what, summer = 'ETag', hashlib.md5(usedforsecurity=False)
+            expected = metadata.get('ETag', '')
         held = None
         offset = 0
         size = self.chunk_size  # the first piece is the open's read-ahead
         while offset < length:
-            chunk = self._read(offset, min(size, length - offset), md5)
+            chunk = self._read(offset, min(size, length - offset), summer)
             size = self.whole_read_size
             if not chunk:
                 break
@@ -91,10 +100,9 @@ class ObjectStream:
             if held is not None:
                 yield held
             held = chunk
-        expected = self.diskfile.metadata.get('ETag', '')
-        if offset != length or md5.hexdigest() != expected:
-            reason = 'ETag %s != stored %s (%d of %d bytes)' % (md5.hexdigest(), expected,
-                                                               offset, length)
+        if offset != length or summer.hexdigest() != expected:
+            reason = '%s %s != stored %s (%d of %d bytes)' % (what, summer.hexdigest(), expected,
+                                                             offset, length)
             self.logger.error('Quarantining %s: %s', self.diskfile.metadata.get('name'), reason)
             self.close()
             self.disk.run(self.device, self.diskfile.quarantine, reason)

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from swiftlike import concurrency
-from swiftlike.http_framing import FramingError
+from swiftlike.http_framing import FramingError, body_trailers
 from swiftlike.http_server import native_server
 from swiftlike.wsgi import SERVER_LOOPS
 
@@ -29,6 +29,8 @@ def app(environ, start_response):
         start_response('%d Bad' % err.http_status, [('Content-Length', '0')])
         return [b'']
     out = b'%s %s %s' % (environ['REQUEST_METHOD'].encode(), path.encode('latin-1'), body)
+    if path == '/trailers':
+        out += b' %r' % sorted(body_trailers(environ['wsgi.input']).items())
     if environ['REQUEST_METHOD'] == 'HEAD':
         start_response('200 OK', [('Content-Length', str(len(out)))])
         return [b'']
@@ -156,6 +158,18 @@ def test_chunk_extensions(port):
                     b'Connection: close\r\n\r\n'
                     b'5 ; a="x \\" y"\r\nhello\r\n1;b\r\n!\r\n0\r\nX-Trailer: t\r\n\r\n')
     assert out.startswith(b'HTTP/1.1 200') and out.endswith(b'PUT /a hello!')
+
+
+def test_trailers_reach_the_application(port):
+    # A chunked body's trailer fields, once it is read to its end (the proxy
+    # sends a checked body's MD5 and CRC-32 there); none for other bodies.
+    out = run(port, b'PUT /trailers HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n'
+                    b'3\r\nabc\r\n0\r\nX-Sum: 1a\r\nx-other:  two words \r\n\r\n'
+                    b'PUT /trailers HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n'
+                    b'Connection: close\r\n\r\nab')
+    bodies = [part.split(b'\r\n\r\n', 1)[1] for part in out.split(b'HTTP/1.1 ')[1:]]
+    assert bodies == [b"PUT /trailers abc [('x-other', 'two words'), ('x-sum', '1a')]",
+                      b'PUT /trailers ab []']
 
 
 def test_big_header_block_read_line_by_line(port):

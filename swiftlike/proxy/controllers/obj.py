@@ -219,11 +219,10 @@ class ObjectController(Controller):
 
     def PUT(self):
         self._check_access(write=True)
-        length, chunked = self._body_length()
-        return self._put(self.base_headers(), length, chunked,
+        return self._put(self.base_headers(), self._body_length(),
                          self.req.environ['wsgi.input'].read)
 
-    def _put(self, headers, length, chunked, reader):
+    def _put(self, headers, length, reader):
         meta = metadata_headers(self.req.headers, 'object')
         headers.update(meta)
         headers.update(sysmeta_headers(self.req.headers, 'object'))
@@ -257,17 +256,16 @@ class ObjectController(Controller):
         if length is not None and length <= self.app.conf.buffered_put_size and \
                 'If-None-Match' not in headers:
             return self._buffered_put(ring, part, nodes, headers_list, length, reader, timestamp)
-        return self._stream_put(ring, part, nodes, headers_list, chunked, length, reader,
-                                timestamp)
+        return self._stream_put(ring, part, nodes, headers_list, length, reader, timestamp)
 
     def _body_length(self):
+        """The body's declared length; None for a chunked body."""
         te = self.req.headers.get('Transfer-Encoding', '').lower()
         if te and te != 'chunked':
             raise NotImplemented_('Transfer-Encoding %s is not supported' % te[:32])
         if te == 'chunked':
-            return None, True
-        length = check_content_length(self.req.headers)
-        return length, False
+            return None
+        return check_content_length(self.req.headers)
 
     def _content_type(self, headers):
         detect = is_true(self.req.headers.get('X-Detect-Content-Type'))
@@ -310,13 +308,14 @@ class ObjectController(Controller):
             return error_reply(status, 'Object servers refused the upload')
         return error_reply(503, 'Service unavailable: no quorum of object servers stored it')
 
-    def _stream_put(self, ring, part, nodes, headers_list, chunked, length, reader,
-                    timestamp):
+    def _stream_put(self, ring, part, nodes, headers_list, length, reader, timestamp):
         app = self.app
         suffix = name_path(self.account, self.container, self.obj)
         node_iter = self.nodes(ring, part, nodes)
-        putters, finals = obj_put.open_putters(app, node_iter, part, suffix, headers_list,
-                                               chunked)
+        # Chunked to the replicas: the body ends with its MD5 and CRC-32.
+        putters, finals = obj_put.open_putters(app, node_iter, part, suffix,
+                                               obj_put.checked_headers(headers_list, length),
+                                               True)
         replicas = len(nodes)
         create_only = 'If-None-Match' in headers_list[0]
         if create_only and any(r.status == 412 for r in finals):

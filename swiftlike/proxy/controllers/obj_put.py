@@ -5,6 +5,7 @@ fails to connect, errors, or says 507 moves on to the next handoff. The body
 is read once from the client and written to every open connection; the write
 succeeds when a quorum of replicas answer 201.
 """
+import hashlib
 import socket
 import time
 
@@ -13,6 +14,7 @@ from swiftlike.constraints import MAX_FILE_SIZE
 from swiftlike.exceptions import (ClientDisconnect, ConnectionTimeout, RequestEntityTooLarge,
                                   RequestTimeout, ServiceUnavailable)
 from swiftlike import backend_http as backend
+from swiftlike import body_check
 from swiftlike.proxy.controllers.base import node_path
 from swiftlike.proxy.node_iter import best_status, quorum_size
 
@@ -82,9 +84,24 @@ def read_whole(reader, length, client_timeout):
     return b''.join(parts)
 
 
+def checked_headers(headers_list, content_length):
+    """The replicas' headers for a body sent chunked with the MD5 and CRC-32
+    trailer that stream_body ends it with (swiftlike.body_check)."""
+    for headers in headers_list:
+        headers.pop('Content-Length', None)
+        headers[body_check.HEADER] = body_check.KIND
+        if content_length is not None:
+            headers[body_check.LENGTH_HEADER] = str(content_length)
+    return headers_list
+
+
 def stream_body(putters, reader, content_length, chunk_size, client_timeout, replicas):
-    """Copy the body from `reader(size)` to every putter; returns bytes sent."""
+    """Copy the body from `reader(size)` to every putter, then end it with
+    the trailer (the body's MD5, and the CRC-32 each replica checks the bytes
+    it got by); returns bytes sent."""
     quorum = quorum_size(replicas)
+    md5 = hashlib.md5(usedforsecurity=False)
+    crc = body_check.Crc32()
     sent = 0
     while True:
         size = chunk_size
@@ -102,12 +119,15 @@ def stream_body(putters, reader, content_length, chunk_size, client_timeout, rep
         if sent > MAX_FILE_SIZE:
             raise RequestEntityTooLarge('Your request is too large (limit %d bytes).'
                                         % MAX_FILE_SIZE)
+        md5.update(data)
+        crc.update(data)
         for putter in putters:
             putter.send(data)
         if sum(1 for p in putters if not p.failed) < quorum:
             raise ServiceUnavailable('Lost the connections to a quorum of object servers')
+    last = body_check.trailer(md5, crc)
     for putter in putters:
-        putter.finish()
+        putter.finish(last)
     return sent
 
 

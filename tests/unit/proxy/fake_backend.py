@@ -29,7 +29,7 @@ import io
 import json
 from urllib.parse import parse_qs, unquote
 
-from swiftlike import backend_http
+from swiftlike import backend_http, body_check
 from swiftlike.backend_http import BackendResponse, ConnectionPool, Putter, header_dict
 from swiftlike.concurrency import Event, Timeout
 from swiftlike.exceptions import ConnectionTimeout
@@ -253,6 +253,7 @@ class FakePutter(Putter):
     def __init__(self, cluster, fnode, node, name, h, chunked):
         super().__init__(node, FakeConn(cluster), chunked)
         self.fnode, self.name, self.h, self.body = fnode, name, h, bytearray()
+        self.last = None
 
     def send(self, data):
         limit = self.fnode.put_fail_after
@@ -262,14 +263,30 @@ class FakePutter(Putter):
         if not self.failed:
             self.body += data
 
-    def finish(self):
-        pass
+    def finish(self, last=b'0\r\n\r\n'):
+        self.last = last
+
+    def _checked(self):
+        """As an object server checks a body sent with body_check's trailer:
+        the whole body came, and its CRC-32 and MD5 are the ones sent."""
+        lines = self.last.decode('ascii').split('\r\n')
+        trailers = {k.lower(): v.strip() for k, _, v in (line.partition(':') for line in lines[1:-2])}
+        crc = body_check.Crc32()
+        crc.update(bytes(self.body))
+        length = self.h.get(body_check.LENGTH_HEADER.lower())
+        return lines[0] == '0' and (length is None or int(length) == len(self.body)) and \
+            trailers.get('x-backend-body-crc32') == crc.hexdigest() and \
+            trailers.get('x-backend-body-md5') == hashlib.md5(self.body).hexdigest()
 
     def response(self, pool, timeout):
-        if self.failed:
+        if self.failed or self.last is None:
             self.conn.close()
             raise ConnectionTimeout('sending to %s failed' % self.fnode.dev['device'])
-        status, headers, _ = self.fnode.object_request('PUT', self.name, self.h, bytes(self.body))
+        if body_check.HEADER.lower() in self.h and not self._checked():
+            status, headers = 422, {}
+        else:
+            status, headers, _ = self.fnode.object_request('PUT', self.name, self.h,
+                                                           bytes(self.body))
         resp = BackendResponse(self.node, status, header_dict(headers.items()), FakeBody(b''),
                                self.conn, pool)
         resp.read()
