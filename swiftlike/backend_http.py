@@ -225,6 +225,11 @@ def request(pool, node, method, path, headers, body=b'', query=None,
     raise ConnectionTimeout('%s to %s:%s failed' % (method, node['ip'], node['port']))
 
 
+def chunk_frame(data):
+    """`data` framed as one chunk of a chunked body."""
+    return b'%x\r\n%s\r\n' % (len(data), data)
+
+
 class Putter:
     """One streaming PUT to an object server, opened with Expect: 100-continue."""
 
@@ -234,12 +239,14 @@ class Putter:
         self.chunked = chunked
         self.failed = False
 
-    def send(self, data):
+    def send(self, data, framed=None):
+        """Send body bytes; `framed` is `data` already framed as a chunk
+        (chunk_frame), for a body sent to several putters alike."""
         if self.failed:
             return
         try:
             if self.chunked:
-                self.conn.send(b'%x\r\n%s\r\n' % (len(data), data))
+                self.conn.send(framed if framed is not None else chunk_frame(data))
             else:
                 self.conn.send(data)
         except OSError:

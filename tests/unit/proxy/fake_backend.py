@@ -255,7 +255,7 @@ class FakePutter(Putter):
         self.fnode, self.name, self.h, self.body = fnode, name, h, bytearray()
         self.last = None
 
-    def send(self, data):
+    def send(self, data, framed=None):
         limit = self.fnode.put_fail_after
         if not self.failed and limit is not None and len(self.body) + len(data) > limit:
             self.body += data[:limit - len(self.body)]
