@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CPU per 64 MiB object PUT and GET of a running cluster, by server type; one stream.
+"""CPU per 64 MiB object PUT and GET of a running cluster, by server type (user + system); one stream.
 
     .venv/bin/python tools/cluster_large_cpu.py PATTERN AUTH_URL COUNT
 """
@@ -13,9 +13,17 @@ for line in out.splitlines()[1:]:
     pid, args = line.strip().split(None, 1)
     if pat in args and 'python' in args:
         m = re.search(r'(proxy|object|container|account)', args); kinds[int(pid)] = m.group(1) if m else 'other'
+TCK = os.sysconf('SC_CLK_TCK')
 def snap():
+    # user and system seconds by kind (MD5/CRC work is user time; the copies
+    # into sockets and the page cache are system time)
     d = collections.Counter()
-    for pid, k in kinds.items(): d[k] += b.cpu_seconds([pid])
+    for pid, k in kinds.items():
+        try:
+            f = open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        d[k + '.u'] += int(f[11]) / TCK; d[k + '.s'] += int(f[12]) / TCK
     return d
 url, tok = b.get_auth(auth, 'test:tester', 'testing')
 from urllib.parse import urlsplit
@@ -29,4 +37,8 @@ for method in ('PUT', 'GET'):
         c.request(method, p.path + '/large/o%d' % i, body=body if method == 'PUT' else None, headers={'X-Auth-Token': tok})
         r = c.getresponse(); r.read(); assert r.status < 300, r.status
     el = time.time() - t; s1 = snap()
-    print(method, '%.1f MB/s' % (n * 64 / el), ' '.join('%s=%.0fms' % (k, (s1[k] - s0[k]) * 1000 / n) for k in sorted(s1)), flush=True)
+    ms = lambda key: (s1[key] - s0[key]) * 1000 / n
+    names = sorted({k.rsplit('.', 1)[0] for k in s1})
+    print(method, '%.1f MB/s' % (n * 64 / el), ' '.join(
+        '%s=%.0fms(u%.0f+s%.0f)' % (k, ms(k + '.u') + ms(k + '.s'), ms(k + '.u'), ms(k + '.s'))
+        for k in names), flush=True)
