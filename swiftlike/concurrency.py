@@ -27,6 +27,7 @@ with warnings.catch_warnings():
     warnings.simplefilter('ignore')
     import eventlet
 import eventlet.event
+import eventlet.greenio.base
 import eventlet.greenpool
 import eventlet.hubs
 import eventlet.patcher
@@ -37,6 +38,7 @@ import eventlet.tpool
 import eventlet.wsgi
 import greenlet
 
+from swiftlike import accept_balance
 from swiftlike.http_framing import (ChunkedReader, ClosedEarly, FramingError, body_framing,
                                     parse_request_line, read_header_block, refusal)
 from swiftlike.request_headers import RequestHeaders
@@ -105,6 +107,26 @@ def native_udp_socket(family):
     sock = eventlet.patcher.original('socket').socket(family, 2)   # SOCK_DGRAM
     sock.setblocking(False)
     return sock
+
+
+def accept_balanced(sock, balance):
+    """The next connection on the green listening socket `sock`, as
+    sock.accept() returns it; while `balance` (an
+    accept_balance.WorkerBalance) says another worker has fewer connections,
+    a waiting one is left to it for up to accept_balance.DEFER seconds."""
+    fd = sock.fd
+    while True:
+        eventlet.hubs.trampoline(fd, read=True)
+        waited = 0.0
+        while waited < accept_balance.DEFER and balance.busier():
+            eventlet.sleep(accept_balance.STEP)
+            waited += accept_balance.STEP
+        res = eventlet.greenio.base.socket_accept(fd)
+        if res is not None:   # else another worker took it
+            client, addr = res
+            eventlet.hubs.notify_opened(client.fileno())
+            client.setblocking(False)
+            return type(sock)(client), addr
 
 
 def call_soon_in_hub(func, *args):

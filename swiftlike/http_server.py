@@ -419,9 +419,11 @@ class _Connection:
         return state['keep'] and not self.failed
 
 
-def native_server(sock, app, pool, client_timeout):
+def native_server(sock, app, pool, client_timeout, balance=None):
     """Accept connections on `sock` and serve `app` on each in `pool` until
-    killed; then close idle keep-alive connections and wait for the rest."""
+    killed; then close idle keep-alive connections and wait for the rest.
+    `balance` (swiftlike.accept_balance), in a forked worker, spreads the
+    connections evenly over the workers."""
     connections = set()
 
     def serve(conn):
@@ -430,11 +432,17 @@ def native_server(sock, app, pool, client_timeout):
             conn.serve()
         finally:
             connections.discard(conn)
+            if balance is not None:
+                balance.closed()
 
     try:
         while True:
             try:
-                client, addr = sock.accept()
+                if balance is None:
+                    client, addr = sock.accept()
+                else:
+                    client, addr = concurrency.accept_balanced(sock, balance)
+                    balance.opened()
             except OSError as err:
                 if err.errno in (errno.EMFILE, errno.ENFILE, errno.ECONNABORTED, errno.EINTR):
                     concurrency.sleep(0.05)
@@ -443,6 +451,8 @@ def native_server(sock, app, pool, client_timeout):
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             pool.spawn_n(serve, _Connection(client, addr, app, client_timeout))
     finally:
+        if balance is not None:
+            balance.leave()
         for conn in list(connections):
             if conn.idle:
                 try:

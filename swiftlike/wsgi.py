@@ -14,6 +14,7 @@ import sys
 import time
 
 from swiftlike import concurrency
+from swiftlike.accept_balance import AcceptBalance
 from swiftlike.http_server import native_server
 from swiftlike.malloc_tuning import tune_malloc
 from swiftlike.metrics import MetricsConf
@@ -58,9 +59,10 @@ class _NullLog:
         pass
 
 
-def eventlet_server(sock, app, pool, client_timeout):
+def eventlet_server(sock, app, pool, client_timeout, balance=None):
     """eventlet's WSGI server loop (with our strict framing), called as
-    native_server is."""
+    native_server is; its accept loop is eventlet's, which does not balance
+    connections over workers (`balance` is not used)."""
     return concurrency.wsgi_server(
         sock, app, log=_NullLog(), custom_pool=pool, socket_timeout=client_timeout,
         keepalive=True, minimum_chunk_size=65536, log_output=False, debug=False)
@@ -70,17 +72,19 @@ def eventlet_server(sock, app, pool, client_timeout):
 SERVER_LOOPS = {'native': native_server, 'eventlet': eventlet_server}
 
 
-def serve_all(services):
+def serve_all(services, balances=None):
     """Serve each (socket, app, conf) on one hub until SIGTERM/SIGINT; then
-    give in-flight requests the longest graceful_timeout among them."""
+    give in-flight requests the longest graceful_timeout among them.
+    `balances`: a forked worker's accept_balance.WorkerBalance per service."""
     servers = []
-    for sock, app, conf in services:
+    for i, (sock, app, conf) in enumerate(services):
         loop = SERVER_LOOPS.get(conf.http_server)
         if loop is None:
             raise ValueError('http_server must be native or eventlet, not %r'
                              % conf.http_server)
         servers.append(concurrency.spawn(loop, sock, app, concurrency.GreenPool(conf.max_clients),
-                                         conf.client_timeout))
+                                         conf.client_timeout,
+                                         balances[i] if balances is not None else None))
     graceful_timeout = max(conf.graceful_timeout for _s, _a, conf in services)
 
     def stop(signum, frame):
@@ -134,22 +138,27 @@ def run_servers(services, logger=None):
     socks = [bind(conf) for _factory, conf in services]
     workers = max(conf.workers for _factory, conf in services)
 
-    def serve_here():
+    def serve_here(balances=None):
         serve_all([(sock, factory(), conf)
-                   for sock, (factory, conf) in zip(socks, services)])
+                   for sock, (factory, conf) in zip(socks, services)], balances)
 
     if workers <= 0:
         # No workers to roll: a reload signal must not kill the server.
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         serve_here()
         return 0
-    children = {}
+    children = {}    # pid: its slot in the accept balance (None: none)
     retiring = set()
     stopping = []
+    # Room for a reload's new workers beside the old ones finishing.
+    balance = AcceptBalance(len(socks), 2 * workers) if workers > 1 else None
 
     def spawn_child():
         # A stop signal arriving between fork() and the child's handlers being
         # installed would be lost; keep it pending until serve_all() unblocks it.
+        slot = balance.free_slot(set(children.values())) if balance is not None else None
+        if slot is not None:
+            balance.claim(slot)
         signal.pthread_sigmask(signal.SIG_BLOCK, _MASTER_SIGNALS)
         pid = os.fork()
         if pid == 0:
@@ -159,14 +168,15 @@ def run_servers(services, logger=None):
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
             try:
-                serve_here()
+                serve_here(None if slot is None else
+                           [balance.worker(i, slot) for i in range(len(socks))])
             finally:
                 try:
                     from swiftlike import metrics
                     metrics.flush()   # the counts still buffered in this worker
                 finally:
                     os._exit(0)
-        children[pid] = time.time()
+        children[pid] = slot
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _MASTER_SIGNALS)
 
     def stop(signum, frame):
@@ -204,7 +214,9 @@ def run_servers(services, logger=None):
             break
         except InterruptedError:
             continue
-        children.pop(pid, None)
+        slot = children.pop(pid, None)
+        if slot is not None:
+            balance.release(slot)
         if pid in retiring:
             retiring.discard(pid)
         elif not stopping:
