@@ -50,6 +50,21 @@ class Crc32:
         return '%08x' % self.value
 
 
+class Summer:
+    """A body's checksum (an MD5, or a Crc32 for a checked body) and size."""
+
+    def __init__(self, algorithm):
+        self.algorithm = algorithm
+        self.size = 0
+
+    def update(self, data):
+        self.algorithm.update(data)
+        self.size += len(data)
+
+    def hexdigest(self):
+        return self.algorithm.hexdigest()
+
+
 def trailer(md5, crc):
     """The last chunk and trailer a proxy ends a checked body with."""
     return ('0\r\n%s: %s\r\n%s: %s\r\n\r\n' % (MD5_TRAILER, md5.hexdigest(), CRC_TRAILER,

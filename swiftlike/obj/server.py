@@ -246,18 +246,20 @@ class App(StorageServer):
                 raise RequestEntityTooLarge('Your request is too large.')
             yield chunk
 
-    def _body_etag(self, req, summer, checked, length):
-        """The stored ETag: the MD5 `summer` computed, or, for a body the
-        proxy checks (swiftlike.body_check), the MD5 in its trailer once the
-        CRC-32 `summer` computed matches and the whole body came."""
+    def _put_metadata(self, req, names, timestamp, delete_at, summer, checked, length,
+                      expected_etag):
+        """The new .data's metadata once the whole body is in `summer`. The
+        ETag is the MD5 `summer` computed or, for a body the proxy checks
+        (swiftlike.body_check), the MD5 in its trailer once the CRC-32
+        `summer` computed matches the sender's and the whole body came."""
+        size = summer.size
         if not checked:
-            return summer.hexdigest()
-        if length is not None and summer.size != length:
-            raise ClientDisconnect('Body ended after %d of %d bytes' % (summer.size, length))
-        return body_check.etag_from_trailer(body_trailers(req.environ['wsgi.input']), summer)
-
-    def _put_metadata(self, req, names, timestamp, delete_at, size, etag, expected_etag,
-                      crc=None):
+            etag = summer.hexdigest()
+        elif length is not None and size != length:
+            raise ClientDisconnect('Body ended after %d of %d bytes' % (size, length))
+        else:
+            etag = body_check.etag_from_trailer(body_trailers(req.environ['wsgi.input']),
+                                                summer)
         if expected_etag and expected_etag != etag:
             raise UnprocessableEntity('ETag %s does not match the body (%s)'
                                       % (expected_etag[:64], etag))
@@ -269,8 +271,8 @@ class App(StorageServer):
         metadata.update({'name': '/%s/%s/%s' % names, 'X-Timestamp': timestamp.internal,
                          'Content-Type': req.headers['Content-Type'],
                          'Content-Length': str(size), 'ETag': etag})
-        if crc is not None:
-            metadata[body_check.METADATA_KEY] = crc
+        if checked:
+            metadata[body_check.METADATA_KEY] = summer.hexdigest()
         return metadata
 
     @disk_errors
@@ -293,25 +295,22 @@ class App(StorageServer):
         # conditional PUT is judged again under the object's lock at commit.
         conditional_put.check(req.headers, timestamp, orig_ts, orig_meta, exists)
         locked = conditional_put.is_conditional(req.headers)
-        summer = _Summer(body_check.Crc32() if checked else hashlib.md5(usedforsecurity=False))
+        summer = body_check.Summer(body_check.Crc32() if checked
+                                   else hashlib.md5(usedforsecurity=False))
         # A checked body's length is the proxy's word, not the framing's: the
         # body is read to its end, and its size compared once it is there.
         body = self._read_body(req, None if checked else length)
         first = []
-        size = 0
         # Small bodies (the common case) are read whole, then created, written
         # and committed in one disk call.
         for chunk in body:
             summer.update(chunk)
-            size += len(chunk)
             first.append(chunk)
-            if size >= self.chunk:
+            if summer.size >= self.chunk:
                 break
-        if size < self.chunk:
-            metadata = self._put_metadata(
-                req, names, timestamp, delete_at, size,
-                self._body_etag(req, summer, checked, length), expected_etag,
-                summer.hexdigest() if checked else None)
+        if summer.size < self.chunk:
+            metadata = self._put_metadata(req, names, timestamp, delete_at, summer, checked,
+                                          length, expected_etag)
             if locked:
                 orig_meta = self.disk.run(device, conditional_put.locked_commit, df,
                                           req.headers, timestamp, _write_whole, df,
@@ -324,12 +323,11 @@ class App(StorageServer):
             try:
                 # Network chunks are gathered up to disk_write_size per disk
                 # call. The disk thread hashes and writes a batch while this
-                # green thread reads the next one from the network (the MD5 of
-                # a big object is most of its CPU: off the event loop, it runs
-                # beside the other requests' work on another core).
-                batch, batched, hashed = first, size, len(first)
+                # green thread reads the next one from the network (the
+                # checksum of a big object is much of its CPU: off the event
+                # loop, it runs beside the other requests' work on another core).
+                batch, batched, hashed = first, summer.size, len(first)
                 for chunk in body:
-                    size += len(chunk)
                     batch.append(chunk)
                     batched += len(chunk)
                     if batched >= self.conf.disk_write_size:
@@ -343,10 +341,8 @@ class App(StorageServer):
                     waiting.wait()
                 if batch:
                     self.disk.run(device, _hash_and_write, writer, summer, batch, hashed)
-                metadata = self._put_metadata(
-                    req, names, timestamp, delete_at, size,
-                    self._body_etag(req, summer, checked, length), expected_etag,
-                    summer.hexdigest() if checked else None)
+                metadata = self._put_metadata(req, names, timestamp, delete_at, summer,
+                                              checked, length, expected_etag)
                 if locked:
                     orig_meta = self.disk.run(device, conditional_put.locked_commit, df,
                                               req.headers, timestamp, writer.commit, metadata)
@@ -578,21 +574,6 @@ def _delete_checked(df, timestamp, if_delete_at):
                        {'X-Backend-Timestamp': orig_ts.internal})
     df.delete(timestamp)
     return orig_meta, exists
-
-
-class _Summer:
-    """A PUT body's checksum (MD5, or CRC-32 for a checked body) and size."""
-
-    def __init__(self, algorithm):
-        self.algorithm = algorithm
-        self.size = 0
-
-    def update(self, data):
-        self.algorithm.update(data)
-        self.size += len(data)
-
-    def hexdigest(self):
-        return self.algorithm.hexdigest()
 
 
 def _hash_and_write(writer, summer, chunks, hashed=0):
