@@ -12,6 +12,7 @@ import http.client
 from urllib.parse import quote
 
 from swiftlike.concurrency import Timeout
+from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import ConnectionTimeout
 from swiftlike.http_framing import read_header_block
 
@@ -286,7 +287,7 @@ def _read_interim(conn, timeout):
         with Timeout(timeout, ConnectionTimeout('no answer to Expect: 100-continue')):
             line = fp.readline(65537)
             parts = line.decode('latin-1').split(None, 2)
-            if len(parts) < 2 or not parts[1].isdigit():
+            if len(parts) < 2 or not is_decimal(parts[1]):
                 raise http.client.BadStatusLine(line)
             status = int(parts[1])
             headers = header_dict(read_header_block(fp.readline, lenient=True))

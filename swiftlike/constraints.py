@@ -111,6 +111,13 @@ def check_stored_metadata(metadata, target):
         raise BadRequest('Total metadata too large; max %d' % MAX_META_OVERALL_SIZE)
 
 
+def is_decimal(text):
+    """True for a non-empty string of ASCII digits: what int() reads as the
+    number written (str.isdigit() is true for '\u00b2' too, which int() refuses,
+    and for other scripts' digits)."""
+    return text.isdigit() and text.isascii()
+
+
 def check_content_length(headers, required=True):
     """Return the declared body length, or None for chunked transfers."""
     value = headers.get('Content-Length')
@@ -119,7 +126,7 @@ def check_content_length(headers, required=True):
         if chunked or not required:
             return None
         raise LengthRequired('Missing Content-Length header.')
-    if not value.isdigit():
+    if not is_decimal(value):
         raise BadRequest('Invalid Content-Length header: %r' % value[:64])
     length = int(value)
     if length > MAX_FILE_SIZE:

@@ -7,6 +7,7 @@ the cluster's internal network, as their REPLICATE verb does (the proxy's
 /metrics, reachable by clients, has an allow-list).
 """
 from swiftlike import metrics
+from swiftlike.constraints import is_decimal
 
 
 def swift_timing_name(verb, status):
@@ -37,7 +38,7 @@ class RequestMetrics:
         if self.prometheus:
             metrics.observe('server_request_seconds', (self.server, verb, str(status)), elapsed)
             length = environ.get('CONTENT_LENGTH')
-            if length and length.isdigit() and length != '0':
+            if length and is_decimal(length) and length != '0':
                 metrics.count('server_received_bytes', (self.server, verb), int(length))
             if bytes_out:
                 metrics.count('server_sent_bytes', (self.server, verb), bytes_out)

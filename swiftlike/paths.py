@@ -2,7 +2,8 @@
 from urllib.parse import quote, unquote
 
 from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH,
-                                   MAX_OBJECT_NAME_LENGTH, check_name_length, check_utf8)
+                                   MAX_OBJECT_NAME_LENGTH, check_name_length, check_utf8,
+                                   is_decimal)
 from swiftlike.exceptions import BadRequest
 
 
@@ -63,7 +64,7 @@ def validate_device(device):
 
 
 def validate_partition(partition):
-    if partition is None or not partition.isdigit() or len(partition) > 10:
+    if partition is None or not is_decimal(partition) or len(partition) > 10:
         raise BadRequest('Invalid partition: %r' % (partition or '')[:64])
     return int(partition)
 

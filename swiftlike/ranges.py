@@ -6,6 +6,7 @@ server and the proxy.
 """
 import uuid
 
+from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import RangeNotSatisfiable
 
 # More ranges than this in one request are ignored (whole body served), as a
@@ -27,9 +28,7 @@ def parse_range_header(value):
             continue
         first, dash, last = spec.partition('-')
         first, last = first.strip(), last.strip()
-        if not dash or not (first + last).isascii() or (first and not first.isdigit()) or \
-                (last and not last.isdigit()):
-            # (a digit outside ASCII, say a '²', is no digit of a range)
+        if not dash or (first and not is_decimal(first)) or (last and not is_decimal(last)):
             return None
         if not first and not last:
             return None

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from swiftlike import backend_http, concurrency
 from swiftlike.account.backend import AccountBroker
+from swiftlike.constraints import is_decimal
 from swiftlike.daemon import Daemon, DaemonConf, local_ips
 from swiftlike.exceptions import SwiftlikeError
 from swiftlike.hashing import name_shard
@@ -78,7 +79,7 @@ class AccountReaper(Daemon):
     def iter_dbs(self, device):
         root = os.path.join(self.conf.devices, device, DATADIR)
         for part in _listdir(root):
-            if not part.isdigit():
+            if not is_decimal(part):
                 continue
             for suffix in _listdir(os.path.join(root, part)):
                 for db_hash in _listdir(os.path.join(root, part, suffix)):

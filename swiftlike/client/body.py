@@ -3,6 +3,7 @@ import http.client
 
 from swiftlike.client.exceptions import ClientException
 from swiftlike.client.transport import NETWORK_ERRORS
+from swiftlike.constraints import is_decimal
 
 READ_ALL_CHUNK = 1 << 20
 
@@ -27,7 +28,7 @@ class ObjectBody:
         self.headers = resp.headers
         self.etag = resp.headers.get('etag')
         cl = resp.headers.get('content-length')
-        self.length = int(cl) if cl is not None and cl.isdigit() else None
+        self.length = int(cl) if cl is not None and is_decimal(cl) else None
         self.received = 0
         self.resumes = 0
         self._resumable = resp.status == 200 and not any(k.lower() == 'range' for k in request_headers)

@@ -1,6 +1,7 @@
 """ContainerBroker: a container's object rows and stats in one SQLite file."""
 import uuid
 
+from swiftlike.constraints import is_decimal
 from swiftlike.db.broker import ZERO_TS, DatabaseBroker, merge_metadata, normalize_ts
 from swiftlike.timestamp import Timestamp
 
@@ -169,7 +170,7 @@ def _swift_bytes(content_type, size):
     kept = [parts[0]]
     for param in parts[1:]:
         key, _, value = param.strip().partition('=')
-        if key == 'swift_bytes' and value.isdigit():
+        if key == 'swift_bytes' and is_decimal(value):
             size = int(value)
         else:
             kept.append(param)

@@ -6,6 +6,7 @@ import os
 import uuid
 
 from swiftlike.backend_http import fetch as backend_request, storage_path
+from swiftlike.constraints import is_decimal
 from swiftlike.container.backend import ContainerBroker, listing_item
 from swiftlike.db.broker import DatabaseAlreadyExists
 from swiftlike.db.server import DBServer, DBServerConf, header_int, header_text
@@ -234,7 +235,7 @@ def account_targets(req):
         raise BadRequest('X-Account-Host and X-Account-Device list different numbers of nodes')
     for host in hosts:
         ip, sep, port = host.rpartition(':')
-        if not sep or not ip or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not ip or not is_decimal(port) or not 0 < int(port) < 65536:
             raise BadRequest('Invalid X-Account-Host: %r' % host[:64])
     for device in devices:
         validate_device(device)

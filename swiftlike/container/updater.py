@@ -14,6 +14,7 @@ import dataclasses
 import os
 
 from swiftlike import backend_http
+from swiftlike.constraints import is_decimal
 from swiftlike.container.backend import ContainerBroker
 from swiftlike.daemon import Daemon, DaemonConf, local_ips
 from swiftlike.db.replication import db_path
@@ -86,7 +87,7 @@ class ContainerUpdater(Daemon):
     def iter_dbs(self, dev_path):
         root = os.path.join(dev_path, DATADIR)
         for part in _listdir(root):
-            if not part.isdigit():
+            if not is_decimal(part):
                 continue
             for suffix in _listdir(os.path.join(root, part)):
                 for db_hash in _listdir(os.path.join(root, part, suffix)):

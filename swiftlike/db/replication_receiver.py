@@ -8,6 +8,7 @@ import json
 import os
 import tempfile
 
+from swiftlike.constraints import is_decimal
 from swiftlike.db import replication as repl
 from swiftlike.exceptions import BadRequest, ClientDisconnect, Conflict, NotFound
 from swiftlike.fs import fsync_path
@@ -98,7 +99,7 @@ def _merge_items(broker, kind, body):
 def _complete(server, device, dev_path, path, kind, req):
     sender_id = req.headers.get('X-Replication-Id', '')
     max_row = req.headers.get('X-Replication-Max-Row', '')
-    if not sender_id or len(sender_id) > 64 or not max_row.isdigit():
+    if not sender_id or len(sender_id) > 64 or not is_decimal(max_row):
         raise BadRequest('complete needs X-Replication-Id and X-Replication-Max-Row')
     length = req.content_length
     if length is None or length > MAX_DB_BODY:

@@ -26,6 +26,7 @@ import time
 from urllib.parse import quote
 
 from swiftlike import backend_http, concurrency
+from swiftlike.constraints import is_decimal
 from swiftlike.daemon import Daemon, DaemonConf, local_ips
 from swiftlike.db import replication as repl
 from swiftlike.exceptions import SwiftlikeError
@@ -70,7 +71,7 @@ class DbReplicator(Daemon):
         """(partition, db hash, path) of every database on the device."""
         root = os.path.join(self.conf.devices, device, self.kind.datadir)
         for part in _listdir(root):
-            if not part.isdigit():
+            if not is_decimal(part):
                 continue
             for suffix in _listdir(os.path.join(root, part)):
                 for db_hash in _listdir(os.path.join(root, part, suffix)):

@@ -21,7 +21,7 @@ import io
 import mimetypes
 
 from swiftlike.constraints import (MAX_CONTAINER_NAME_LENGTH, MAX_FILE_SIZE,
-                                   MAX_OBJECT_NAME_LENGTH)
+                                   MAX_OBJECT_NAME_LENGTH, is_decimal)
 from swiftlike.exceptions import BadRequest, SwiftlikeError
 from swiftlike.middleware import append_manifest as am
 from swiftlike.middleware.segments import Segment, SegmentStream, segment_slices
@@ -161,7 +161,7 @@ class Appender:
         if not chunked:
             if length in (None, ''):
                 raise Reply(411, 'An append needs a Content-Length or a chunked body')
-            if not length.isdigit():
+            if not is_decimal(length):
                 raise BadRequest('Invalid Content-Length')
             if int(length) == 0:
                 raise BadRequest('An append needs a body (empty appends are refused)')

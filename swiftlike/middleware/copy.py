@@ -26,7 +26,7 @@ import dataclasses
 from urllib.parse import parse_qsl, quote, urlencode
 
 from swiftlike.config import is_true
-from swiftlike.constraints import MAX_FILE_SIZE
+from swiftlike.constraints import MAX_FILE_SIZE, is_decimal
 from swiftlike.exceptions import (BadRequest, PreconditionFailed, RequestEntityTooLarge,
                                   ServiceUnavailable, SwiftlikeError)
 from swiftlike.http import client_content_type, make_response
@@ -197,7 +197,7 @@ class ServerSideCopy:
             raise BadRequest('A copy takes a single byte range of its source')
         length = resp.headers.get('content-length')
         if length is not None:
-            if not length.strip().isdigit():
+            if not is_decimal(length.strip()):
                 resp.close()
                 raise ServiceUnavailable('Copy source: bad Content-Length')
             length = int(length)

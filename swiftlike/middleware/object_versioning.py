@@ -25,7 +25,7 @@ import json
 import re
 from urllib.parse import parse_qsl, quote
 
-from swiftlike.constraints import CONTAINER_LISTING_LIMIT
+from swiftlike.constraints import CONTAINER_LISTING_LIMIT, is_decimal
 from swiftlike.db import listing as db_listing
 from swiftlike.exceptions import (BadRequest, Conflict, NotAcceptable, ServiceUnavailable,
                                   SwiftlikeError)
@@ -229,7 +229,7 @@ class ObjectVersioningMiddleware:
         hidden_bytes = self._hidden_bytes(env, account, container)
         if hidden_bytes:
             headers = [(k, str(int(v) + hidden_bytes) if k.lower() == 'x-container-bytes-used'
-                        and v.isdigit() else v) for k, v in headers]
+                        and is_decimal(v) else v) for k, v in headers]
         ctype = resp.headers.get('content-type', '')
         if env['REQUEST_METHOD'] == 'HEAD' or not ctype.startswith(('application/json',
                                                                     'application/xml')):
@@ -269,7 +269,7 @@ class ObjectVersioningMiddleware:
         resp = call(self.app, sub)
         resp.discard()
         value = resp.headers.get('x-container-bytes-used', '')
-        return int(value) if resp.status // 100 == 2 and value.isdigit() else 0
+        return int(value) if resp.status // 100 == 2 and is_decimal(value) else 0
 
     def delete_container(self, env, account, container):
         if self._state(env, account, container) is None or not is_owner(env):

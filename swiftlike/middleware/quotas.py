@@ -1,5 +1,6 @@
 """What the container and account quota middlewares share (pure parts and the
 size of an upload)."""
+from swiftlike.constraints import is_decimal
 from swiftlike.middleware.toolkit import split_account_path
 
 QUOTA_EXCEEDED = b'Upload exceeds quota.'
@@ -49,4 +50,4 @@ def upload_size(env):
     """Bytes an object write adds: its Content-Length (0 when chunked: the
     object servers' size limits still apply)."""
     length = env.get('CONTENT_LENGTH') or '0'
-    return int(length) if length.isdigit() else 0
+    return int(length) if is_decimal(length) else 0

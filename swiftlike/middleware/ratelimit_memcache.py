@@ -26,6 +26,7 @@ because of it. While it runs on the table, limits hold per process only.
 import hashlib
 import time
 
+from swiftlike.constraints import is_decimal
 from swiftlike.middleware.ratelimit_table import LocalTable
 from swiftlike.middleware.ratelimit_window import bucket_index, estimate
 
@@ -47,7 +48,7 @@ def parse_servers(value):
     servers = []
     for item in value.replace(',', ' ').split():
         host, sep, port = item.rpartition(':')
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not is_decimal(port) or not 0 < int(port) < 65536:
             raise ValueError('memcache_servers: %r is not host:port' % item)
         servers.append((host.strip('[]'), int(port)))
     return servers

@@ -29,6 +29,7 @@ ACTIONS = ('delay', 'reject', 'mark')
 _UNITS = {'': 1, 'k': 1000, 'm': 1000 ** 2, 'g': 1000 ** 3, 't': 1000 ** 4,
           'ki': 1024, 'mi': 1024 ** 2, 'gi': 1024 ** 3, 'ti': 1024 ** 4}
 _TIME_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400}
+from swiftlike.constraints import is_decimal
 SWIFT_PREFIXES = ('container_ratelimit_', 'container_listing_ratelimit_')
 
 
@@ -123,7 +124,7 @@ def parse_size_rates(values, prefix):
     points = []
     for key, value in values.items():
         size = key[len(prefix):]
-        if not size.isdigit():
+        if not is_decimal(size):
             raise ValueError('%s: the part after %s must be a container size' % (key, prefix))
         try:
             rate = _scaled(value, {'': 1.0}, 'a rate (requests per second)')

@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, quote
 
 from swiftlike import concurrency
 from swiftlike.config import is_true
+from swiftlike.constraints import is_decimal
 from swiftlike.db.listing import choose_format
 from swiftlike.exceptions import SwiftlikeError
 from swiftlike.http import make_response
@@ -220,7 +221,7 @@ class StaticLargeObject:
         ctype = resp.headers.get('content-type', '')
         length = resp.headers.get('content-length', '')
         if resp.status != 200 or not ('json' in ctype or 'xml' in ctype) or \
-                not length.isdigit() or int(length) > MAX_LISTING_BYTES:
+                not is_decimal(length) or int(length) > MAX_LISTING_BYTES:
             return resp.respond(start_response)
         try:
             body = resp.read(MAX_LISTING_BYTES)

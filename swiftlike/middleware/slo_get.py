@@ -14,6 +14,7 @@ import collections
 from urllib.parse import parse_qsl, urlencode
 
 from swiftlike import conditional, ranges
+from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import (BadRequest, Conflict, PreconditionFailed, RangeNotSatisfiable,
                                   ServiceUnavailable, SwiftlikeError)
 from swiftlike.middleware import slo_manifest as manifest
@@ -75,7 +76,7 @@ def large_object_headers(header_list):
 def parse_part_number(value):
     """?part-number=N -> N; BadRequest unless a positive integer."""
     value = (value or '').strip()
-    if not value.isdigit() or int(value) < 1:
+    if not is_decimal(value) or int(value) < 1:
         raise BadRequest(PART_NUMBER_INVALID)
     return int(value)
 
@@ -232,7 +233,7 @@ class LargeObjectGet:
             size = manifest.total_size(entries)
         else:
             size_text = lower.get(SLO_SIZE, '')
-            size = int(size_text) if size_text.isdigit() else 0
+            size = int(size_text) if is_decimal(size_text) else 0
         last_modified = conditional.parse_http_date(lower.get('last-modified')) or 0
         request = EnvironHeaders(env)
         if self.part_number is not None:

@@ -22,7 +22,7 @@ import hashlib
 import json
 
 from swiftlike import conditional, ranges
-from swiftlike.constraints import MAX_CONTAINER_NAME_LENGTH, MAX_OBJECT_NAME_LENGTH
+from swiftlike.constraints import MAX_CONTAINER_NAME_LENGTH, MAX_OBJECT_NAME_LENGTH, is_decimal
 from swiftlike.exceptions import BadRequest, RangeNotSatisfiable, RequestEntityTooLarge
 
 # One item of a client's manifest: `index` in the list; either `path`
@@ -138,7 +138,7 @@ def _parse_one(index, item):
         etag = etag.strip().strip('"')
     size = item.get('size_bytes')
     if size is not None:
-        if isinstance(size, str) and size.strip().isdigit():
+        if isinstance(size, str) and is_decimal(size.strip()):
             size = int(size)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise _seg_error(index, 'size_bytes must be a non-negative integer or null')
@@ -205,7 +205,7 @@ def stored_entry(segment, head_headers, min_segment_size, is_last):
     else:
         etag = head_headers.get('etag', '').strip('"')
         size_text = head_headers.get('content-length', '')
-    if not size_text.isdigit():
+    if not is_decimal(size_text):
         return None, 'Size Mismatch'
     size = int(size_text)
     if segment.etag is not None and segment.etag.lower() != etag.lower():

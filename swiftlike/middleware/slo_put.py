@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from swiftlike import concurrency
 from swiftlike.config import is_true
+from swiftlike.constraints import is_decimal
 from swiftlike.db.listing import choose_format
 from swiftlike.exceptions import (ClientDisconnect, LengthRequired, RequestEntityTooLarge,
                                   RequestTimeout, SwiftlikeError)
@@ -54,7 +55,7 @@ def read_manifest_body(env, limit):
     length = env.get('CONTENT_LENGTH')
     chunked = 'chunked' in env.get('HTTP_TRANSFER_ENCODING', '').lower()
     if length not in (None, '') and not chunked:
-        if not str(length).isdigit():
+        if not is_decimal(str(length)):
             raise LengthRequired('Invalid Content-Length')
         if int(length) > limit:
             raise too_big

@@ -25,6 +25,7 @@ import json
 from urllib.parse import parse_qsl
 
 from swiftlike.config import is_true
+from swiftlike.constraints import is_decimal
 from swiftlike.middleware import info
 from swiftlike.middleware.domain_remap import REMAP_PREFIX_KEY
 from swiftlike.middleware.filters import make_filter_factory
@@ -179,7 +180,7 @@ class _Request:
         if first.status < 400:
             length = first.headers.get('content-length', '0')
             is_marker = first.headers.get('content-type', '').split(';')[0].strip() == \
-                site.dir_type and length.isdigit() and int(length) <= 1
+                site.dir_type and is_decimal(length) and int(length) <= 1
             if not is_marker:
                 return first.respond(self.start_response)
             first.close()

@@ -13,6 +13,7 @@ body iterator). Bodies stream: read() is for small answers (listings) only.
 import io
 from urllib.parse import quote, urlencode
 
+from swiftlike.constraints import is_decimal
 from swiftlike.http import status_line
 from swiftlike.paths import str_to_wsgi, wsgi_to_str
 
@@ -143,7 +144,7 @@ class SubResponse:
         can be reused), then close."""
         length = self.headers.get('content-length', '')
         try:
-            if length.isdigit() and int(length) <= limit:
+            if is_decimal(length) and int(length) <= limit:
                 for _chunk in self:
                     pass
         except Exception:  # noqa: BLE001 - unread and closed either way

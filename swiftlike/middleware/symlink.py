@@ -29,6 +29,7 @@ container update carries (symlink_listing).
 import dataclasses
 from urllib.parse import parse_qsl
 
+from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import BadRequest, Conflict, ServiceUnavailable, SwiftlikeError
 from swiftlike.http import client_content_type, make_response, status_line
 from swiftlike.middleware import info, symlink_listing
@@ -104,7 +105,7 @@ def effective_size(headers):
     recorded size; a static large object's whole size; else its length)."""
     for name in (rules.BYTES_SYSMETA.lower(), 'x-object-sysmeta-slo-size', 'content-length'):
         value = headers.get(name)
-        if value is not None and value.isdigit():
+        if value is not None and is_decimal(value):
             return int(value)
     return 0
 

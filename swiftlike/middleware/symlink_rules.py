@@ -18,7 +18,7 @@ import dataclasses
 from urllib.parse import quote, unquote_to_bytes
 
 from swiftlike.constraints import (MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH,
-                                   MAX_OBJECT_NAME_LENGTH)
+                                   MAX_OBJECT_NAME_LENGTH, is_decimal)
 from swiftlike.exceptions import BadRequest, PreconditionFailed
 from swiftlike.paths import strip_ows
 
@@ -167,7 +167,7 @@ def link_from_headers(headers):
     size = None
     if etag is not None:
         size = headers.get(BYTES_SYSMETA.lower(), '0')
-        size = int(size) if size.isdigit() else 0
+        size = int(size) if is_decimal(size) else 0
     return Link(container, obj, account, etag, size)
 
 
@@ -230,5 +230,5 @@ def listing_keys(found, account):
     if found.get(PARAM_ETAG):
         keys['symlink_etag'] = found[PARAM_ETAG]
         size = found.get(PARAM_BYTES) or '0'
-        keys['symlink_bytes'] = int(size) if size.isdigit() else 0
+        keys['symlink_bytes'] = int(size) if is_decimal(size) else 0
     return keys

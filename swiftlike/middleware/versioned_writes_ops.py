@@ -16,7 +16,7 @@ a version is never lost to a failed copy.
 import json
 import time
 
-from swiftlike.constraints import MAX_FILE_SIZE
+from swiftlike.constraints import MAX_FILE_SIZE, is_decimal
 from swiftlike.exceptions import (Forbidden, PreconditionFailed, RequestEntityTooLarge,
                                   ServiceUnavailable, SwiftlikeError, Unauthorized)
 from swiftlike.middleware.subrequest import (BodyInput, call, make_environ, object_path,
@@ -83,7 +83,7 @@ def copied_headers(headers, now=None):
     # An expiry still ahead stays with the copy (an old version expires when
     # the object would have); one already passed is not copied (the PUT would
     # be refused, and the copy is the object's past anyway).
-    if delete_at.isdigit() and int(delete_at) > (now or time.time()) + 1:
+    if is_decimal(delete_at) and int(delete_at) > (now or time.time()) + 1:
         out['X-Delete-At'] = delete_at
     return out
 
@@ -167,7 +167,7 @@ class Versioner:
             return None
         check(resp, 'Reading %s' % _readable(path))
         length = resp.headers.get('content-length', '')
-        if not length.isdigit() or int(length) > MAX_FILE_SIZE:
+        if not is_decimal(length) or int(length) > MAX_FILE_SIZE:
             resp.close()
             raise RequestEntityTooLarge('%s is too large to keep a version of'
                                         % _readable(path))

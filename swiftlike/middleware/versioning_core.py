@@ -21,6 +21,7 @@ was off (or before it was ever on).
 """
 import re
 
+from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import BadRequest
 from swiftlike.timestamp import MAX_RAW, Timestamp
 
@@ -104,7 +105,7 @@ def version_name(obj, version_id):
 def split_version_name(name):
     """A hidden object name -> (object name, version id), or None."""
     obj, sep, inverted = name.rpartition(SEPARATOR)
-    if not sep or len(inverted) != _INVERTED_DIGITS or not inverted.isdigit():
+    if not sep or len(inverted) != _INVERTED_DIGITS or not is_decimal(inverted):
         return None
     return obj, _from_inverted(inverted)
 
@@ -158,10 +159,10 @@ def listed_size(overrides, fallback):
     an explicit size, else the swift_bytes a large object's manifest puts in
     its content type, else `fallback` (the stored bytes)."""
     size = overrides.get('size')
-    if (size or '').isdigit():
+    if is_decimal(size or ''):
         return size
     for key, value in split_content_type(overrides.get('content-type'))[1]:
-        if key == 'swift_bytes' and (value or '').isdigit():
+        if key == 'swift_bytes' and is_decimal(value or ''):
             return value
     return str(fallback)
 

@@ -12,6 +12,7 @@ import hashlib
 import os
 import time
 
+from swiftlike.constraints import is_decimal
 from swiftlike.daemon import Daemon, DaemonConf
 from swiftlike.obj import metadata as xattr_meta
 from swiftlike.obj.backend import resolve_files
@@ -103,7 +104,7 @@ class ObjectAuditor(Daemon):
             self.limit(files=1)
             size = os.fstat(fd).st_size
             expected = meta.get('Content-Length', '')
-            if not expected.isdigit() or int(expected) != size:
+            if not is_decimal(expected) or int(expected) != size:
                 return 'size %d does not match Content-Length %r' % (size, expected)
             md5 = hashlib.md5(usedforsecurity=False)
             offset = 0
@@ -134,7 +135,7 @@ def _listdir(path):
 def iter_hash_dirs(objects_dir):
     """(partition path, hash dir path) of every object directory under objects/."""
     for part in sorted(_listdir(objects_dir)):
-        if not part.isdigit():
+        if not is_decimal(part):
             continue
         part_path = os.path.join(objects_dir, part)
         for suffix in sorted(_listdir(part_path)):

@@ -16,6 +16,7 @@ import tempfile
 import uuid
 
 from swiftlike import metrics
+from swiftlike.constraints import is_decimal
 from swiftlike.fs import fsync_path, start_writeback, syncfs_path
 from swiftlike.hashing import hash_path
 from swiftlike.obj import metadata as xattr_meta
@@ -155,7 +156,7 @@ class FsDiskFile(DiskFile):
                     os.close(meta_fd)
             size = os.fstat(fd).st_size
             expected = data_meta.get('Content-Length')
-            if expected is None or not expected.isdigit() or int(expected) != size:
+            if expected is None or not is_decimal(expected) or int(expected) != size:
                 raise xattr_meta.MetadataError('size %d does not match Content-Length %r'
                                                % (size, expected))
         except xattr_meta.MetadataError as err:

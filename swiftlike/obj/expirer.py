@@ -22,6 +22,7 @@ import time
 from urllib.parse import quote
 
 from swiftlike import backend_http, concurrency
+from swiftlike.constraints import is_decimal
 from swiftlike.daemon import Daemon, DaemonConf
 from swiftlike.exceptions import SwiftlikeError
 from swiftlike.timestamp import Timestamp
@@ -51,7 +52,7 @@ class ExpirerConf(DaemonConf):
 def parse_queue_name(name):
     """'<delete_at>-<a>/<c>/<o>' -> (delete_at, a, c, o); None when malformed."""
     stamp, sep, rest = name.partition('-')
-    if not sep or not stamp.isdigit():
+    if not sep or not is_decimal(stamp):
         return None
     parts = rest.split('/', 2)
     if len(parts) != 3 or not all(parts):
@@ -74,7 +75,7 @@ class ObjectExpirer(Daemon):
         first = int(max(0, now - self.conf.lookback)) // divisor * divisor
         for start in range(first, int(now) + 1, divisor):
             names.add(str(start))
-        return sorted((n for n in names if n.isdigit() and int(n) <= now), key=int)
+        return sorted((n for n in names if is_decimal(n) and int(n) <= now), key=int)
 
     def list_account_buckets(self):
         account = self.conf.expiring_objects_account

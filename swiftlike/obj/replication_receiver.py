@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 
-from swiftlike.constraints import MAX_FILE_SIZE
+from swiftlike.constraints import MAX_FILE_SIZE, is_decimal
 from swiftlike.exceptions import BadRequest, ClientDisconnect
 from swiftlike.http import make_response
 from swiftlike.obj import metadata as xattr_meta
@@ -162,7 +162,7 @@ def _verify(header, md5_hex):
     if header['ext'] != DATA:
         return None
     length = meta.get('Content-Length', '')
-    if not length.isdigit() or int(length) != header['size']:
+    if not is_decimal(length) or int(length) != header['size']:
         return 'size %d does not match Content-Length %r' % (header['size'], length)
     etag = meta.get('ETag', '').strip('"').lower()
     if etag != md5_hex:

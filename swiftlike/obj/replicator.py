@@ -39,6 +39,7 @@ import time
 from urllib.parse import quote
 
 from swiftlike import backend_http, concurrency
+from swiftlike.constraints import is_decimal
 from swiftlike.daemon import Daemon, DaemonConf, local_ips
 from swiftlike.exceptions import SwiftlikeError
 from swiftlike.obj.diskfile import OBJECTS_DIR, TMP_DIR
@@ -135,7 +136,7 @@ class ObjectReplicator(Daemon):
             except OSError:
                 continue
             for part in parts:
-                if part.isdigit():
+                if is_decimal(part):
                     jobs.append((device, int(part)))
         self._pace = None
         if self.pacing and self.conf.pass_spread and self.conf.interval and jobs:
@@ -405,7 +406,7 @@ class ObjectReplicator(Daemon):
         cutoff = time.time() - self.conf.reclaim_age
         objects = os.path.join(dev_path, OBJECTS_DIR)
         try:
-            parts = [p for p in os.listdir(objects) if p.isdigit()]
+            parts = [p for p in os.listdir(objects) if is_decimal(p)]
         except OSError:
             return
         for part in parts:

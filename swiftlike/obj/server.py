@@ -10,6 +10,7 @@ import time
 
 from swiftlike import body_check, conditional, constraints, ranges
 from swiftlike.concurrency import Timeout, spawn, spawn_n
+from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, InsufficientStorage,
                                   NotFound, PreconditionFailed, RequestEntityTooLarge,
                                   RangeNotSatisfiable, RequestTimeout, ServiceUnavailable,
@@ -91,7 +92,7 @@ def parse_delete_at(req, now=None):
     if value is None:
         return None
     value = value.strip()
-    if not value.isdigit():
+    if not is_decimal(value):
         raise BadRequest('Non-integer X-Delete-At: %r' % value[:32])
     delete_at = int(value)
     if delete_at <= (time.time() if now is None else now):
@@ -218,7 +219,7 @@ class App(StorageServer):
         parse_update_targets(req.headers, 'X-Container')
         parse_update_targets(req.headers, 'X-Delete-At')
         container = req.headers.get('X-Delete-At-Container')
-        if container is not None and not container.isdigit():
+        if container is not None and not is_decimal(container):
             raise BadRequest('Invalid X-Delete-At-Container: %r' % container[:32])
 
     # -- PUT -------------------------------------------------------------
@@ -503,7 +504,7 @@ class App(StorageServer):
     def DELETE(self, req):
         timestamp = require_timestamp(req)
         if_delete_at = req.headers.get('X-If-Delete-At')
-        if if_delete_at is not None and not if_delete_at.strip().isdigit():
+        if if_delete_at is not None and not is_decimal(if_delete_at.strip()):
             raise BadRequest('Bad X-If-Delete-At header value')
         parse_update_targets(req.headers, 'X-Container')
         # No free-space check: a tombstone is tiny and deleting is how a full device empties.

@@ -13,6 +13,7 @@ import os
 
 from swiftlike import metrics
 from swiftlike import backend_http, concurrency
+from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import BadRequest, SwiftlikeError
 from swiftlike.fs import write_atomically
 from swiftlike.hashing import hash_path
@@ -39,7 +40,7 @@ def parse_update_targets(headers, prefix):
                          % (prefix, prefix))
     for host in host_list:
         ip, sep, port = host.rpartition(':')
-        if not sep or not ip or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not ip or not is_decimal(port) or not 0 < int(port) < 65536:
             raise BadRequest('Invalid %s-Host: %r' % (prefix, host[:64]))
     for dev in dev_list:
         validate_device(dev)
@@ -148,7 +149,7 @@ def listing_update(metadata, timestamp, trans_id, new_type=False):
         else:
             ctype = override_type
     size = overrides.get('size', '')
-    if not size.isdigit():
+    if not is_decimal(size):
         size = metadata.get('Content-Length', '0')
     return {'X-Timestamp': timestamp.internal, 'X-Size': size, 'X-Content-Type': ctype,
             'X-Etag': overrides.get('etag') or metadata.get('ETag', ''), 'X-Trans-Id': trans_id}

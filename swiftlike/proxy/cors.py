@@ -18,6 +18,8 @@ allows origins for every container.
   `strict_cors_mode` (the default) only allowed origins get them; without it,
   every origin does (the browser then applies its own rules).
 """
+from swiftlike.constraints import is_decimal
+
 EXPOSE_ALWAYS = ('cache-control', 'content-language', 'content-type', 'expires',
                  'last-modified', 'pragma', 'etag', 'x-timestamp', 'x-trans-id',
                  'x-openstack-request-id')
@@ -53,7 +55,7 @@ def preflight(origin, method, request_headers, cors, proxy_origins, allowed_meth
     headers += [('Access-Control-Allow-Origin', '*' if star else origin),
                 ('Access-Control-Allow-Methods', ', '.join(allowed_methods)),
                 ('Vary', 'Origin')]
-    if cors.get('max_age', '').isdigit():
+    if is_decimal(cors.get('max_age', '')):
         headers.append(('Access-Control-Max-Age', cors['max_age']))
     asked = []
     for name in (request_headers or '').split(','):

@@ -167,6 +167,25 @@ def test_bad_header_values(api, container):
     assert status in (404, 200, 416)
 
 
+def test_digits_int_refuses_are_no_numbers(api, container):
+    # str.isdigit() is true for '\u00b2' (and other scripts' digits), which
+    # int() refuses: each such number is bad input, never a 500.
+    seg = '/%s/sup-seg' % container
+    assert api.request('PUT', seg, body=b'abc')[0] == 201
+    for size, expected in (('\u00b2', 400), ('\u0663', 400), ('3', 201)):
+        manifest = json.dumps([{'path': container + '/sup-seg', 'size_bytes': size}]).encode()
+        status, _h, body = api.request('PUT', '/%s/sup-man' % container, body=manifest,
+                                       query='multipart-manifest=put')
+        assert status == expected, (size, status, body)
+    status, _h, body = api.request('GET', '/%s/sup-man' % container, query='part-number=%C2%B2')
+    assert status == 400, body
+    # A Range that is no range is ignored, as any malformed one.
+    assert api.request('GET', seg, {'Range': 'bytes=\u00b2-'})[::2] == (200, b'abc')
+    assert api.request('GET', seg, {'Range': 'bytes=0-\u00b2'})[::2] == (200, b'abc')
+    status, _h, body = api.request('DELETE', seg, {'X-If-Delete-At': '\u00b2'})
+    assert status == 400, body
+
+
 def test_dot_dot_names_are_opaque_keys(api, container):
     names = ['..', '../x', 'a/../b', '.', './y', '%2e%2e', 'a//b', '/lead', 'trail/']
     for i, name in enumerate(names):

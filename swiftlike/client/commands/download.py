@@ -6,6 +6,7 @@ import tempfile
 from swiftlike.client.commands.common import UsageError, add_threads_option, build_headers
 from swiftlike.client.commands.upload import file_md5
 from swiftlike.client.exceptions import ClientException
+from swiftlike.constraints import is_decimal
 
 NAME = 'download'
 
@@ -120,7 +121,7 @@ class SizeOnce:
 def response_length(headers):
     """The body's length from Content-Length, or None (e.g. chunked)."""
     length = headers.get('content-length')
-    return int(length) if length is not None and length.isdigit() else None
+    return int(length) if length is not None and is_decimal(length) else None
 
 
 def _list(conn, container, prefix):
@@ -207,7 +208,7 @@ def _check(headers, got_md5, received):
     if want and want != got_md5:
         raise ValueError('MD5 mismatch: received data has %s, the ETag says %s' % (got_md5, want))
     length = headers.get('content-length')
-    if length is not None and length.isdigit() and int(length) != received:
+    if length is not None and is_decimal(length) and int(length) != received:
         raise ValueError('received %d bytes, expected %s' % (received, length))
 
 

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from swiftlike.concurrency import GreenPile
 from swiftlike.config import is_true
+from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import (ConnectionTimeout, Forbidden, ServiceUnavailable, SwiftlikeError,
                                   Unauthorized)
 from swiftlike.http import status_line
@@ -123,7 +124,7 @@ class BodyIter:
     def __iter__(self):
         sent = 0
         length = self.resp.headers.get('content-length')
-        expected = int(length) if length and length.isdigit() else None
+        expected = int(length) if length and is_decimal(length) else None
         try:
             while True:
                 resp = self.resp

@@ -5,7 +5,7 @@ import mimetypes
 import time
 
 from swiftlike.config import is_true
-from swiftlike.constraints import check_content_length, check_utf8
+from swiftlike.constraints import check_content_length, check_utf8, is_decimal
 from swiftlike.exceptions import (BadRequest, NotFound, NotImplemented_, ServiceUnavailable,
                                   SwiftlikeError)
 from swiftlike.http import client_content_type
@@ -208,7 +208,7 @@ class ObjectController(Controller):
         common = self.base_headers()
         if_delete_at = self.req.headers.get('X-If-Delete-At')
         if if_delete_at is not None:
-            if not if_delete_at.strip().isdigit():
+            if not is_decimal(if_delete_at.strip()):
                 raise BadRequest('Bad X-If-Delete-At header value')
             common['X-If-Delete-At'] = if_delete_at.strip()
         common['X-Timestamp'] = Timestamp.now().internal
