@@ -14,12 +14,12 @@ import dataclasses
 import os
 
 from swiftlike import backend_http
+from swiftlike.async_records import list_records, read_record
 from swiftlike.constraints import is_decimal
 from swiftlike.container.backend import ContainerBroker
 from swiftlike.daemon import Daemon, DaemonConf, local_ips
 from swiftlike.db.replication import db_path
 from swiftlike.exceptions import SwiftlikeError
-from swiftlike.obj.async_records import list_records, read_record
 
 ASYNC_DIR = 'async_pending_containers'
 DATADIR = 'containers'

@@ -12,9 +12,9 @@ import dataclasses
 import os
 
 from swiftlike import backend_http
+from swiftlike.async_records import atomic_write_json, list_records, read_record
 from swiftlike.daemon import Daemon, DaemonConf
 from swiftlike.exceptions import SwiftlikeError
-from swiftlike.obj.async_records import atomic_write_json, list_records, read_record
 
 ASYNC_DIR = 'async_pending'
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from swiftlike.async_records import list_records, read_record
 from swiftlike.daemon import RateLimiter, read_recon
 from swiftlike.hashing import hash_path
-from swiftlike.obj.async_records import list_records, read_record
 from swiftlike.obj.auditor import AuditorConf, ObjectAuditor
 from swiftlike.obj.diskfile import FsDiskFileManager
 from swiftlike.obj.object_files import list_partition, reclaim_partition, remove_files
