@@ -3,7 +3,6 @@ the real object server process: the MD5 sent becomes the ETag once the CRC-32
 of the bytes received matches the one sent; anything else stores nothing."""
 import hashlib
 import os
-import socket
 import zlib
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from swiftlike.hashing import hash_path
 from swiftlike.obj.metadata import read_metadata
 from swiftlike.timestamp import Timestamp
+from tests.functional.proxy_helpers import raw_bytes
 from tests.functional.storage_fixtures import start_server, storage_conf_text
 
 
@@ -44,7 +44,8 @@ def good_trailer(body):
 
 def checked_put(server, name, body, last, headers=b'', length=True, cut=False):
     """Send a checked PUT by hand (the trailer is what http.client cannot
-    send); the status, or None when the server closed without one."""
+    send); the status, or None when the server closed without one. `cut`:
+    the body ends before its last chunk."""
     head = (b'PUT /sda/3/a/c/%s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n'
             b'Content-Type: app/x\r\nX-Timestamp: %s\r\nX-Backend-Body-Check: crc32\r\n'
             % (name.encode(), Timestamp.now().internal.encode()))
@@ -52,22 +53,8 @@ def checked_put(server, name, body, last, headers=b'', length=True, cut=False):
         head += b'X-Backend-Obj-Content-Length: %d\r\n' % len(body)
     chunks = b''.join(b'%x\r\n%s\r\n' % (len(body[i:i + 65536]), body[i:i + 65536])
                       for i in range(0, len(body), 65536))
-    sock = socket.create_connection((server.ip, server.port), timeout=20)
-    try:
-        sock.sendall(head + headers + b'Connection: close\r\n\r\n' + chunks)
-        if cut:
-            sock.shutdown(socket.SHUT_WR)
-        else:
-            sock.sendall(last)
-        answer = b''
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                break
-            answer += data
-    finally:
-        sock.close()
-    return int(answer.split(b' ', 2)[1]) if answer else None
+    request = head + headers + b'Connection: close\r\n\r\n' + chunks + (b'' if cut else last)
+    return raw_bytes(server.ip, server.port, request)[0]
 
 
 def stored(devices, name):
@@ -162,15 +149,8 @@ def test_corrupt_checked_object_is_quarantined_on_read(server, devices):
         byte = f.read(1)
         f.seek(123456)
         f.write(bytes([byte[0] ^ 0x10]))
-    sock = socket.create_connection((server.ip, server.port), timeout=20)
-    sock.sendall(b'GET /sda/3/a/c/rot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-    answer = b''
-    while True:
-        data = sock.recv(65536)
-        if not data:
-            break
-        answer += data
-    sock.close()
+    _status, answer = raw_bytes(server.ip, server.port,
+                                b'GET /sda/3/a/c/rot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     head, _, got = answer.partition(b'\r\n\r\n')
     assert head.startswith(b'HTTP/1.1 200') and len(got) < len(body)
     assert server.request('GET', '/sda/3/a/c/rot')[0] == 404
