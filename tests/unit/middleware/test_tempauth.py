@@ -160,6 +160,29 @@ def test_owner_stranger_and_reseller(auth):
     assert run(app, '/v1/AUTH_anyone', 'PUT', headers={'X-Auth-Token': admin})[0] == 204
 
 
+def test_a_remembered_token_still_expires(auth, monkeypatch):
+    # A verified token is remembered (no HMAC each request), until it expires.
+    app, inner = auth
+    token = login(app, 'test:tester', 'testing')['X-Auth-Token']
+    assert run(app, '/v1/AUTH_test/c', headers={'X-Auth-Token': token})[0] == 204
+    groups = inner.calls[-1]['REMOTE_USER']
+    assert run(app, '/v1/AUTH_test/c', headers={'X-Auth-Token': token})[0] == 204
+    assert inner.calls[-1]['REMOTE_USER'] == groups
+    # The remembered groups are the caller's own copy: a service token's extra
+    # groups, added to them once, are not kept for the next request.
+    service = login(app, 'test:plain', 'p')['X-Auth-Token']
+    run(app, '/v1/AUTH_test/c', headers={'X-Auth-Token': token, 'X-Service-Token': service})
+    assert 'test:plain' in inner.calls[-1]['REMOTE_USER']
+    run(app, '/v1/AUTH_test/c', headers={'X-Auth-Token': token})
+    assert inner.calls[-1]['REMOTE_USER'] == groups
+    later = time.time() + 101   # token_life is 100 s
+    monkeypatch.setattr('swiftlike.middleware.tempauth.time.time', lambda: later)
+    assert run(app, '/v1/AUTH_test/c', headers={'X-Auth-Token': token})[0] == 401
+    # A tampered token is never taken for a remembered one.
+    monkeypatch.undo()
+    assert run(app, '/v1/AUTH_test/c', headers={'X-Auth-Token': token[:-1] + 'x'})[0] == 401
+
+
 def test_removed_user_token_stops_working(auth):
     app, _inner = auth
     token = login(app, 'test:tester', 'testing')['X-Auth-Token']
