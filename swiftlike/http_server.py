@@ -26,13 +26,13 @@ import errno
 import socket
 import sys
 import time
-from email.utils import formatdate
 from urllib.parse import unquote
 
 from swiftlike import concurrency
 from swiftlike.http_framing import (MAX_HEADERS, ChunkedReader, ClosedEarly,
                                     FramingError, body_framing, parse_request_line,
                                     read_header_block, refusal, valid_header_block)
+from swiftlike.timestamp import http_date_now
 
 _RECV = 65536
 MAX_REQUEST_LINE = 8192     # as eventlet's loop: longer is a 414
@@ -343,7 +343,7 @@ class _Connection:
                     has_date = True
                 lines.append('%s: %s\r\n' % (name, value))
             if not has_date:
-                lines.append('Date: %s\r\n' % formatdate(usegmt=True))
+                lines.append('Date: %s\r\n' % http_date_now())
             if not has_length and not bodyless:
                 if body_length is not None:
                     lines.append('Content-Length: %d\r\n' % body_length)

@@ -131,3 +131,15 @@ def http_date(seconds):
     return '%s, %02d %s %04d %02d:%02d:%02d GMT' % (
         _WEEKDAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year,
         t.tm_hour, t.tm_min, t.tm_sec)
+
+
+_NOW_DATE = [None, '']
+
+
+def http_date_now():
+    """http_date of the current second, formatted once a second (every
+    response carries a Date)."""
+    now = int(time.time())
+    if _NOW_DATE[0] != now:
+        _NOW_DATE[0], _NOW_DATE[1] = now, http_date(now)
+    return _NOW_DATE[1]
