@@ -259,8 +259,14 @@ def flush():
         value.inc(amount)
 
 
+# os.getpid() is a system call each time: the pid is kept, and renewed in a
+# forked child.
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
 def _pid():
-    return os.getpid()
+    return _PID[0]
 
 
 def _start_flusher():
