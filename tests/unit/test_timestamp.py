@@ -41,3 +41,15 @@ def test_http_date_matches_email_utils(seconds):
     import email.utils
     from swiftlike.timestamp import http_date
     assert http_date(seconds) == email.utils.formatdate(seconds, usegmt=True)
+
+
+def test_http_date_now_is_formatted_once_a_second(monkeypatch):
+    import email.utils
+    from swiftlike import timestamp
+    calls = []
+    real = timestamp.http_date
+    monkeypatch.setattr(timestamp, 'http_date', lambda s: calls.append(s) or real(s))
+    for now in (1700000000.1, 1700000000.9, 1700000001.0, 1700000001.5, 1700000000.2):
+        monkeypatch.setattr(timestamp.time, 'time', lambda: now)
+        assert timestamp.http_date_now() == email.utils.formatdate(int(now), usegmt=True)
+    assert calls == [1700000000, 1700000001, 1700000000]
