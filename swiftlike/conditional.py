@@ -47,6 +47,17 @@ def _matches(tags, etag):
     return tags == '*' or (etag is not None and etag.strip('"') in tags)
 
 
+# The WSGI environ keys of the headers evaluate() reads.
+CONDITION_KEYS = ('HTTP_IF_MATCH', 'HTTP_IF_NONE_MATCH', 'HTTP_IF_MODIFIED_SINCE',
+                  'HTTP_IF_UNMODIFIED_SINCE')
+
+
+def has_conditions(environ):
+    """Whether a request carries any header evaluate() reads (most do not:
+    then there is nothing to evaluate)."""
+    return any(key in environ for key in CONDITION_KEYS)
+
+
 def evaluate(headers, etag, last_modified, method='GET'):
     """None, 304 or 412 for request `headers` (a case-insensitive mapping)."""
     if_match = parse_etags(headers.get('If-Match'))

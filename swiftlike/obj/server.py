@@ -383,6 +383,8 @@ class App(StorageServer):
         return device, df
 
     def _conditional(self, req, df, headers):
+        if not conditional.has_conditions(req.environ):
+            return None
         last_modified = _ceil_seconds(df.timestamp)
         status = conditional.evaluate(req.headers, df.metadata.get('ETag'), last_modified,
                                       req.method)

@@ -95,6 +95,11 @@ EARLIER = email.utils.formatdate(NOW - 100, usegmt=True)
 ])
 def test_evaluate(headers, method, expected):
     assert conditional.evaluate(headers, 'abc', NOW, method) == expected
+    # The short cut the object server takes: no condition, nothing to evaluate.
+    environ = {'HTTP_' + k.upper().replace('-', '_'): v for k, v in headers.items()}
+    environ.update({'HTTP_X_OTHER': '1', 'CONTENT_LENGTH': '0'})
+    assert conditional.has_conditions(environ) is bool(headers)
+    assert conditional.has_conditions(environ) or expected is None
 
 
 def test_if_range():
