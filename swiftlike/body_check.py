@@ -24,7 +24,7 @@ MD5 as before.
 import re
 import zlib
 
-from swiftlike.constraints import MAX_FILE_SIZE
+from swiftlike.constraints import MAX_FILE_SIZE, is_decimal
 from swiftlike.exceptions import BadRequest, RequestEntityTooLarge, UnprocessableEntity
 
 HEADER = 'X-Backend-Body-Check'
@@ -88,7 +88,7 @@ def expected_length(headers):
     if value is None:
         return None
     value = value.strip()
-    if not (value.isdigit() and value.isascii()) or len(value) > 20:
+    if not is_decimal(value) or len(value) > 20:
         raise BadRequest('Invalid %s: %r' % (LENGTH_HEADER, value[:32]))
     if int(value) > MAX_FILE_SIZE:
         raise RequestEntityTooLarge('Your request is too large (limit %d bytes).'
@@ -98,7 +98,8 @@ def expected_length(headers):
 
 def etag_from_trailer(trailers, crc):
     """The body's MD5 from the trailer, once the CRC-32 of the bytes received
-    (`crc`, a Crc32) matches the sender's; UnprocessableEntity otherwise."""
+    (`crc.hexdigest()`: a Crc32, or a Summer over one) matches the sender's;
+    UnprocessableEntity otherwise."""
     md5 = trailers.get(MD5_TRAILER.lower(), '').strip().lower()
     sent = trailers.get(CRC_TRAILER.lower(), '').strip().lower()
     if not _MD5_HEX.fullmatch(md5) or not sent:
