@@ -6,6 +6,7 @@
 #
 #   bash tools/daemons_onoff.sh DATA_DIR OUT_DIR [PAIRS]
 #
+# AIO_ARGS adds aio flags to every run, e.g. AIO_ARGS="--workers 2 --storage-workers 0".
 # The data dir is kept between runs, so the cluster ages as a real one does.
 # A daemons-on run starts 45 s after the aio, so the first passes are over.
 set -u
@@ -14,13 +15,15 @@ HERE=$(cd "$(dirname "$0")" && pwd); cd "$HERE/.."
 mkdir -p "$OUT"
 start() {
   nohup .venv/bin/swiftlike-aio --xfs --xfs-size 6144 --data-dir "$D" --port 8070 --base-port 6410 \
-    --processes server --log-level WARNING "$@" > "$OUT/aio.log" 2>&1 < /dev/null &
+    --processes server --log-level WARNING ${AIO_ARGS:-} "$@" > "$OUT/aio.log" 2>&1 < /dev/null &
   for _ in $(seq 90); do
     curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8070/info 2>/dev/null | grep -q 200 && break
     sleep 1
   done
 }
-stop() { pkill -f "data-dir $D"; sleep 2; pkill -f "$D"; sleep 5; }
+# (by the aio's flag and the servers' config paths: this script's own command
+# line names $D too)
+stop() { pkill -f -- "--data-dir $D"; sleep 2; pkill -f "$D/etc/"; sleep 5; }
 for pair in $(seq 1 "$PAIRS"); do
   for mode in off on; do
     if [ $mode = off ]; then start --no-daemons; sleep 10; else start; sleep 45; fi
