@@ -14,7 +14,7 @@ from urllib.parse import quote
 from swiftlike.concurrency import Timeout
 from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import ConnectionTimeout
-from swiftlike.http_framing import read_header_block
+from swiftlike.http_framing import LAST_CHUNK, chunk_frame, read_header_block
 
 MAX_IDLE_PER_NODE = 16
 
@@ -226,11 +226,6 @@ def request(pool, node, method, path, headers, body=b'', query=None,
     raise ConnectionTimeout('%s to %s:%s failed' % (method, node['ip'], node['port']))
 
 
-def chunk_frame(data):
-    """`data` framed as one chunk of a chunked body."""
-    return b'%x\r\n%s\r\n' % (len(data), data)
-
-
 class Putter:
     """One streaming PUT to an object server, opened with Expect: 100-continue."""
 
@@ -253,7 +248,7 @@ class Putter:
         except OSError:
             self.failed = True
 
-    def finish(self, last=b'0\r\n\r\n'):
+    def finish(self, last=LAST_CHUNK):
         """End a chunked body: `last` is the last chunk and the trailer."""
         if self.chunked and not self.failed:
             try:

@@ -236,6 +236,14 @@ def body_framing(pairs, version):
     return 'length', int(value)
 
 
+def chunk_frame(data):
+    """`data` framed as one chunk of a chunked body (RFC 9112 §7.1)."""
+    return b'%x\r\n%s\r\n' % (len(data), data)
+
+
+LAST_CHUNK = b'0\r\n\r\n'   # the end of a chunked body without trailers
+
+
 def body_trailers(body):
     """The trailer fields of a request body (a server loop's wsgi.input) by
     lower-case name: those of a chunked body read to its end, else {}."""

@@ -29,9 +29,10 @@ import time
 from urllib.parse import unquote
 
 from swiftlike import concurrency
-from swiftlike.http_framing import (MAX_HEADERS, ChunkedReader, ClosedEarly,
-                                    FramingError, body_framing, parse_request_line,
-                                    read_header_block, refusal, valid_header_block)
+from swiftlike.http_framing import (LAST_CHUNK, MAX_HEADERS, ChunkedReader, ClosedEarly,
+                                    FramingError, body_framing, chunk_frame,
+                                    parse_request_line, read_header_block, refusal,
+                                    valid_header_block)
 from swiftlike.timestamp import http_date_now
 
 _RECV = 65536
@@ -371,7 +372,7 @@ class _Connection:
                 pass
             elif state['chunked']:
                 if data:
-                    out += b'%x\r\n%s\r\n' % (len(data), data)
+                    out += chunk_frame(data)
             else:
                 out += data
             if out:
@@ -397,7 +398,7 @@ class _Connection:
                 if pending or not state['sent']:
                     write(b''.join(pending))
                 if state['chunked']:
-                    self.sock.sendall(b'0\r\n\r\n')
+                    self.sock.sendall(LAST_CHUNK)
         except FramingError:
             if state['sent']:
                 return False

@@ -42,6 +42,7 @@ from swiftlike import backend_http, concurrency
 from swiftlike.constraints import is_decimal
 from swiftlike.daemon import Daemon, DaemonConf, local_ips
 from swiftlike.exceptions import SwiftlikeError
+from swiftlike.http_framing import LAST_CHUNK, chunk_frame
 from swiftlike.obj.diskfile import OBJECTS_DIR, TMP_DIR
 from swiftlike.obj.object_files import (list_partition, quarantine_hash_dir, read_file_record,
                                         reclaim_partition, remove_files)
@@ -357,7 +358,7 @@ class ObjectReplicator(Daemon):
                 for name_hash in sorted(wanted):
                     for name in wanted[name_hash]:
                         self._send_file(conn, part_path, name_hash, name, stats)
-                conn.send(b'%x\r\n%s\r\n0\r\n\r\n' % (len(END_RECORD), END_RECORD))
+                conn.send(chunk_frame(END_RECORD) + LAST_CHUNK)
                 resp = conn.getresponse()
                 data = resp.read()
         except (OSError, concurrency.Timeout, Exception) as err:
@@ -380,13 +381,13 @@ class ObjectReplicator(Daemon):
         metadata, fd, size = record
         try:
             head = encode_header(name_hash, name, size, metadata)
-            conn.send(b'%x\r\n%s\r\n' % (len(head), head))
+            conn.send(chunk_frame(head))
             offset = 0
             while offset < size:
                 chunk = os.pread(fd, min(65536, size - offset), offset)
                 if not chunk:
                     raise PeerError('%s shrank while being sent' % name)
-                conn.send(b'%x\r\n%s\r\n' % (len(chunk), chunk))
+                conn.send(chunk_frame(chunk))
                 offset += len(chunk)
                 self.limit(nbytes=len(chunk))
         finally:
