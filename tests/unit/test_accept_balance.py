@@ -64,9 +64,16 @@ SERVER = textwrap.dedent('''
 
 
 def _sockets(pid):
+    """The sockets `pid` has open (an fd that closes while they are counted
+    is not one of them)."""
     fd_dir = '/proc/%d/fd' % pid
-    return sum(1 for fd in os.listdir(fd_dir)
-               if os.readlink(os.path.join(fd_dir, fd)).startswith('socket:'))
+    count = 0
+    for fd in os.listdir(fd_dir):
+        try:
+            count += os.readlink(os.path.join(fd_dir, fd)).startswith('socket:')
+        except FileNotFoundError:
+            pass
+    return count
 
 
 def _pid_of(conn):
