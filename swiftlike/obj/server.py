@@ -251,8 +251,9 @@ class App(StorageServer):
                       expected_etag):
         """The new .data's metadata once the whole body is in `summer`. The
         ETag is the MD5 `summer` computed or, for a body the proxy checks
-        (swiftlike.body_check), the MD5 in its trailer once the CRC-32
-        `summer` computed matches the sender's and the whole body came."""
+        (swiftlike.body_check), the MD5 in its trailer once the CRC
+        `summer` computed matches the sender's and the whole body came.
+        `checked` is that body's body_check.Check, or None."""
         size = summer.size
         if not checked:
             etag = summer.hexdigest()
@@ -260,7 +261,7 @@ class App(StorageServer):
             raise ClientDisconnect('Body ended after %d of %d bytes' % (size, length))
         else:
             etag = body_check.etag_from_trailer(body_trailers(req.environ['wsgi.input']),
-                                                summer)
+                                                summer, checked)
         if expected_etag and expected_etag != etag:
             raise UnprocessableEntity('ETag %s does not match the body (%s)'
                                       % (expected_etag[:64], etag))
@@ -273,7 +274,7 @@ class App(StorageServer):
                          'Content-Type': req.headers['Content-Type'],
                          'Content-Length': str(size), 'ETag': etag})
         if checked:
-            metadata[body_check.METADATA_KEY] = summer.hexdigest()
+            metadata[checked.metadata_key] = summer.hexdigest()
         return metadata
 
     @disk_errors
@@ -296,7 +297,7 @@ class App(StorageServer):
         # conditional PUT is judged again under the object's lock at commit.
         conditional_put.check(req.headers, timestamp, orig_ts, orig_meta, exists)
         locked = conditional_put.is_conditional(req.headers)
-        summer = body_check.Summer(body_check.Crc32() if checked
+        summer = body_check.Summer(checked.algorithm() if checked
                                    else hashlib.md5(usedforsecurity=False))
         # A checked body's length is the proxy's word, not the framing's: the
         # body is read to its end, and its size compared once it is there.

@@ -4,8 +4,8 @@ A whole-object read checks the bytes against the stored ETag as it goes and
 holds back the last chunk until the check passes: on a mismatch the object
 is quarantined and the stream aborts, so the client sees a short body and a
 cut connection instead of bad bytes served silently. An object stored with a
-CRC-32 of its body (swiftlike.body_check) is checked by that instead: it
-catches what the MD5 would (bytes changed on the disk) at a quarter of the
+CRC of its body (swiftlike.body_check) is checked by that instead: it
+catches what the MD5 would (bytes changed on the disk) at a fraction of the
 cost; the auditor still checks the MD5.
 """
 import hashlib
@@ -82,9 +82,10 @@ class ObjectStream:
     def _verified_whole(self):
         length = self.diskfile.content_length
         metadata = self.diskfile.metadata
-        expected = metadata.get(body_check.METADATA_KEY)
-        if expected is not None:
-            what, summer = 'CRC-32', body_check.Crc32()
+        checked = body_check.stored(metadata)
+        if checked is not None:
+            check, expected = checked
+            what, summer = check.title, check.algorithm()
         else:
             what, summer = 'ETag', hashlib.md5(usedforsecurity=False)
             expected = metadata.get('ETag', '')

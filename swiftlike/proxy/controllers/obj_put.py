@@ -90,7 +90,7 @@ def checked_headers(headers_list, content_length):
     trailer that stream_body ends it with (swiftlike.body_check)."""
     for headers in headers_list:
         headers.pop('Content-Length', None)
-        headers[body_check.HEADER] = body_check.KIND
+        headers[body_check.HEADER] = body_check.SEND.name
         if content_length is not None:
             headers[body_check.LENGTH_HEADER] = str(content_length)
     return headers_list
@@ -102,7 +102,7 @@ def stream_body(putters, reader, content_length, chunk_size, client_timeout, rep
     it got by); returns bytes sent."""
     quorum = quorum_size(replicas)
     md5 = hashlib.md5(usedforsecurity=False)
-    crc = body_check.Crc32()
+    crc = body_check.SEND.algorithm()
     sent = 0
     while True:
         size = chunk_size

@@ -268,14 +268,15 @@ class FakePutter(Putter):
 
     def _checked(self):
         """As an object server checks a body sent with body_check's trailer:
-        the whole body came, and its CRC-32 and MD5 are the ones sent."""
+        the whole body came, and its CRC and MD5 are the ones sent."""
         lines = self.last.decode('ascii').split('\r\n')
         trailers = {k.lower(): v.strip() for k, _, v in (line.partition(':') for line in lines[1:-2])}
-        crc = body_check.Crc32()
+        check = body_check.KINDS[self.h[body_check.HEADER.lower()]]
+        crc = check.algorithm()
         crc.update(bytes(self.body))
         length = self.h.get(body_check.LENGTH_HEADER.lower())
         return lines[0] == '0' and (length is None or int(length) == len(self.body)) and \
-            trailers.get('x-backend-body-crc32') == crc.hexdigest() and \
+            trailers.get(check.trailer.lower()) == crc.hexdigest() and \
             trailers.get('x-backend-body-md5') == hashlib.md5(self.body).hexdigest()
 
     def response(self, pool, timeout):
