@@ -24,7 +24,7 @@ import signal
 import socket
 import time
 
-from swiftlike import metrics
+from swiftlike import fs, metrics
 from swiftlike.fs import write_atomically
 from swiftlike.metrics import MetricsConf
 from swiftlike.logs import get_logger, new_txn_id, set_txn_id
@@ -296,7 +296,7 @@ class Daemon:
                 continue
             if self.only_devices is not None and name not in self.only_devices:
                 continue
-            if self.conf.mount_check and not os.path.ismount(path):
+            if self.conf.mount_check and not fs.is_mount_point(path):
                 self.logger.warning('skipping %s: not mounted', path)
                 continue
             result.append(name)

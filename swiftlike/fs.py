@@ -2,6 +2,7 @@
 import ctypes
 import ctypes.util
 import os
+import stat
 import tempfile
 
 _libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
@@ -10,6 +11,23 @@ _sync_file_range = getattr(_libc, 'sync_file_range', None)
 if _sync_file_range is not None:
     _sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
 _SYNC_FILE_RANGE_WRITE = 2
+
+
+def is_mount_point(path):
+    """os.path.ismount's answer in two stat calls: path is not a symlink, and
+    it is on another filesystem than its parent directory, or is that
+    directory (the root). os.path.ismount finds the parent by resolving every
+    component of the path (an lstat each), which a storage server paid on
+    every request; here the parent is the path's lexical parent, followed if
+    it is a symlink, the same directory for a device under `devices`."""
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            return False
+        parent = os.stat(os.path.dirname(os.path.abspath(path)))
+    except (OSError, ValueError):
+        return False
+    return st.st_dev != parent.st_dev or st.st_ino == parent.st_ino
 
 
 def fsync_path(path):

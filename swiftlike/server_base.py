@@ -19,7 +19,7 @@ import os
 import time
 from urllib.parse import quote
 
-from swiftlike import concurrency
+from swiftlike import concurrency, fs
 from swiftlike.exceptions import BadRequest, InsufficientStorage, SwiftlikeError
 from swiftlike.http import Request, make_response
 from swiftlike.logs import get_logger, log_line, set_txn_id
@@ -128,7 +128,7 @@ class StorageServer:
         """The device's directory; 507 when unmounted, or when full for writes."""
         validate_device(device)
         path = os.path.join(self.conf.devices, device)
-        if self.conf.mount_check and not os.path.ismount(path):
+        if self.conf.mount_check and not fs.is_mount_point(path):
             raise InsufficientStorage('Device %s is not mounted' % device)
         if not os.path.isdir(path):
             raise InsufficientStorage('Device %s does not exist' % device)

@@ -13,7 +13,7 @@ without; prints the CPU milliseconds per GET of both and the profile's
 middleware lines. Run it with two checkouts' venvs against their own aios,
 alternating, to compare two pipelines.
 """
-import sys, io, time, cProfile, pstats, urllib.request
+import os, sys, io, time, cProfile, pstats, urllib.request
 from swiftlike import concurrency
 concurrency.monkey_patch()
 from swiftlike.proxy import server
@@ -48,4 +48,4 @@ print('cpu ms per GET (with profiler)', (time.process_time() - t) * 1000 / N)
 t = time.process_time()
 for i in range(N): call('GET', p + '/o')
 print('cpu ms per GET (no profiler)', (time.process_time() - t) * 1000 / N)
-st = pstats.Stats(pr); st.sort_stats("tottime").print_stats("middleware|proxy/(server|unsupported|cors|pipeline)|toolkit|subrequest", 40)
+st = pstats.Stats(pr); st.sort_stats("tottime").print_stats(os.environ.get("PAT", "middleware|proxy/(server|unsupported|cors|pipeline)|toolkit|subrequest"), int(os.environ.get("TOP", "40")))

@@ -15,7 +15,7 @@ import os
 import tempfile
 import uuid
 
-from swiftlike import metrics
+from swiftlike import fs, metrics
 from swiftlike.constraints import is_decimal
 from swiftlike.fs import fsync_path, start_writeback, syncfs_path
 from swiftlike.hashing import hash_path
@@ -95,7 +95,7 @@ class FsDiskFileManager(DiskFileManager):
         except KeyError:
             pass
         syncer = None
-        if self.group_sync != 'auto' or os.path.ismount(device_path):
+        if self.group_sync != 'auto' or fs.is_mount_point(device_path):
             syncer = GroupSync(device_path, self._sync)
         return self._group_syncs.setdefault(device_path, syncer)
 

@@ -72,7 +72,7 @@ import hashlib
 import os
 import time
 
-from swiftlike import __version__, hashing
+from swiftlike import __version__, fs, hashing
 from swiftlike.daemon import DAEMON_CLASSES, read_recon
 from swiftlike.exceptions import BadRequest, NotFound
 from swiftlike.recon import diskio, procfs
@@ -170,7 +170,7 @@ class ReconEndpoints:
         path = os.path.join(self.devices, name)
         if not os.path.isdir(path):
             return False
-        return os.path.ismount(path) if self.mount_check else True
+        return fs.is_mount_point(path) if self.mount_check else True
 
     def _md5(self, path):
         try:
