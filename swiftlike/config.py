@@ -95,7 +95,8 @@ def build(cls, values, source='<dict>', section='DEFAULT', defaults=None):
         except (TypeError, ValueError):
             raise ConfigError('%s [%s]: invalid value for %r: %r' % (source, section, name, raw))
     obj = cls(**kwargs)
-    for check in (getattr(obj, 'validate', None), getattr(obj, 'validate_statsd', None)):
+    for check in (getattr(obj, 'validate', None), getattr(obj, 'validate_statsd', None),
+                  getattr(obj, 'validate_wsgi', None)):
         if check:
             try:
                 check()

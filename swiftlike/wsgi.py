@@ -38,6 +38,21 @@ class WsgiConf(MetricsConf):
     # WSGI server); both read requests by the same strict rules.
     http_server: str = 'native'
 
+    def validate_wsgi(self):
+        """Called by config.build: a server's settings are refused when read,
+        not when it starts serving."""
+        if self.http_server not in SERVER_LOOPS:
+            raise ValueError('http_server must be %s, not %r'
+                             % (' or '.join(sorted(SERVER_LOOPS)), self.http_server))
+        for name in ('max_clients', 'backlog'):
+            if getattr(self, name) < 1:
+                raise ValueError('%s must be at least 1' % name)
+        for name in ('client_timeout', 'graceful_timeout'):
+            if not getattr(self, name) > 0:
+                raise ValueError('%s must be more than 0' % name)
+        if self.workers < 0:
+            raise ValueError('workers must be 0 or more')
+
 
 def bind(conf, retries=30):
     """A listening socket, retrying while the address is still in use."""
