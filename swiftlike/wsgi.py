@@ -47,9 +47,10 @@ class WsgiConf(MetricsConf):
         for name in ('max_clients', 'backlog'):
             if getattr(self, name) < 1:
                 raise ValueError('%s must be at least 1' % name)
-        for name in ('client_timeout', 'graceful_timeout'):
-            if not getattr(self, name) > 0:
-                raise ValueError('%s must be more than 0' % name)
+        if not self.client_timeout > 0:
+            raise ValueError('client_timeout must be more than 0')
+        if not self.graceful_timeout >= 0:
+            raise ValueError('graceful_timeout must be 0 or more')
         if self.workers < 0:
             raise ValueError('workers must be 0 or more')
 

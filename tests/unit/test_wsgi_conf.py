@@ -13,7 +13,7 @@ BAD = [
     ('http_server', 'twisted'), ('http_server', ''), ('http_server', 'Native'),
     ('max_clients', '0'), ('max_clients', '-5'), ('backlog', '0'),
     ('client_timeout', '0'), ('client_timeout', '-1'), ('client_timeout', 'nan'),
-    ('graceful_timeout', '-1'), ('workers', '-1'),
+    ('graceful_timeout', '-1'), ('graceful_timeout', 'nan'), ('workers', '-1'),
 ]
 
 
@@ -40,9 +40,10 @@ def test_bad_values_are_refused_when_read(tmp_path, key, value):
 @pytest.mark.parametrize('value', sorted(SERVER_LOOPS))
 def test_every_known_loop_is_taken(tmp_path, value):
     path = tmp_path / 'server.conf'
-    path.write_text('[proxy-server]\nhttp_server = %s\nworkers = 0\n' % value)
+    path.write_text('[proxy-server]\nhttp_server = %s\nworkers = 0\ngraceful_timeout = 0\n' % value)
     from swiftlike.proxy.server import Conf
-    assert load_section(str(path), 'proxy-server', Conf).http_server == value
+    conf = load_section(str(path), 'proxy-server', Conf)
+    assert (conf.http_server, conf.workers, conf.graceful_timeout) == (value, 0, 0)
 
 
 def test_a_server_with_a_bad_loop_says_so_and_exits(tmp_path):
