@@ -227,12 +227,12 @@ def request(pool, node, method, path, headers, body=b'', query=None,
 
 
 class Putter:
-    """One streaming PUT to an object server, opened with Expect: 100-continue."""
+    """One streaming PUT to an object server, opened with Expect: 100-continue;
+    its body goes chunked."""
 
-    def __init__(self, node, conn, chunked):
+    def __init__(self, node, conn):
         self.node = node
         self.conn = conn
-        self.chunked = chunked
         self.failed = False
 
     def send(self, data, framed=None):
@@ -241,16 +241,13 @@ class Putter:
         if self.failed:
             return
         try:
-            if self.chunked:
-                self.conn.send(framed if framed is not None else chunk_frame(data))
-            else:
-                self.conn.send(data)
+            self.conn.send(framed if framed is not None else chunk_frame(data))
         except OSError:
             self.failed = True
 
     def finish(self, last=LAST_CHUNK):
-        """End a chunked body: `last` is the last chunk and the trailer."""
-        if self.chunked and not self.failed:
+        """End the body: `last` is the last chunk and the trailer."""
+        if not self.failed:
             try:
                 self.conn.send(last)
             except OSError:
@@ -291,20 +288,16 @@ def _read_interim(conn, timeout):
     return status, headers
 
 
-def open_put(pool, node, path, headers, chunked, conn_timeout=0.5, timeout=10.0):
-    """Open a PUT and wait for 100 Continue.
+def open_put(pool, node, path, headers, conn_timeout=0.5, timeout=10.0):
+    """Open a PUT whose body goes chunked, and wait for 100 Continue.
 
     Returns a Putter, or a BackendResponse when the server answered at once
     (507, 409 ...). Raises ConnectionTimeout on connection problems.
     """
     headers = dict(headers)
-    # An empty body has nothing to hold back: servers answer at once.
-    expect = chunked or headers.get('Content-Length') != '0'
-    if expect:
-        headers['Expect'] = '100-continue'
-    if chunked:
-        headers['Transfer-Encoding'] = 'chunked'
-        headers.pop('Content-Length', None)
+    headers['Expect'] = '100-continue'
+    headers['Transfer-Encoding'] = 'chunked'
+    headers.pop('Content-Length', None)
     for attempt in (0, 1):
         conn = pool.get(node) if attempt == 0 else None
         reused = conn is not None
@@ -314,8 +307,6 @@ def open_put(pool, node, path, headers, chunked, conn_timeout=0.5, timeout=10.0)
             conn.timeout = timeout
             conn.sock.settimeout(timeout)
             _send_head(conn, 'PUT', path, headers)
-            if not expect:
-                return Putter(node, conn, chunked)
             status, resp_headers = _read_interim(conn, timeout)
         except (OSError, http.client.HTTPException, ConnectionTimeout) as err:
             conn.close()
@@ -323,7 +314,7 @@ def open_put(pool, node, path, headers, chunked, conn_timeout=0.5, timeout=10.0)
                 continue
             raise ConnectionTimeout('PUT to %s:%s failed: %s' % (node['ip'], node['port'], err))
         if status == 100:
-            return Putter(node, conn, chunked)
+            return Putter(node, conn)
         conn.close()
         return BackendResponse(node, status, resp_headers)
     raise ConnectionTimeout('PUT to %s:%s failed' % (node['ip'], node['port']))

@@ -312,10 +312,9 @@ class ObjectController(Controller):
         app = self.app
         suffix = name_path(self.account, self.container, self.obj)
         node_iter = self.nodes(ring, part, nodes)
-        # Chunked to the replicas: the body ends with its MD5 and CRC-32.
+        # Chunked to the replicas: the body ends with its MD5 and CRC.
         putters, finals = obj_put.open_putters(app, node_iter, part, suffix,
-                                               obj_put.checked_headers(headers_list, length),
-                                               True)
+                                               obj_put.checked_headers(headers_list, length))
         replicas = len(nodes)
         create_only = 'If-None-Match' in headers_list[0]
         if create_only and any(r.status == 412 for r in finals):

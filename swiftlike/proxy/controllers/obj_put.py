@@ -20,14 +20,14 @@ from swiftlike.proxy.controllers.base import node_path
 from swiftlike.proxy.node_iter import best_status, quorum_size
 
 
-def _open_slot(app, nodes, part, suffix, headers, chunked):
+def _open_slot(app, nodes, part, suffix, headers):
     """A Putter for one replica, or a BackendResponse with a final answer,
     or None when every node failed."""
     for node in nodes:
         path = node_path(node, part, suffix)
         start = time.monotonic()
         try:
-            result = backend.open_put(app.pool, node, path, headers, chunked,
+            result = backend.open_put(app.pool, node, path, headers,
                                       app.conf.conn_timeout, app.conf.node_timeout)
         except ConnectionTimeout as err:
             app.backend_done(node, 'PUT', None, time.monotonic() - start)
@@ -48,11 +48,11 @@ def _open_slot(app, nodes, part, suffix, headers, chunked):
     return None
 
 
-def open_putters(app, nodes, part, suffix, headers_list, chunked):
+def open_putters(app, nodes, part, suffix, headers_list):
     """(putters, final responses) after opening one PUT per replica."""
     pile = GreenPile(len(headers_list))
     for headers in headers_list:
-        pile.spawn(_open_slot, app, nodes, part, suffix, headers, chunked)
+        pile.spawn(_open_slot, app, nodes, part, suffix, headers)
     putters, finals = [], []
     for result in pile:
         if isinstance(result, backend.Putter):
@@ -86,10 +86,9 @@ def read_whole(reader, length, client_timeout):
 
 
 def checked_headers(headers_list, content_length):
-    """The replicas' headers for a body sent chunked with the MD5 and CRC-32
-    trailer that stream_body ends it with (swiftlike.body_check)."""
+    """The replicas' headers for a body sent chunked (open_put) with the MD5
+    and CRC trailer that stream_body ends it with (swiftlike.body_check)."""
     for headers in headers_list:
-        headers.pop('Content-Length', None)
         headers[body_check.HEADER] = body_check.SEND.name
         if content_length is not None:
             headers[body_check.LENGTH_HEADER] = str(content_length)
@@ -98,7 +97,7 @@ def checked_headers(headers_list, content_length):
 
 def stream_body(putters, reader, content_length, chunk_size, client_timeout, replicas):
     """Copy the body from `reader(size)` to every putter, then end it with
-    the trailer (the body's MD5, and the CRC-32 each replica checks the bytes
+    the trailer (the body's MD5, and the CRC each replica checks the bytes
     it got by); returns bytes sent."""
     quorum = quorum_size(replicas)
     md5 = hashlib.md5(usedforsecurity=False)

@@ -250,8 +250,8 @@ class FakeRing:
 class FakePutter(Putter):
     """A streamed PUT to a fake node: bytes gathered, stored on response()."""
 
-    def __init__(self, cluster, fnode, node, name, h, chunked):
-        super().__init__(node, FakeConn(cluster), chunked)
+    def __init__(self, cluster, fnode, node, name, h):
+        super().__init__(node, FakeConn(cluster))
         self.fnode, self.name, self.h, self.body = fnode, name, h, bytearray()
         self.last = None
 
@@ -375,19 +375,18 @@ class FakeCluster:
             status, rh, data = fnode.db_request(kind, method, name, h, query)
         return self.answer(fnode, node, status, rh, data, method, pool)
 
-    def open_put(self, pool, node, path, headers, chunked, conn_timeout=0.5, timeout=10.0):
+    def open_put(self, pool, node, path, headers, conn_timeout=0.5, timeout=10.0):
         _kind, fnode, name = self._find(node, path)
-        h = {k.lower(): v for k, v in headers.items()}
+        # (the body goes chunked, as backend_http.open_put sends it)
+        h = {k.lower(): v for k, v in headers.items() if k.lower() != 'content-length'}
         self.log.append((node['device'], 'PUT', name, h))
         status = fnode.connect('PUT', timeout)
-        if not chunked and h.get('content-length') == '0':
-            return FakePutter(self, fnode, node, name, h, chunked)   # no Expect: no early answer
         early = (status, {}, b'') if status else \
             (fnode.expect_status, {}, b'') if fnode.expect_status else \
             fnode.put_precondition(name, h)
         if early:
             return BackendResponse(node, early[0], header_dict(early[1].items()))
-        return FakePutter(self, fnode, node, name, h, chunked)
+        return FakePutter(self, fnode, node, name, h)
 
     def update_listing(self, h, prefix, name, record):
         """What an object (container) server sends its container (account)
