@@ -27,6 +27,7 @@ there is one, C tables where not). zlib's CRC-32 is what the first proxies
 with this check sent; object servers still take it, and objects stored with
 it are still checked by it.
 """
+import collections
 import re
 import zlib
 
@@ -62,16 +63,9 @@ class Crc32c(Crc32):
         self.value = crc32c.crc32c(data, self.value)
 
 
-class Check:
-    """One kind of check: its name in the request header, its trailer, the
-    metadata it is stored as, and its checksum."""
-
-    def __init__(self, name, title, trailer, metadata_key, algorithm):
-        self.name = name
-        self.title = title
-        self.trailer = trailer
-        self.metadata_key = metadata_key
-        self.algorithm = algorithm
+# One kind of check: its name in the request header, its name in messages,
+# its trailer, the metadata it is stored as, and its checksum's class.
+Check = collections.namedtuple('Check', 'name title trailer metadata_key algorithm')
 
 
 KINDS = {check.name: check for check in (
@@ -92,7 +86,7 @@ def stored(metadata):
 
 
 class Summer:
-    """A body's checksum (an MD5, or a Crc32 for a checked body) and size."""
+    """A body's checksum (an MD5, or the check's CRC for a checked body) and size."""
 
     def __init__(self, algorithm):
         self.algorithm = algorithm

@@ -11,6 +11,7 @@ follows a request into the workers it spawns, so their log lines carry it.
 """
 import collections
 import contextvars
+import functools
 import os
 import socket
 import threading
@@ -190,19 +191,15 @@ class ThreadPool:
         self._jobs = SimpleQueue()
         self._done = collections.deque()
         if hasattr(os, 'eventfd'):
-            self._rfd = self._wfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self._rfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self._signal = functools.partial(os.eventfd_write, self._rfd, 1)
         else:
-            self._rfd, self._wfd = os.pipe()
+            self._rfd, wfd = os.pipe()
             os.set_blocking(self._rfd, False)
+            self._signal = functools.partial(os.write, wfd, b'.')
         self._threads = 0
         self._pending = 0
         eventlet.spawn_n(self._deliver)
-
-    def _signal(self):
-        if self._rfd == self._wfd:
-            os.eventfd_write(self._wfd, 1)
-        else:
-            os.write(self._wfd, b'.')
 
     def _work(self):
         jobs, done, signal = self._jobs, self._done, self._signal
