@@ -94,11 +94,9 @@ def serve_all(services, balances=None):
     `balances`: a forked worker's accept_balance.WorkerBalance per service."""
     servers = []
     for i, (sock, app, conf) in enumerate(services):
-        loop = SERVER_LOOPS.get(conf.http_server)
-        if loop is None:
-            raise ValueError('http_server must be native or eventlet, not %r'
-                             % conf.http_server)
-        servers.append(concurrency.spawn(loop, sock, app, concurrency.GreenPool(conf.max_clients),
+        conf.validate_wsgi()    # (done when read; a conf made in code gets it here)
+        servers.append(concurrency.spawn(SERVER_LOOPS[conf.http_server], sock, app,
+                                         concurrency.GreenPool(conf.max_clients),
                                          conf.client_timeout,
                                          balances[i] if balances is not None else None))
     graceful_timeout = max(conf.graceful_timeout for _s, _a, conf in services)
