@@ -9,7 +9,9 @@ context (contextvars): the transaction id that swiftlike.logs keeps there
 follows a request into the workers it spawns, so their log lines carry it.
 (A new greenlet or OS thread would otherwise start with an empty context.)
 """
+import _thread
 import collections
+import contextlib
 import contextvars
 import functools
 import os
@@ -153,6 +155,69 @@ def _real_threading():
     return threading
 
 
+# Per green thread making an inline disk call (DiskExecutor.run_quick): the
+# seconds it has spent since blocked on something else (a disk thread's call,
+# a GreenCondition), which is not the inline call's own time.
+_BLOCKED = {}
+
+
+@contextlib.contextmanager
+def _blocked():
+    current = greenlet.getcurrent()
+    if current not in _BLOCKED:
+        yield
+        return
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        _BLOCKED[current] += time.monotonic() - start
+
+
+# The C get_ident, bound before any monkey-patching, and the OS thread that
+# imported this module: the one whose event loop serves the process.
+_get_ident = _thread.get_ident
+_LOOP_IDENT = _get_ident()
+
+
+def on_loop_thread():
+    """True in the OS thread that runs the event loop, False in a disk thread
+    (or any other OS thread)."""
+    return _get_ident() == _LOOP_IDENT
+
+
+class GreenCondition:
+    """A condition variable for the green threads of one OS thread, shaped
+    like threading.Condition (with, wait, notify_all, acquire, release). Its
+    lock does nothing: green threads switch only where they block."""
+
+    def __init__(self):
+        self._waiters = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def acquire(self):
+        pass
+
+    def release(self):
+        pass
+
+    def wait(self):
+        event = eventlet.event.Event()
+        self._waiters.append(event)
+        with _blocked():
+            event.wait()
+
+    def notify_all(self):
+        waiters, self._waiters = self._waiters, []
+        for event in waiters:
+            event.send()
+
+
 def ThreadCondition():  # noqa: N802 - a class to its callers
     """A condition variable of the real threading module: disk threads block
     on it without the event loop's help."""
@@ -254,6 +319,12 @@ class ThreadPool:
 _POOL = ThreadPool(64)
 
 
+def run_in_thread(func, *args, **kwargs):
+    """func(*args, **kwargs) in a disk thread, the calling green thread waiting."""
+    with _blocked():
+        return _POOL.execute(_copy_context().run, func, *args, **kwargs)
+
+
 class DiskExecutor:
     """Runs blocking filesystem calls in OS threads, bounded per device.
 
@@ -291,21 +362,36 @@ class DiskExecutor:
         token = object()
         running[token] = time.monotonic()
         try:
-            with self._limit(device):
+            with _blocked(), self._limit(device):
                 return _POOL.execute(_copy_context().run, func, *args, **kwargs)
         finally:
             del running[token]
 
     def run_quick(self, device, func, *args, **kwargs):
+        if not self.inline_quick:
+            return self.run(device, func, *args, **kwargs)
+        return self.run_inline(device, func, *args, **kwargs)
+
+    def run_inline(self, device, func, *args, **kwargs):
+        """run_quick whatever inline_quick says: the caller has its own
+        setting (small writes whose flushes are shared, row updates)."""
         if self.threads_per_disk <= 0:
             return func(*args, **kwargs)
-        if not self.inline_quick or not self._healthy(device):
+        if not self._healthy(device):
             return self.run(device, func, *args, **kwargs)
+        current = greenlet.getcurrent()
+        outer = _BLOCKED.get(current)
+        _BLOCKED[current] = 0.0
         start = time.monotonic()
         try:
             return func(*args, **kwargs)
         finally:
-            if time.monotonic() - start > self.slow:
+            blocked = _BLOCKED.pop(current)
+            if outer is not None:   # an inline call inside another
+                _BLOCKED[current] = outer + blocked
+            # The time it stalled the event loop: not the time it waited, the
+            # loop running meanwhile, for a disk thread or another's flush.
+            if time.monotonic() - start - blocked > self.slow:
                 self._slow_until[device] = time.monotonic() + self.penalty
 
     def _healthy(self, device):

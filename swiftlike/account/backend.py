@@ -40,10 +40,12 @@ class AccountBroker(DatabaseBroker):
 
     # -- container rows --------------------------------------------------------
 
-    def put_container(self, name, put_timestamp, delete_timestamp, object_count, bytes_used):
-        """Queue a container's reported stats."""
-        self.append_pending(container_record(name, put_timestamp, delete_timestamp,
-                                             object_count, bytes_used))
+    def put_container(self, name, put_timestamp, delete_timestamp, object_count, bytes_used,
+                      block=True):
+        """Queue a container's reported stats; block as append_pending's,
+        and its answer."""
+        return self.append_pending(container_record(name, put_timestamp, delete_timestamp,
+                                                    object_count, bytes_used), block)
 
     def record_from_pending(self, item):
         name, put_ts, delete_ts, count, used = item

@@ -73,8 +73,8 @@ class AccountServer(DBServer):
                 'yes', 'true', '1', 'on')
             if broker.is_deleted_info(info) and not override:
                 raise NotFound('Account %s is deleted' % account[:64], self.deleted_headers(info))
-        self.run(device, broker.put_container, container, put_ts.internal, delete_ts.internal,
-                 count, used)
+        self.queue_row(device, broker, broker.put_container, container, put_ts.internal,
+                       delete_ts.internal, count, used)
         return make_response(204 if delete_ts > put_ts else 201)
 
     def DELETE(self, req):

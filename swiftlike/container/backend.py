@@ -38,12 +38,14 @@ class ContainerBroker(DatabaseBroker):
 
     # -- object rows -------------------------------------------------------------
 
-    def put_object(self, name, timestamp, size, content_type, etag, deleted=0):
-        """Queue an object row update (a DELETE is deleted=1, size 0)."""
-        self.append_pending(object_record(name, timestamp, size, content_type, etag, deleted))
+    def put_object(self, name, timestamp, size, content_type, etag, deleted=0, block=True):
+        """Queue an object row update (a DELETE is deleted=1, size 0);
+        block as append_pending's, and its answer."""
+        return self.append_pending(object_record(name, timestamp, size, content_type, etag,
+                                                 deleted), block)
 
-    def delete_object(self, name, timestamp):
-        self.put_object(name, timestamp, 0, '', '', deleted=1)
+    def delete_object(self, name, timestamp, block=True):
+        return self.put_object(name, timestamp, 0, '', '', deleted=1, block=block)
 
     def record_from_pending(self, item):
         name, created_at, size, content_type, etag, deleted = item

@@ -83,7 +83,8 @@ class ContainerServer(DBServer):
             raise BadRequest('X-Etag longer than %d bytes' % MAX_ETAG_BYTES)
         device_dir = self.device_path(device, for_write=True)
         broker = self.object_row_broker(device, device_dir, part, account, container, timestamp)
-        self.run(device, broker.put_object, obj, timestamp.internal, size, content_type, etag)
+        self.queue_row(device, broker, broker.put_object, obj, timestamp.internal, size,
+                       content_type, etag)
         return EmptyResponse(201)
 
     def object_row_broker(self, device, device_dir, part, account, container, timestamp):
@@ -107,7 +108,7 @@ class ContainerServer(DBServer):
             device_dir = self.device_path(device)
             broker = self.object_row_broker(device, device_dir, part, account, container,
                                             timestamp)
-            self.run(device, broker.delete_object, obj, timestamp.internal)
+            self.queue_row(device, broker, broker.delete_object, obj, timestamp.internal)
             return EmptyResponse(204)
         targets = account_targets(req)
         device_dir = self.device_path(device)

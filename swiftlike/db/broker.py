@@ -179,15 +179,25 @@ class DatabaseBroker:
 
     # -- pending file --------------------------------------------------------------
 
-    def append_pending(self, record):
-        """Queue one row update; merges when the queue has grown large."""
+    def append_pending(self, record, block=True):
+        """Queue one row update; merges when the queue has grown large.
+
+        block=False never waits (a caller on the event loop): it returns
+        None, having queued nothing, when it would wait (a merge holds the
+        pending file, or pending_fsync wants a flush); else True when a merge
+        is due, which it leaves to the caller, or False."""
+        if not block and self.pending_fsync:
+            return None
         # The leading newline ends any line a failed (short) write left
         # unterminated, so it cannot swallow this record.
         data = ('\n' + json.dumps(record, ensure_ascii=False, separators=(',', ':'))
                 + '\n').encode('utf-8')
         fd = os.open(self.pending_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | (0 if block else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return None
             written = os.write(fd, data)
             if written != len(data):
                 raise OSError(errno.ENOSPC, 'short write to %s' % self.pending_file)
@@ -196,8 +206,11 @@ class DatabaseBroker:
             size = os.fstat(fd).st_size
         finally:
             os.close(fd)
+        if not block:
+            return size >= self.pending_merge_bytes
         if size >= self.pending_merge_bytes:
             self.merge_pending(block=False)
+        return False
 
     def pending_size(self):
         try:

@@ -26,6 +26,10 @@ class DBServerConf(StorageConf):
     pending_merge_bytes: int = DEFAULT_PENDING_MERGE_BYTES
     # Accounts whose names start with this are created on first use.
     auto_create_account_prefix: str = '.'
+    # A row update's append to the pending file runs inline on the event loop
+    # while the device answers fast and no merge holds the file (and
+    # pending_fsync is off); a merge it makes due runs in a disk thread.
+    inline_row_updates: bool = True
 
     def validate(self):
         if self.pending_merge_bytes < 0:
@@ -105,12 +109,25 @@ class DBServer(StorageServer):
             raise BadRequest('Invalid path: too many segments')
         return parts
 
-    def run(self, device, func, *args, **kwargs):
+    def queue_row(self, device, broker, method, *args):
+        """A row update (broker.put_object, put_container, delete_object):
+        inline when it need not wait (DBServerConf.inline_row_updates), else
+        in a disk thread; a merge it makes due in a disk thread."""
+        if self.conf.inline_row_updates and not broker.pending_fsync:
+            due = self.run(device, method, *args, block=False, inline=True)
+            if due is not None:
+                if due:
+                    self.run(device, broker.merge_pending, block=False)
+                return
+        self.run(device, method, *args)
+
+    def run(self, device, func, *args, inline=False, **kwargs):
         """func in a disk thread. A database that vanished mid-way is a 404; a
         corrupt one is quarantined (the replicator brings a good copy back) and
         is a 404; other SQLite or disk failures are a 503 or 507, never a 500."""
         try:
-            return self.disk.run(device, func, *args, **kwargs)
+            run = self.disk.run_inline if inline else self.disk.run
+            return run(device, func, *args, **kwargs)
         except DatabaseNotFound:
             raise NotFound('Not found')
         except sqlite3.DatabaseError as err:

@@ -11,11 +11,12 @@ hashed, so no name can reach the filesystem as a path.
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import tempfile
 import uuid
 
-from swiftlike import fs, metrics
+from swiftlike import concurrency, fs, metrics
 from swiftlike.constraints import is_decimal
 from swiftlike.fs import fsync_path, start_writeback, syncfs_path
 from swiftlike.hashing import hash_path
@@ -63,13 +64,18 @@ def makedirs_durable(path, sync=True):
 
 class FsDiskFileManager(DiskFileManager):
     def __init__(self, fallocate=True, defer_cleanup=False, bytes_per_sync=0,
-                 group_sync=False, sync=syncfs_path):
+                 group_sync=False, sync=syncfs_path, run_flush=None):
         self.fallocate = fallocate
         # Writes in flight on one device share their flushes (group_sync.py):
         # True, False, or 'auto' (only on devices that are mount points);
         # `sync` is the flush (syncfs of the device's filesystem, or a test's).
         self.group_sync = group_sync
         self._sync = sync
+        # How a write made on the event loop runs its shared flush in a disk
+        # thread: run_flush(device_path, sync, path) (the object server's
+        # DiskExecutor, which watches the device's health by it).
+        self._run_flush = run_flush or (lambda _device_path, func, *args:
+                                        concurrency.run_in_thread(func, *args))
         self._group_syncs = {}
         # Flush a big object's data to disk every this many bytes as it is
         # written (0: only at commit), so write-back overlaps the upload and the
@@ -90,14 +96,21 @@ class FsDiskFileManager(DiskFileManager):
         use (an aio's data dir on /) would flush their writes too."""
         if not self.group_sync:
             return None
+        # Writes in disk threads and writes inline on the event loop each
+        # share flushes among themselves: their waiters block differently.
+        key = (device_path, concurrency.on_loop_thread())
         try:
-            return self._group_syncs[device_path]
+            return self._group_syncs[key]
         except KeyError:
             pass
         syncer = None
         if self.group_sync != 'auto' or fs.is_mount_point(device_path):
-            syncer = GroupSync(device_path, self._sync)
-        return self._group_syncs.setdefault(device_path, syncer)
+            if key[1]:
+                syncer = GroupSync(device_path, functools.partial(
+                    self._run_flush, device_path, self._sync), concurrency.GreenCondition())
+            else:
+                syncer = GroupSync(device_path, self._sync)
+        return self._group_syncs.setdefault(key, syncer)
 
     def get_suffix_hashes(self, device_path, partition, recalculate=()):
         return get_suffix_hashes(os.path.join(device_path, OBJECTS_DIR, str(partition)),
@@ -198,7 +211,7 @@ class FsDiskFile(DiskFile):
             os.rename(self.hash_path, target)
         except FileNotFoundError:
             return None
-        invalidate_suffix(self.part_path, self.suffix)
+        self._invalidate_suffix()
         return target
 
     # -- writing ---------------------------------------------------------
@@ -249,7 +262,14 @@ class FsDiskFile(DiskFile):
             syncer.wait()   # the rename and any new directories
         if not self.manager.defer_cleanup:
             cleanup_hash_dir(self.hash_path)
-        invalidate_suffix(self.part_path, self.suffix)
+        self._invalidate_suffix()
+
+    def _invalidate_suffix(self):
+        # On the event loop, a partition lock that a rehash holds is waited
+        # for in a disk thread.
+        if not invalidate_suffix(self.part_path, self.suffix,
+                                 block=not concurrency.on_loop_thread()):
+            concurrency.run_in_thread(invalidate_suffix, self.part_path, self.suffix)
 
     @property
     def needs_cleanup(self):

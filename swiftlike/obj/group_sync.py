@@ -10,17 +10,19 @@ leads. Nobody returns before a flush that started after its own writes has
 finished, so no write is acknowledged before its data, its metadata and its
 directory entries are durable.
 
-Waiters block in real OS threads (the disk threads of concurrency.DiskExecutor).
+Waiters block in real OS threads (the disk threads of concurrency.DiskExecutor)
+on a ThreadCondition, or, for writes made inline on the event loop, in green
+threads on a GreenCondition, the leader's flush then running in a disk thread.
 """
 from swiftlike.concurrency import ThreadCondition
 from swiftlike.fs import syncfs_path
 
 
 class GroupSync:
-    def __init__(self, path, sync=syncfs_path):
+    def __init__(self, path, sync=syncfs_path, cond=None):
         self.path = path
         self._sync = sync
-        self._cond = ThreadCondition()
+        self._cond = ThreadCondition() if cond is None else cond
         self._registered = 0    # tickets handed out
         self._durable = 0       # every ticket up to this one is durable
         self._leading = False

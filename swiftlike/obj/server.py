@@ -6,6 +6,7 @@ import errno
 import functools
 import hashlib
 import json
+import os
 import time
 
 from swiftlike import body_check, conditional, constraints, ranges
@@ -55,6 +56,10 @@ class Conf(StorageConf):
     # disk call of it slower than 50 ms now or in the last minute), saving a
     # thread-pool round trip each; false: every disk call goes to a thread.
     inline_metadata_reads: bool = True
+    # Likewise a small PUT's or a DELETE's writes where flushes are shared
+    # (group_sync): inline on the event loop, the wait for the flush a green
+    # thread's, the flush itself in a disk thread.
+    inline_small_writes: bool = True
     # Writes in flight at once on one device share their flushes: one syncfs
     # of the device's filesystem makes all their files durable, another all
     # their renames (files over 1 MiB still fsync their own data). 'auto':
@@ -129,7 +134,8 @@ class App(StorageServer):
         self.backend = backend or FsDiskFileManager(fallocate=conf.fallocate,
                                                    defer_cleanup=True,
                                                    bytes_per_sync=conf.bytes_per_sync,
-                                                   group_sync=_group_sync_mode(conf.group_sync))
+                                                   group_sync=_group_sync_mode(conf.group_sync),
+                                                   run_flush=self._run_flush)
         self.updates = UpdateSender(self.disk, self.logger, conf.conn_timeout,
                                     conf.node_timeout)
         self.chunk = conf.network_chunk_size
@@ -140,6 +146,18 @@ class App(StorageServer):
         dev_path = self.device_path(device, for_write, size)
         return device, dev_path, part, (account, container, obj), \
             self.backend.get_diskfile(dev_path, part, account, container, obj)
+
+    def _run_flush(self, device_path, func, *args):
+        return self.disk.run(os.path.basename(device_path), func, *args)
+
+    def _write_call(self, dev_path):
+        """How a small write runs: inline on the event loop while its device
+        is healthy where writes share flushes (its wait for one is a green
+        thread's), else in a disk thread."""
+        syncer = getattr(self.backend, 'group_syncer', None)
+        if self.conf.inline_small_writes and syncer is not None and syncer(dev_path) is not None:
+            return self.disk.run_inline
+        return self.disk.run
 
     def _current(self, device, df):
         """(durable timestamp or None, metadata or {}, exists) of what is stored now."""
@@ -318,7 +336,7 @@ class App(StorageServer):
                                           req.headers, timestamp, _write_whole, df,
                                           b''.join(first), metadata)
             else:
-                self.disk.run(device, _write_whole, df, b''.join(first), metadata)
+                self._write_call(dev_path)(device, _write_whole, df, b''.join(first), metadata)
         else:
             writer = self.disk.run(device, df.create, length)
             writing = None
@@ -513,7 +531,8 @@ class App(StorageServer):
         # No free-space check: a tombstone is tiny and deleting is how a full device empties.
         device, dev_path, _part, names, df = self._diskfile(req)
         # What is stored is judged and the tombstone written in one disk call.
-        orig_meta, exists = self.disk.run(device, _delete_checked, df, timestamp, if_delete_at)
+        orig_meta, exists = self._write_call(dev_path)(device, _delete_checked, df, timestamp,
+                                                       if_delete_at)
         orig_delete_at = delete_at_of(orig_meta)
         threads = self._container_update(req, device, dev_path, 'DELETE', names, {
             'X-Timestamp': timestamp.internal,

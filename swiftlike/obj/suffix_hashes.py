@@ -23,23 +23,29 @@ def is_suffix(name):
 
 
 @contextlib.contextmanager
-def partition_lock(part_path):
+def partition_lock(part_path, block=True):
+    """The partition's flock; with block=False, BlockingIOError if it is held."""
     fd = os.open(os.path.join(part_path, LOCK_FILE), os.O_WRONLY | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
         yield
     finally:
         os.close(fd)
 
 
-def invalidate_suffix(part_path, suffix):
-    """Mark `suffix` of the partition dirty (called after every write)."""
+def invalidate_suffix(part_path, suffix, block=True):
+    """Mark `suffix` of the partition dirty (called after every write).
+    block=False (a write on the event loop) does not wait for the lock, which
+    a rehash may hold for long: it returns False, having marked nothing."""
     try:
-        with partition_lock(part_path):
+        with partition_lock(part_path, block):
             with open(os.path.join(part_path, INVALID_FILE), 'a') as f:
                 f.write(suffix + '\n')
     except FileNotFoundError:
         pass  # partition removed meanwhile (replicated away): nothing to mark
+    except BlockingIOError:
+        return False
+    return True
 
 
 def cleanup_hash_dir(hash_path):
