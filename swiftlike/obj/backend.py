@@ -242,3 +242,22 @@ class DiskFileWriter(abc.ABC):
     @abc.abstractmethod
     def abort(self):
         """Throw away what was written (idempotent; harmless after commit)."""
+
+
+def hash_and_write(writer, summer, chunks, hashed=0):
+    """One disk call of a big PUT: add chunks[hashed:] to the checksum (the
+    first `hashed` are in it already), then write them all."""
+    for chunk in chunks[hashed:]:
+        summer.update(chunk)
+    writer.write_chunks(chunks)
+
+
+def write_whole(diskfile, data, metadata):
+    """Create, write and commit a small object in one go (one disk call)."""
+    writer = diskfile.create(len(data))
+    try:
+        if data:
+            writer.write(data)
+        writer.commit(metadata)
+    finally:
+        writer.abort()

@@ -11,7 +11,7 @@ Plain PUTs take no lock (newest timestamp wins, as always).
 """
 from swiftlike import conditional
 from swiftlike.exceptions import Conflict, PreconditionFailed
-from swiftlike.obj.backend import DiskFileExpired, DiskFileNotExist
+from swiftlike.obj.backend import DiskFileExpired, DiskFileNotExist, delete_at_of
 
 
 def is_conditional(headers):
@@ -56,3 +56,20 @@ def locked_commit(df, headers, timestamp, commit, *args):
         check(headers, timestamp, orig_ts, orig_meta, exists)
         commit(*args)
         return orig_meta
+
+
+def delete_checked(df, timestamp, if_delete_at):
+    """A DELETE's disk work in one call: judge X-If-Delete-At and the
+    timestamps against what is stored, then write the tombstone.
+    Returns (the metadata it replaced or {}, whether an object existed)."""
+    orig_ts, orig_meta, exists = current(df)
+    if if_delete_at is not None:
+        if not orig_meta:
+            raise PreconditionFailed('X-If-Delete-At given but the object does not exist')
+        if delete_at_of(orig_meta) != int(if_delete_at):
+            raise PreconditionFailed('X-If-Delete-At does not match X-Delete-At')
+    if orig_ts is not None and orig_ts >= timestamp:
+        raise Conflict('An equal or newer version exists',
+                       {'X-Backend-Timestamp': orig_ts.internal})
+    df.delete(timestamp)
+    return orig_meta, exists

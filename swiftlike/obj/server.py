@@ -13,14 +13,15 @@ from swiftlike import body_check, conditional, constraints, ranges
 from swiftlike.concurrency import Timeout, spawn, spawn_n
 from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, InsufficientStorage,
-                                  NotFound, PreconditionFailed, RequestEntityTooLarge,
+                                  NotFound, RequestEntityTooLarge,
                                   RangeNotSatisfiable, RequestTimeout, ServiceUnavailable,
                                   UnprocessableEntity)
 from swiftlike.http import EmptyResponse, client_content_type, make_response
 from swiftlike.http_framing import body_trailers
 from swiftlike.obj import conditional_put
 from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNoSpace,
-                                   DiskFileNotExist, delete_at_of, is_mutable_key)
+                                   DiskFileNotExist, delete_at_of, hash_and_write,
+                                   is_mutable_key, write_whole)
 from swiftlike.obj.diskfile import FsDiskFileManager
 from swiftlike.obj.stream import ObjectResponse, ObjectStream
 from swiftlike.obj.suffix_hashes import is_suffix
@@ -333,10 +334,10 @@ class App(StorageServer):
                                           length, expected_etag)
             if locked:
                 orig_meta = self.disk.run(device, conditional_put.locked_commit, df,
-                                          req.headers, timestamp, _write_whole, df,
+                                          req.headers, timestamp, write_whole, df,
                                           b''.join(first), metadata)
             else:
-                self._write_call(dev_path)(device, _write_whole, df, b''.join(first), metadata)
+                self._write_call(dev_path)(device, write_whole, df, b''.join(first), metadata)
         else:
             writer = self.disk.run(device, df.create, length)
             writing = None
@@ -353,14 +354,14 @@ class App(StorageServer):
                     if batched >= self.conf.disk_write_size:
                         if writing is not None:
                             writing.wait()
-                        writing = spawn(self.disk.run, device, _hash_and_write, writer,
+                        writing = spawn(self.disk.run, device, hash_and_write, writer,
                                         summer, batch, hashed)
                         batch, batched, hashed = [], 0, 0
                 if writing is not None:
                     writing, waiting = None, writing
                     waiting.wait()
                 if batch:
-                    self.disk.run(device, _hash_and_write, writer, summer, batch, hashed)
+                    self.disk.run(device, hash_and_write, writer, summer, batch, hashed)
                 metadata = self._put_metadata(req, names, timestamp, delete_at, summer,
                                               checked, length, expected_etag)
                 if locked:
@@ -531,7 +532,7 @@ class App(StorageServer):
         # No free-space check: a tombstone is tiny and deleting is how a full device empties.
         device, dev_path, _part, names, df = self._diskfile(req)
         # What is stored is judged and the tombstone written in one disk call.
-        orig_meta, exists = self._write_call(dev_path)(device, _delete_checked, df, timestamp,
+        orig_meta, exists = self._write_call(dev_path)(device, conditional_put.delete_checked, df, timestamp,
                                                        if_delete_at)
         orig_delete_at = delete_at_of(orig_meta)
         threads = self._container_update(req, device, dev_path, 'DELETE', names, {
@@ -580,39 +581,3 @@ def _group_sync_mode(text):
     """The config's 'auto' / 'true' / 'false' as the manager takes it."""
     text = text.lower()
     return 'auto' if text == 'auto' else text == 'true'
-
-
-def _delete_checked(df, timestamp, if_delete_at):
-    """A DELETE's disk work in one call: judge X-If-Delete-At and the
-    timestamps against what is stored, then write the tombstone.
-    Returns (the metadata it replaced or {}, whether an object existed)."""
-    orig_ts, orig_meta, exists = conditional_put.current(df)
-    if if_delete_at is not None:
-        if not orig_meta:
-            raise PreconditionFailed('X-If-Delete-At given but the object does not exist')
-        if delete_at_of(orig_meta) != int(if_delete_at):
-            raise PreconditionFailed('X-If-Delete-At does not match X-Delete-At')
-    if orig_ts is not None and orig_ts >= timestamp:
-        raise Conflict('An equal or newer version exists',
-                       {'X-Backend-Timestamp': orig_ts.internal})
-    df.delete(timestamp)
-    return orig_meta, exists
-
-
-def _hash_and_write(writer, summer, chunks, hashed=0):
-    """One disk call of a big PUT: add chunks[hashed:] to the checksum (the
-    first `hashed` are in it already), then write them all."""
-    for chunk in chunks[hashed:]:
-        summer.update(chunk)
-    writer.write_chunks(chunks)
-
-
-def _write_whole(diskfile, data, metadata):
-    """Create, write and commit a small object in one go (one disk call)."""
-    writer = diskfile.create(len(data))
-    try:
-        if data:
-            writer.write(data)
-        writer.commit(metadata)
-    finally:
-        writer.abort()
