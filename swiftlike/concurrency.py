@@ -155,8 +155,8 @@ def _real_threading():
     return threading
 
 
-# Per green thread making an inline disk call (DiskExecutor.run_quick): the
-# seconds it has spent since blocked on something else (a disk thread's call,
+# Per green thread making an inline disk call (DiskExecutor.run_inline): the
+# seconds it has spent blocked since on something else (a disk thread's call,
 # a GreenCondition), which is not the inline call's own time.
 _BLOCKED = {}
 

@@ -532,8 +532,8 @@ class App(StorageServer):
         # No free-space check: a tombstone is tiny and deleting is how a full device empties.
         device, dev_path, _part, names, df = self._diskfile(req)
         # What is stored is judged and the tombstone written in one disk call.
-        orig_meta, exists = self._write_call(dev_path)(device, conditional_put.delete_checked, df, timestamp,
-                                                       if_delete_at)
+        orig_meta, exists = self._write_call(dev_path)(
+            device, conditional_put.delete_checked, df, timestamp, if_delete_at)
         orig_delete_at = delete_at_of(orig_meta)
         threads = self._container_update(req, device, dev_path, 'DELETE', names, {
             'X-Timestamp': timestamp.internal,
