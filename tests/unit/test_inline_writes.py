@@ -11,7 +11,6 @@ the test polls from the event loop, never by a timed sleep.
 """
 import fcntl
 import os
-import queue
 import threading
 import time
 
@@ -27,36 +26,23 @@ from swiftlike.obj.group_sync import GroupSync
 from swiftlike.obj.server import App, Conf
 from swiftlike.timestamp import Timestamp
 from tests.unit.db.helpers import call, make_conf
+from tests.unit.obj import test_group_sync as group_sync_tests
 
-DEADLINE = 30.0
+DEADLINE = group_sync_tests.DEADLINE
 MAIN = threading.get_ident()
 
 
-class ControlledFlush:
-    """A sync(path) that blocks until release(); it notes the OS thread it ran in."""
+class ControlledFlush(group_sync_tests.ControlledFlush):
+    """test_group_sync's controlled flush, noting the OS thread each call ran in."""
 
     def __init__(self):
-        self.entered = queue.Queue()
-        self._gates = queue.Queue()
         self.threads = []
-
-    def __call__(self, path):
-        self.threads.append(threading.get_ident())
-        self.entered.put(path)
-        outcome = self._gates.get(timeout=DEADLINE)
-        if isinstance(outcome, Exception):
-            raise outcome
-
-    def release(self, outcome=None):
-        self._gates.put(outcome)
+        super().__init__(on_enter=lambda: self.threads.append(threading.get_ident()))
 
 
 def green_until(condition, what):
     """Poll from the event loop (other green threads run meanwhile)."""
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, 'timed out waiting for ' + what
-        concurrency.sleep(0.001)
+    group_sync_tests.until(condition, what, concurrency.sleep)
 
 
 def entered(flush):

@@ -45,11 +45,11 @@ class ControlledFlush:
         self._gates.put(outcome)
 
 
-def until(condition, what):
+def until(condition, what, sleep=time.sleep):
     deadline = time.monotonic() + DEADLINE
     while not condition():
         assert time.monotonic() < deadline, 'timed out waiting for ' + what
-        time.sleep(0.001)
+        sleep(0.001)
 
 
 def start(func, *args):
