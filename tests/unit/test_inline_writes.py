@@ -6,8 +6,9 @@ are green: the flush runs in a disk thread, the loop serves others
 meanwhile, and nothing is answered before the flush is over. A container
 row's append to the pending file is inline too, unless a merge holds the
 file (then it waits in a disk thread). Every wait below is arranged (a
-flush that blocks until the test lets it go, a lock the test holds), and
-the test polls from the event loop, never by a timed sleep.
+flush that blocks until the test lets it go, a lock the test holds) and
+polled for from the event loop, never timed; the one test about durations
+makes them far apart (0.6-0.7 s calls against a 0.5 s threshold).
 """
 import fcntl
 import os
