@@ -268,7 +268,7 @@ class ThreadPool:
 
     def _work(self):
         jobs, done, signal = self._jobs, self._done, self._signal
-        self._idents.add(_real_threading().get_ident())
+        self._idents.add(_get_ident())
         while True:
             event, func, args, kwargs = jobs.get()
             try:
@@ -295,7 +295,7 @@ class ThreadPool:
     def execute(self, func, *args, **kwargs):
         if not self._started:
             self._start()
-        elif self._idents and _real_threading().get_ident() in self._idents:
+        elif self._idents and _get_ident() in self._idents:
             return func(*args, **kwargs)  # already in a pool thread: it would wait on itself
         if self._pending >= self._threads and self._threads < self.size:
             _real_threading().Thread(target=self._work, daemon=True,
