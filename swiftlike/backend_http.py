@@ -163,12 +163,29 @@ class ConnectionPool:
             conn.close()
 
 
+class _Connection(http.client.HTTPConnection):
+    """http.client's connection, sending a small body in the same send as the
+    request head: one system call and one segment, not two."""
+
+    def _send_output(self, message_body=None, encode_chunked=False):
+        if isinstance(message_body, bytes) and len(message_body) <= _JOIN_BODY_BYTES:
+            self._buffer.extend((b'', message_body))
+            message = b'\r\n'.join(self._buffer)
+            del self._buffer[:]
+            self.send(message)
+            return
+        super()._send_output(message_body, encode_chunked)
+
+
+_JOIN_BODY_BYTES = 64 << 10
+
+
 def _new_connection(node, conn_timeout, timeout):
     ip = node['ip']
     try:
         with Timeout(conn_timeout, ConnectionTimeout('connect to %s:%s timed out'
                                                      % (ip, node['port']))):
-            conn = http.client.HTTPConnection(ip.strip('[]'), node['port'], timeout=timeout)
+            conn = _Connection(ip.strip('[]'), node['port'], timeout=timeout)
             conn.response_class = FastResponse
             conn.connect()
     except OSError as err:
@@ -176,12 +193,13 @@ def _new_connection(node, conn_timeout, timeout):
     return conn
 
 
-def _send_head(conn, method, path, headers):
+def _send_head(conn, method, path, headers, body=None):
+    """Send the request head, and `body` (bytes) with it when given."""
     conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
     conn.putheader('Host', '%s:%s' % (conn.host, conn.port))
     for key, value in headers.items():
         conn.putheader(key, value)
-    conn.endheaders()
+    conn.endheaders(body)
 
 
 def _read_response(conn, node, timeout, method, pool):
@@ -211,9 +229,7 @@ def request(pool, node, method, path, headers, body=b'', query=None,
             conn.timeout = timeout
             if conn.sock is not None:
                 conn.sock.settimeout(timeout)
-            _send_head(conn, method, path, headers)
-            if body:
-                conn.send(body)
+            _send_head(conn, method, path, headers, body or None)
             resp = _read_response(conn, node, timeout, method, pool)
             resp.method = method
             return resp
