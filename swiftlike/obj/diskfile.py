@@ -336,9 +336,11 @@ class FsDiskFileWriter(DiskFileWriter):
         self.unsynced = 0
         self.written = 0
         self.written_back = 0
+        self.allocated = 0
         if size and diskfile.manager.fallocate:
             try:
                 os.posix_fallocate(self.fd, 0, size)
+                self.allocated = size
             except OSError as err:
                 if err.errno == errno.ENOSPC:
                     self.abort()
@@ -378,7 +380,8 @@ class FsDiskFileWriter(DiskFileWriter):
     def commit(self, metadata):
         fd, self.fd = self.fd, None
         self.done = True
-        os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR))  # drop any over-allocation
+        if self.allocated > self.written:  # drop the over-allocation
+            os.ftruncate(fd, self.written)
         self.diskfile._put_file(metadata, DATA, fd, self.tmp_path,
                                 big=self.written > GROUP_SYNC_MAX_BYTES)
 

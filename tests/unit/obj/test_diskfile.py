@@ -197,6 +197,24 @@ def test_writer_abort_leaves_nothing(dev):
         df.open()
 
 
+@pytest.mark.parametrize('declared,body', [(100, b'short'), (5, b'exact'), (3, b'longer'),
+                                           (None, b'unknown')])
+def test_a_committed_file_is_as_long_as_what_was_written(dev, declared, body):
+    # The space preallocated for a declared size that the body fell short of
+    # is given back; a file of the size declared needs no truncation.
+    mgr = FsDiskFileManager(fallocate=True)
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o')
+    writer = df.create(declared)
+    writer.write(body)
+    writer.commit({'name': '/a/c/o', 'X-Timestamp': Timestamp(1700000000).internal,
+                   'Content-Length': str(len(body))})
+    [name] = os.listdir(obj_dir(dev))
+    assert os.path.getsize(os.path.join(obj_dir(dev), name)) == len(body)
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o').open()
+    assert df.read(0, 100) == body
+    df.close()
+
+
 def test_disk_errors_map_to_507_and_503(tmp_path):
     from tests.unit.obj.conftest import make_app
     harness = make_app(tmp_path, 'fs')
