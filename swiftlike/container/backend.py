@@ -44,6 +44,11 @@ class ContainerBroker(DatabaseBroker):
         return self.append_pending(object_record(name, timestamp, size, content_type, etag,
                                                  deleted), block)
 
+    def put_objects(self, rows, block=True):
+        """Queue several row updates ((name, timestamp, size, content_type,
+        etag, deleted) each) in one append; block as append_pending's."""
+        return self.append_pending([object_record(*row) for row in rows], block, many=True)
+
     def delete_object(self, name, timestamp, block=True):
         return self.put_object(name, timestamp, 0, '', '', deleted=1, block=block)
 

@@ -15,13 +15,13 @@ from swiftlike.hashing import hash_path
 from swiftlike.http import EmptyResponse, is_success, make_response
 from swiftlike.paths import validate_device, validate_partition
 from swiftlike.policies import DEFAULT_POLICY_NAME, POLICY_HEADER
+from swiftlike import row_batch
+from swiftlike.row_batch import MAX_CONTENT_TYPE_BYTES, MAX_ETAG_BYTES
 from swiftlike.server_base import require_timestamp
 from swiftlike.timestamp import Timestamp
 
 CONF_SECTION = 'container-server'
 ASYNC_DIR = 'async_pending_containers'
-MAX_CONTENT_TYPE_BYTES = 1024
-MAX_ETAG_BYTES = 256
 
 
 @dataclasses.dataclass
@@ -34,6 +34,7 @@ class ContainerServer(DBServer):
     datadir = 'containers'
     broker_class = ContainerBroker
     meta_target = 'container'
+    verbs = DBServer.verbs + ('UPDATE',)
     meta_exact = ('x-container-read', 'x-container-write', 'x-container-sync-to',
                   'x-container-sync-key', 'x-versions-location', 'x-history-location')
 
@@ -86,6 +87,18 @@ class ContainerServer(DBServer):
         self.queue_row(device, broker, broker.put_object, obj, timestamp.internal, size,
                        content_type, etag)
         return EmptyResponse(201)
+
+    def UPDATE(self, req):
+        """Several object rows at once (swiftlike/row_batch.py): what an object
+        server sends when its updates to this container queue up. Every row
+        is checked before any is queued."""
+        device, part, account, container, _obj = self.parse_path(req, 2, 2)
+        rows = row_batch.decode(row_batch.read_body(req))
+        device_dir = self.device_path(device, for_write=not all(row[5] for row in rows))
+        newest = Timestamp(max(row[1] for row in rows))
+        broker = self.object_row_broker(device, device_dir, part, account, container, newest)
+        self.queue_row(device, broker, broker.put_objects, rows)
+        return EmptyResponse(202)
 
     def object_row_broker(self, device, device_dir, part, account, container, timestamp):
         broker = self.broker(device_dir, part, account, container)

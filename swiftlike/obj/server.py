@@ -71,6 +71,9 @@ class Conf(StorageConf):
     # How long a PUT/DELETE waits for its container updates before answering;
     # slower updates go on in the background (async_pending on failure).
     container_update_timeout: float = 1.0
+    # Updates to one container replica that arrive while one is in flight
+    # there go together in one UPDATE request once it is answered.
+    batch_container_updates: bool = True
     expiring_objects_account: str = '.expiring_objects'
     expiring_objects_container_divisor: int = 86400
     # Largest number of ranges honoured in one Range header (more: whole body).
@@ -138,7 +141,7 @@ class App(StorageServer):
                                                    group_sync=_group_sync_mode(conf.group_sync),
                                                    run_flush=self._run_flush)
         self.updates = UpdateSender(self.disk, self.logger, conf.conn_timeout,
-                                    conf.node_timeout)
+                                    conf.node_timeout, conf.batch_container_updates)
         self.chunk = conf.network_chunk_size
 
     # -- helpers ---------------------------------------------------------

@@ -12,7 +12,7 @@ import json
 import os
 
 from swiftlike import metrics
-from swiftlike import backend_http, concurrency
+from swiftlike import backend_http, concurrency, row_batch
 from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import BadRequest, SwiftlikeError
 from swiftlike.fs import write_atomically
@@ -72,45 +72,133 @@ def write_async_pending(device_path, record, timestamp):
 
 class UpdateSender:
     """Sends one update to every named container replica at once; records the
-    nodes that failed in one async_pending file."""
+    nodes that failed in one async_pending file.
 
-    def __init__(self, disk, logger, conn_timeout=0.5, node_timeout=3.0):
+    Updates to one container replica go together in one UPDATE request
+    (swiftlike/row_batch.py) when they come at once (woken by one shared
+    flush: the first lets the event loop turn once before it sends) or while
+    one is in flight there (they go as soon as it has been answered). Nothing
+    waits for a timer, and a lone update goes as a plain PUT or DELETE
+    (`batch_updates`)."""
+
+    def __init__(self, disk, logger, conn_timeout=0.5, node_timeout=3.0, batch_updates=True):
         self.disk = disk
         self.logger = logger
         self.conn_timeout = conn_timeout
         self.node_timeout = node_timeout
+        self.batch_updates = batch_updates
         # Keep-alive connections to the container servers: a fresh TCP
         # connection per update cost both sides more than the update itself.
         self.pool = backend_http.ConnectionPool()
+        # (host, device, partition, account, container) -> the updates queued
+        # there behind the request in flight: [(row, (op, obj, headers), Event)].
+        self._lanes = {}
+        # Hosts that answered an UPDATE with 405 (an older container server).
+        self._no_batch = set()
 
     def _send_one(self, op, host, device, partition, account, container, obj, headers):
-        path = backend_http.storage_path(device, partition, account, container, obj)
+        """True once the container replica has the row."""
+        if not self.batch_updates or host in self._no_batch:
+            return self._send_single(op, host, device, partition, account, container, obj,
+                                     headers)
         try:
-            resp = backend_http.request(self.pool, split_host(host), op, path, headers,
-                                       conn_timeout=self.conn_timeout,
-                                       timeout=self.node_timeout)
+            row = row_batch.row(op, obj, headers)
+        except (KeyError, ValueError):  # not UTF-8 text: the container server judges
+            return self._send_single(op, host, device, partition, account, container, obj,
+                                     headers)
+        key = (host, device, partition, account, container)
+        done = concurrency.Event()
+        entry = (row, (op, obj, headers), done)
+        queued = self._lanes.get(key)
+        if queued is not None:
+            queued.append(entry)
+            return done.wait()
+        self._lanes[key] = [entry]
+        # Updates woken together with this one (by one shared flush) join it.
+        concurrency.sleep(0)
+        self._send_batch(key, self._take(key))
+        return done.wait()
+
+    def _take(self, key):
+        """The next rows to send to `key`; None (and the lane closed) when none
+        are queued."""
+        queued = self._lanes[key]
+        if not queued:
+            del self._lanes[key]
+            return None
+        self._lanes[key] = queued[row_batch.MAX_ROWS:]
+        return queued[:row_batch.MAX_ROWS]
+
+    def _send_batch(self, key, queued):
+        oks = [False] * len(queued)
+        try:
+            oks = self._send_rows(key, queued)
+        finally:
+            for (_row, _single, done), ok in zip(queued, oks):
+                done.send(ok)
+            following = self._take(key)
+            if following:
+                concurrency.spawn_n(self._send_batch, key, following)
+
+    def _send_rows(self, key, queued):
+        """[ok] per queued row."""
+        host, device, partition, account, container = key
+        if len(queued) == 1:
+            op, obj, headers = queued[0][1]
+            return [self._send_single(op, host, device, partition, account, container, obj,
+                                      headers)]
+        path = backend_http.storage_path(device, partition, account, container)
+        status = self._request(host, 'UPDATE', path, {'Content-Type': 'application/json'},
+                               row_batch.encode([row for row, _single, _done in queued]))
+        if status in (405, 501):
+            # A container server that predates UPDATE: one row at a time.
+            self._no_batch.add(host)
+            return [self._send_single(op, host, device, partition, account, container, obj,
+                                      headers) for _row, (op, obj, headers), _done in queued]
+        if status is not None and not 200 <= status < 300:
+            self.logger.warning('container UPDATE of %d rows %s to %s answered %s',
+                                len(queued), path, host, status)
+        return [status is not None and 200 <= status < 300] * len(queued)
+
+    def _send_single(self, op, host, device, partition, account, container, obj, headers):
+        path = backend_http.storage_path(device, partition, account, container, obj)
+        status = self._request(host, op, path, headers)
+        if status is not None and 200 <= status < 300:
+            return True
+        if status is not None:
+            self.logger.warning('container update %s %s to %s answered %s', op, path, host,
+                                status)
+        return False
+
+    def _request(self, host, method, path, headers, body=b''):
+        """The status of one request to a container server; None when it failed
+        (and was logged)."""
+        try:
+            resp = backend_http.request(self.pool, split_host(host), method, path, headers,
+                                        body, conn_timeout=self.conn_timeout,
+                                        timeout=self.node_timeout)
             status = resp.status
             resp.discard()
+            return status
         except SwiftlikeError as err:
-            self.logger.warning('container update %s %s to %s failed: %s', op, path, host,
+            self.logger.warning('container update %s %s to %s failed: %s', method, path, host,
                                 err.reason)
-            return False
         except Exception:  # whatever went wrong, the updater will retry it
-            self.logger.exception('container update %s %s to %s failed', op, path, host)
-            return False
-        if 200 <= status < 300:
-            return True
-        self.logger.warning('container update %s %s to %s answered %s', op, path, host, status)
-        return False
+            self.logger.exception('container update %s %s to %s failed', method, path, host)
+        return None
 
     def update(self, device, device_path, op, account, container, obj, partition, nodes,
                headers):
         """Blocking (green): send to all nodes, write async_pending for failures."""
-        pile = concurrency.GreenPile(max(1, len(nodes)))
-        for host, dev in nodes:
-            pile.spawn(self._send_one, op, host, dev, partition, account, container, obj,
-                       headers)
-        failed = [list(node) for node, ok in zip(nodes, pile) if not ok]
+        if len(nodes) == 1:
+            oks = [self._send_one(op, nodes[0][0], nodes[0][1], partition, account, container,
+                                  obj, headers)]
+        else:
+            oks = concurrency.GreenPile(max(1, len(nodes)))
+            for host, dev in nodes:
+                oks.spawn(self._send_one, op, host, dev, partition, account, container, obj,
+                          headers)
+        failed = [list(node) for node, ok in zip(nodes, oks) if not ok]
         if failed or not nodes:
             record = {'op': op, 'account': account, 'container': container, 'obj': obj,
                       'headers': dict(headers), 'container_nodes': failed,

@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -336,3 +337,41 @@ def test_updates_reach_a_real_container_server(server, server_factory, tmp_path)
                           dict(target, **{'X-Timestamp': ts()}))[0] == 204
     status, _, body = csrv.request('GET', '/sdc/4/acct/cont?format=json')
     assert json.loads(body) == []
+
+
+def test_concurrent_updates_to_one_container_all_land(server, devices,
+                                                       server_factory, tmp_path):  # noqa: F811
+    # Updates that meet one in flight go together in an UPDATE (or alone):
+    # either way every row lands, and no async_pending is left.
+    cdevs = tmp_path / 'cdevices'
+    (cdevs / 'sdc').mkdir(parents=True)
+    csrv = server_factory('container', storage_conf_text('container', str(cdevs), workers=0))
+    assert csrv.request('PUT', '/sdc/4/acct/many', {'X-Timestamp': ts()})[0] == 201
+    target = {'X-Container-Host': csrv.host, 'X-Container-Device': 'sdc',
+              'X-Container-Partition': '4'}
+    names = ['o%02d-\u00e9' % i for i in range(40)]
+    results = {}
+
+    def write(name, method):
+        path = quote('/sda/3/acct/many/' + name)
+        if method == 'PUT':
+            results[name, method] = put(server, path, name.encode('utf-8'), target)[0]
+        else:
+            results[name, method] = server.request('DELETE', path,
+                                                   dict(target, **{'X-Timestamp': ts()}))[0]
+
+    for method, chosen in (('PUT', names), ('DELETE', names[::2])):
+        threads = [threading.Thread(target=write, args=(name, method)) for name in chosen]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert set(results.values()) == {201, 204}
+    status, headers, body = csrv.request('GET', '/sdc/4/acct/many?format=json')
+    assert sorted((r['name'], r['bytes']) for r in json.loads(body)) == [
+        (name, len(name.encode('utf-8'))) for name in names[1::2]]
+    assert headers['x-container-object-count'] == '20'
+    for root, _dirs, files in os.walk(os.path.join(devices, 'sda', 'async_pending')):
+        for name in files:
+            with open(os.path.join(root, name)) as f:
+                assert json.load(f)['container'] != 'many'

@@ -383,3 +383,8 @@ def test_options_and_unknown_method(api):
     assert api.request('OPTIONS', '/%s/o' % c)[0] == 200
     status, h, _b = api.request('PATCH', '/%s/o' % c)
     assert status == 405 and 'allow' in h
+    # The storage servers' own verbs are not the API's.
+    for method in ('UPDATE', 'REPLICATE'):
+        for path in ('/' + c, '/%s/o' % c):
+            status, h, _b = api.request(method, path, body=b'[]')
+            assert status == 405 and 'allow' in h, (method, path)
