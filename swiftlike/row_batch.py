@@ -66,7 +66,13 @@ def decode(raw):
         raise BadRequest('UPDATE body must be a non-empty JSON list of rows')
     if len(rows) > MAX_ROWS:
         raise RequestEntityTooLarge('UPDATE body holds more than %d rows' % MAX_ROWS)
-    return [_check(item) for item in rows]
+    checked = []
+    for index, item in enumerate(rows):
+        try:
+            checked.append(_check(item))
+        except BadRequest as err:
+            raise BadRequest('%s (row %d)' % (err.reason, index))
+    return checked
 
 
 def _check(item):
