@@ -104,9 +104,9 @@ def test_a_lone_update_goes_as_a_single_request(cluster):
     assert listed(servers[HOST]) == {'o': (1, 'e-o')}
 
 
-def test_updates_that_queue_behind_one_in_flight_go_in_one_update(cluster):
-    servers, dev = cluster
-    sender = Sender(servers)
+def five_behind_one_in_flight(sender, dev):
+    """Updates 'q0'..'q4' queued behind 'first', held in flight; then all
+    let go and answered."""
     release = hold_first(sender)
     first = start(sender, dev, 'first')
     until(lambda: sender.sent)
@@ -117,6 +117,12 @@ def test_updates_that_queue_behind_one_in_flight_go_in_one_update(cluster):
     release.send()
     for thread in [first] + queued:
         thread.wait()
+
+
+def test_updates_that_queue_behind_one_in_flight_go_in_one_update(cluster):
+    servers, dev = cluster
+    sender = Sender(servers)
+    five_behind_one_in_flight(sender, dev)
     assert [(m, p) for m, p, _b in sender.sent] == [('PUT', '/sda/1/a/c/first'),
                                                    ('UPDATE', '/sda/1/a/c')]
     assert [r['name'] for r in sender.sent[1][2]] == ['q0', 'q1', 'q2', 'q3', 'q4']
@@ -158,15 +164,7 @@ def test_batches_hold_at_most_max_rows(cluster, monkeypatch):
     monkeypatch.setattr(row_batch, 'MAX_ROWS', 2)
     servers, dev = cluster
     sender = Sender(servers)
-    release = hold_first(sender)
-    first = start(sender, dev, 'first')
-    until(lambda: sender.sent)
-    queued = [start(sender, dev, 'q%d' % i) for i in range(5)]
-    until(lambda: all(len(lane) == 5 for lane in sender._lanes.values()))
-    sender.hold = None
-    release.send()
-    for thread in [first] + queued:
-        thread.wait()
+    five_behind_one_in_flight(sender, dev)
     assert [(m, len(b) if b else 1) for m, _p, b in sender.sent] == [
         ('PUT', 1), ('UPDATE', 2), ('UPDATE', 2), ('PUT', 1)]
     assert len(listed(servers[HOST])) == 6
