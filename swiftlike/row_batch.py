@@ -1,9 +1,10 @@
 """The body of a container server's UPDATE: several object rows of one
 container in one request.
 
-An object server sends one when updates to the same container replica queue
-up behind one already in flight (swiftlike/obj/updates.py); the container
-server checks every row before it queues any (swiftlike/container/server.py).
+An object server sends one when updates to the same container replica come at
+once, or queue up behind one already in flight (swiftlike/obj/updates.py); the
+container server checks every row before it queues any
+(swiftlike/container/server.py).
 
 The body is a JSON list of rows, each
     {"name": str, "timestamp": str, "size": int, "content_type": str,

@@ -71,8 +71,8 @@ class Conf(StorageConf):
     # How long a PUT/DELETE waits for its container updates before answering;
     # slower updates go on in the background (async_pending on failure).
     container_update_timeout: float = 1.0
-    # Updates to one container replica that arrive while one is in flight
-    # there go together in one UPDATE request once it is answered.
+    # Updates to one container replica that come at once, or while one is in
+    # flight there, go together in one UPDATE request (no timer is waited for).
     batch_container_updates: bool = True
     expiring_objects_account: str = '.expiring_objects'
     expiring_objects_container_divisor: int = 86400

@@ -93,7 +93,7 @@ class UpdateSender:
         # (host, device, partition, account, container) -> the updates queued
         # there behind the request in flight: [(row, (op, obj, headers), Event)].
         self._lanes = {}
-        # Hosts that answered an UPDATE with 405 (an older container server).
+        # Hosts that answered an UPDATE with 405 or 501 (an older container server).
         self._no_batch = set()
 
     def _send_one(self, op, host, device, partition, account, container, obj, headers):
