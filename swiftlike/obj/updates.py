@@ -10,6 +10,7 @@ request does not name).
 """
 import json
 import os
+import time
 
 from swiftlike import metrics
 from swiftlike import backend_http, concurrency, row_batch
@@ -20,6 +21,8 @@ from swiftlike.hashing import hash_path
 from swiftlike.paths import validate_device, validate_partition
 
 ASYNC_DIR = 'async_pending'
+# Seconds a container server that refused an UPDATE gets single updates only.
+NO_BATCH_RECHECK = 600.0
 EMPTY_ETAG = 'd41d8cd98f00b204e9800998ecf8427e'
 
 
@@ -93,12 +96,14 @@ class UpdateSender:
         # (host, device, partition, account, container) -> the updates queued
         # there behind the request in flight: [(row, (op, obj, headers), Event)].
         self._lanes = {}
-        # Hosts that answered an UPDATE with 405 or 501 (an older container server).
-        self._no_batch = set()
+        # Hosts that answered an UPDATE with 405 or 501 (an older container
+        # server) -> when to try a batch there again (it may have been upgraded).
+        self._no_batch = {}
 
     def _send_one(self, op, host, device, partition, account, container, obj, headers):
         """True once the container replica has the row."""
-        if not self.batch_updates or host in self._no_batch:
+        if not self.batch_updates or (host in self._no_batch and
+                                      time.monotonic() < self._no_batch[host]):
             return self._send_single(op, host, device, partition, account, container, obj,
                                      headers)
         try:
@@ -152,7 +157,7 @@ class UpdateSender:
                                row_batch.encode([row for row, _single, _done in queued]))
         if status in (405, 501):
             # A container server that predates UPDATE: one row at a time.
-            self._no_batch.add(host)
+            self._no_batch[host] = time.monotonic() + NO_BATCH_RECHECK
             return [self._send_single(op, host, device, partition, account, container, obj,
                                       headers) for _row, (op, obj, headers), _done in queued]
         if status is not None and not 200 <= status < 300:

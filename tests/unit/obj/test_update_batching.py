@@ -16,7 +16,7 @@ import pytest
 from swiftlike import concurrency, row_batch
 from swiftlike.container import server as container_server
 from swiftlike.db.server import DBServer
-from swiftlike.obj.updates import ASYNC_DIR, UpdateSender
+from swiftlike.obj.updates import ASYNC_DIR, NO_BATCH_RECHECK, UpdateSender
 from tests.unit.db.helpers import call, make_conf
 
 HOST = '10.0.0.1:6201'
@@ -170,7 +170,7 @@ def test_batches_hold_at_most_max_rows(cluster, monkeypatch):
     assert len(listed(servers[HOST])) == 6
 
 
-def test_a_server_without_update_gets_single_rows_from_then_on(cluster):
+def test_a_server_without_update_gets_single_rows_for_a_while(cluster):
     servers, dev = cluster
     sender = Sender(servers)
     threads = [start(sender, dev, 'o%d' % i, host=OLD_HOST) for i in range(3)]
@@ -183,6 +183,13 @@ def test_a_server_without_update_gets_single_rows_from_then_on(cluster):
         thread.wait()
     assert [m for m, _p, _b in sender.sent[4:]] == ['PUT', 'PUT']
     assert len(listed(servers[OLD_HOST])) == 5
+    # Some minutes later (the server may have been upgraded) a batch is tried again.
+    sender._no_batch[OLD_HOST] -= NO_BATCH_RECHECK
+    threads = [start(sender, dev, 'r%d' % i, host=OLD_HOST) for i in range(2)]
+    for thread in threads:
+        thread.wait()
+    assert [m for m, _p, _b in sender.sent[6:]] == ['UPDATE', 'PUT', 'PUT']
+    assert len(listed(servers[OLD_HOST])) == 7
     assert not os.path.exists(os.path.join(dev, ASYNC_DIR))
 
 
