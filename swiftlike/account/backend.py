@@ -44,8 +44,8 @@ class AccountBroker(DatabaseBroker):
                       block=True):
         """Queue a container's reported stats; block as append_pending's,
         and its answer."""
-        return self.append_pending(container_record(name, put_timestamp, delete_timestamp,
-                                                    object_count, bytes_used), block)
+        return self.append_pending([container_record(name, put_timestamp, delete_timestamp,
+                                                     object_count, bytes_used)], block)
 
     def record_from_pending(self, item):
         name, put_ts, delete_ts, count, used = item

@@ -41,13 +41,13 @@ class ContainerBroker(DatabaseBroker):
     def put_object(self, name, timestamp, size, content_type, etag, deleted=0, block=True):
         """Queue an object row update (a DELETE is deleted=1, size 0);
         block as append_pending's, and its answer."""
-        return self.append_pending(object_record(name, timestamp, size, content_type, etag,
-                                                 deleted), block)
+        return self.append_pending([object_record(name, timestamp, size, content_type, etag,
+                                                  deleted)], block)
 
     def put_objects(self, rows, block=True):
         """Queue several row updates ((name, timestamp, size, content_type,
         etag, deleted) each) in one append; block as append_pending's."""
-        return self.append_pending([object_record(*row) for row in rows], block, many=True)
+        return self.append_pending([object_record(*row) for row in rows], block)
 
     def delete_object(self, name, timestamp, block=True):
         return self.put_object(name, timestamp, 0, '', '', deleted=1, block=block)

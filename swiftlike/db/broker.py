@@ -179,9 +179,9 @@ class DatabaseBroker:
 
     # -- pending file --------------------------------------------------------------
 
-    def append_pending(self, record, block=True, many=False):
-        """Queue one row update (many: a list of them, in one write); merges
-        when the queue has grown large.
+    def append_pending(self, records, block=True):
+        """Queue row updates (a list of records, in one write); merges when the
+        queue has grown large.
 
         block=False never waits (a caller on the event loop): it returns
         None, having queued nothing, when it would wait (a merge holds the
@@ -192,7 +192,7 @@ class DatabaseBroker:
         # The leading newline ends any line a failed (short) write left
         # unterminated, so it cannot swallow this record.
         data = ''.join('\n' + json.dumps(item, ensure_ascii=False, separators=(',', ':'))
-                       + '\n' for item in (record if many else (record,))).encode('utf-8')
+                       + '\n' for item in records).encode('utf-8')
         fd = os.open(self.pending_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             try:

@@ -110,10 +110,11 @@ class DBServer(StorageServer):
         return parts
 
     def queue_row(self, device, broker, method, *args):
-        """A row update (broker.put_object, put_container, delete_object):
-        inline when it need not wait (DBServerConf.inline_row_updates; the
-        broker says when it would, pending_fsync included), else in a disk
-        thread; a merge it makes due in a disk thread."""
+        """A row update (broker.put_object, put_objects, put_container,
+        delete_object): inline when it need not wait
+        (DBServerConf.inline_row_updates; the broker says when it would,
+        pending_fsync included), else in a disk thread; a merge it makes due
+        in a disk thread."""
         if self.conf.inline_row_updates:
             due = self.run(device, method, *args, block=False, inline=True)
             if due is not None:
