@@ -107,10 +107,17 @@ def _text(item, key, limit):
     value = item.get(key, '')
     if not isinstance(value, str):
         raise BadRequest('UPDATE row "%s" must be a string' % key)
+    return check_length(value, limit, 'UPDATE row "%s"' % key)
+
+
+def check_length(value, limit, what):
+    """`value` (text), a row's content type or ETag, when it is UTF-8 of at
+    most `limit` bytes; BadRequest naming `what` otherwise. A single update's
+    headers are checked by it too."""
     try:
         size = len(value.encode('utf-8'))
     except UnicodeEncodeError:
-        raise BadRequest('UPDATE row "%s" is not valid UTF-8' % key)
+        raise BadRequest('%s is not valid UTF-8' % what)
     if size > limit:
-        raise BadRequest('UPDATE row "%s" longer than %d bytes' % (key, limit))
+        raise BadRequest('%s longer than %d bytes' % (what, limit))
     return value

@@ -78,10 +78,8 @@ class ContainerServer(DBServer):
         etag = header_text(req, 'X-Etag')
         if content_type is None or etag is None:
             raise BadRequest('Missing X-Content-Type or X-Etag header')
-        if len(content_type.encode('utf-8')) > MAX_CONTENT_TYPE_BYTES:
-            raise BadRequest('X-Content-Type longer than %d bytes' % MAX_CONTENT_TYPE_BYTES)
-        if len(etag.encode('utf-8')) > MAX_ETAG_BYTES:
-            raise BadRequest('X-Etag longer than %d bytes' % MAX_ETAG_BYTES)
+        row_batch.check_length(content_type, MAX_CONTENT_TYPE_BYTES, 'X-Content-Type')
+        row_batch.check_length(etag, MAX_ETAG_BYTES, 'X-Etag')
         device_dir = self.device_path(device, for_write=True)
         broker = self.object_row_broker(device, device_dir, part, account, container, timestamp)
         self.queue_row(device, broker, broker.put_object, obj, timestamp.internal, size,
