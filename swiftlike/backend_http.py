@@ -9,12 +9,16 @@ connection (every backend write carries an X-Timestamp, so a repeat is
 harmless).
 """
 import http.client
+import re
+import socket
 from urllib.parse import quote
 
 from swiftlike.concurrency import Timeout
 from swiftlike.constraints import is_decimal
 from swiftlike.exceptions import ConnectionTimeout
-from swiftlike.http_framing import LAST_CHUNK, chunk_frame, read_header_block
+from swiftlike.http_framing import (LAST_CHUNK, MAX_LINE, ChunkedReader, ClosedEarly,
+                                    FramingError, chunk_frame, read_header_block)
+from swiftlike.socket_reader import SocketReader
 
 MAX_IDLE_PER_NODE = 16
 
@@ -42,50 +46,180 @@ def header_dict(pairs):
     return headers
 
 
-class FastResponse(http.client.HTTPResponse):
-    """http.client's response with a plain header parser: the stock one goes
-    through the email package, the biggest cost of a small proxied request."""
+def _status_line(line):
+    """(version, status, reason) of a response's status line; errors as
+    http.client's (an empty line: the server closed the connection)."""
+    if not line:
+        raise http.client.RemoteDisconnected('Remote end closed connection without response')
+    if len(line) > MAX_LINE:
+        raise http.client.LineTooLong('status line')
+    parts = line.decode('latin-1').split(None, 2)
+    if len(parts) < 2:
+        raise http.client.BadStatusLine(line)
+    version, status = parts[0], parts[1]
+    reason = parts[2] if len(parts) > 2 else ''
+    if not version.startswith('HTTP/') or len(status) != 3 or not is_decimal(status) \
+            or status < '100':
+        raise http.client.BadStatusLine(line)
+    return version, int(status), reason.strip()
 
-    def begin(self):
-        if self.headers is not None:
-            return
+
+class Response:
+    """One response read from a connection's SocketReader: status, reason,
+    lower-cased headers, and its body by Content-Length, chunked, or until
+    the connection closes (RFC 9112 §6.3). Errors are http.client's (and
+    OSError); `length` is the body bytes left when it has one."""
+
+    def __init__(self, reader, method):
+        self._reader = reader
         while True:
-            version, status, reason = self._read_status()
-            if status != http.client.CONTINUE:
+            version, status, reason = _status_line(reader.readline(MAX_LINE + 1))
+            if status != 100:
                 break
-            while self.fp.readline(65537) not in (b'\r\n', b'\n', b''):
-                pass
-        self.code = self.status = status
-        self.reason = reason.strip()
+            read_header_block(reader.readline, lenient=True)   # a 100's headers, if any
+        self.status = status
+        self.reason = reason
         if version == 'HTTP/1.1':
             self.version = 11
         elif version.startswith('HTTP/1.'):
             self.version = 10
         else:
             raise http.client.UnknownProtocol(version)
-        headers = self.headers = self.msg = header_dict(
-            read_header_block(self.fp.readline, lenient=True))
+        pairs = reader.whole_block(MAX_LINE)
+        if pairs is None:
+            pairs = read_header_block(reader.readline, lenient=True)
+        headers = self.headers = header_dict(pairs)
         self.chunked = 'chunked' in headers.get('transfer-encoding', '').lower()
-        self.chunk_left = None
-        self.will_close = self._check_close()
+        self._chunks = ChunkedReader(reader, max_size=_NO_LIMIT) if self.chunked else None
+        self.will_close = self._closes(headers)
         self.length = None
         length = headers.get('content-length')
-        if length is not None and not self.chunked:
-            try:
-                self.length = int(length)
-            except ValueError:
-                self.length = None
-            else:
-                if self.length < 0:
-                    self.length = None
-        if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or \
-                100 <= status < 200 or self._method == 'HEAD':
+        if length is not None and not self.chunked and is_decimal(length):
+            self.length = int(length)
+        if status in (204, 304) or status < 200 or method == 'HEAD':
             self.length = 0
         if not self.will_close and not self.chunked and self.length is None:
             self.will_close = True
+        self._done = self.length == 0
+
+    def _closes(self, headers):
+        tokens = headers.get('connection', '').lower()
+        if 'close' in tokens:
+            return True
+        return self.version == 10 and 'keep-alive' not in tokens
+
+    def getheader(self, name, default=None):
+        return self.headers.get(name, default)
 
     def getheaders(self):
         return list(self.headers.items())
+
+    def isclosed(self):
+        """True once the whole body has been read."""
+        return self._done
+
+    def read(self, size=None):
+        """Up to `size` body bytes (all that is left without one); b'' at
+        the end. A body cut short raises http.client.IncompleteRead."""
+        if self._done:
+            return b''
+        if self.chunked:
+            try:
+                data = self._chunks.read(-1 if size is None else size)
+            except FramingError as err:
+                raise http.client.HTTPException('bad chunked body: %s' % err.reason) from None
+            except ClosedEarly:
+                raise http.client.IncompleteRead(b'') from None
+            self._done = self._chunks.done
+            return data
+        if self.length is None:   # until the connection closes
+            if size is None:
+                parts = []
+                while True:
+                    data = self._reader.read_some(1 << 20)
+                    if not data:
+                        break
+                    parts.append(data)
+                self._done = True
+                return b''.join(parts)
+            data = self._reader.read_some(size)
+            self._done = not data
+            return data
+        want = self.length if size is None else min(size, self.length)
+        data = self._reader.read(want)
+        self.length -= len(data)
+        if len(data) < want:
+            self._done = True
+            raise http.client.IncompleteRead(data, self.length)
+        self._done = self.length == 0
+        return data
+
+
+_NO_LIMIT = 1 << 62
+# A request target we send: visible ASCII only (http.client's rule too: no
+# space, no control character, so nothing can end the request line early).
+_BAD_TARGET = re.compile(r'[^!-~]')
+
+
+class Connection:
+    """One keep-alive connection to a node: a request head (and a small
+    body) goes in one send; responses are read from one SocketReader for the
+    connection's life."""
+
+    def __init__(self, host, port, timeout=10.0):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.sock = None
+        self.reader = None
+        self._method = None
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
+        self.reader = SocketReader(sock)
+
+    def settimeout(self, timeout):
+        self.timeout = timeout
+        if self.sock is not None:
+            self.sock.settimeout(timeout)
+
+    def send(self, data):
+        if self.sock is None:
+            raise http.client.NotConnected()
+        self.sock.sendall(data)
+
+    def send_head(self, method, path, headers, body=None):
+        """The request line, Host and `headers`, with `body` (bytes) in the
+        same send when it is small. A value with a CR or LF in it, or a
+        target with a space or control character, is a ValueError (it would
+        end the line early) and nothing is sent."""
+        if _BAD_TARGET.search(path):
+            raise http.client.InvalidURL('bad request target %r' % path[:128])
+        lines = ['%s %s HTTP/1.1\r\n' % (method, path), 'Host: %s:%s\r\n' % (self.host, self.port)]
+        lines.extend(['%s: %s\r\n' % item for item in headers.items()])
+        lines.append('\r\n')
+        head = ''.join(lines)
+        if head.count('\n') != len(lines) or head.count('\r') != len(lines):
+            raise ValueError('a header name or value holds a line break')
+        head = head.encode('latin-1')
+        self._method = method
+        if body and len(body) <= _JOIN_BODY_BYTES:
+            self.send(head + body)
+        else:
+            self.send(head)
+            if body:
+                self.send(body)
+
+    def getresponse(self, method=None):
+        return Response(self.reader, method or self._method)
+
+    def close(self):
+        sock, self.sock = self.sock, None
+        self.reader = None
+        if sock is not None:
+            sock.close()
 
 
 class BackendResponse:
@@ -163,20 +297,8 @@ class ConnectionPool:
             conn.close()
 
 
-class _Connection(http.client.HTTPConnection):
-    """http.client's connection, sending a small body in the same send as the
-    request head: one system call and one segment, not two."""
-
-    def _send_output(self, message_body=None, encode_chunked=False):
-        if isinstance(message_body, bytes) and len(message_body) <= _JOIN_BODY_BYTES:
-            self._buffer.extend((b'', message_body))
-            message = b'\r\n'.join(self._buffer)
-            del self._buffer[:]
-            self.send(message)
-            return
-        super()._send_output(message_body, encode_chunked)
-
-
+# A body up to this size goes in the same send as the request head: one
+# system call and one segment, not two.
 _JOIN_BODY_BYTES = 64 << 10
 
 
@@ -185,27 +307,17 @@ def _new_connection(node, conn_timeout, timeout):
     try:
         with Timeout(conn_timeout, ConnectionTimeout('connect to %s:%s timed out'
                                                      % (ip, node['port']))):
-            conn = _Connection(ip.strip('[]'), node['port'], timeout=timeout)
-            conn.response_class = FastResponse
+            conn = Connection(ip.strip('[]'), node['port'], timeout=timeout)
             conn.connect()
     except OSError as err:
         raise ConnectionTimeout('connect to %s:%s failed: %s' % (ip, node['port'], err))
     return conn
 
 
-def _send_head(conn, method, path, headers, body=None):
-    """Send the request head, and `body` (bytes) with it when given."""
-    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-    conn.putheader('Host', '%s:%s' % (conn.host, conn.port))
-    for key, value in headers.items():
-        conn.putheader(key, value)
-    conn.endheaders(body)
-
-
 def _read_response(conn, node, timeout, method, pool):
     with Timeout(timeout, ConnectionTimeout('response from %s:%s timed out'
                                             % (node['ip'], node['port']))):
-        resp = conn.getresponse()
+        resp = conn.getresponse(method)
     return BackendResponse(node, resp.status, resp.headers, resp, conn, pool)
 
 
@@ -226,10 +338,8 @@ def request(pool, node, method, path, headers, body=b'', query=None,
         if conn is None:
             conn = _new_connection(node, conn_timeout, timeout)
         try:
-            conn.timeout = timeout
-            if conn.sock is not None:
-                conn.sock.settimeout(timeout)
-            _send_head(conn, method, path, headers, body or None)
+            conn.settimeout(timeout)
+            conn.send_head(method, path, headers, body or None)
             resp = _read_response(conn, node, timeout, method, pool)
             resp.method = method
             return resp
@@ -290,17 +400,13 @@ def _read_interim(conn, timeout):
 
     Returns (status, headers); a 100 means 'send the body'.
     """
-    fp = conn.sock.makefile('rb')
-    try:
-        with Timeout(timeout, ConnectionTimeout('no answer to Expect: 100-continue')):
-            line = fp.readline(65537)
-            parts = line.decode('latin-1').split(None, 2)
-            if len(parts) < 2 or not is_decimal(parts[1]):
-                raise http.client.BadStatusLine(line)
-            status = int(parts[1])
-            headers = header_dict(read_header_block(fp.readline, lenient=True))
-    finally:
-        fp.close()
+    reader = conn.reader
+    with Timeout(timeout, ConnectionTimeout('no answer to Expect: 100-continue')):
+        _version, status, _reason = _status_line(reader.readline(MAX_LINE + 1))
+        pairs = reader.whole_block(MAX_LINE)
+        if pairs is None:
+            pairs = read_header_block(reader.readline, lenient=True)
+        headers = header_dict(pairs)
     return status, headers
 
 
@@ -320,9 +426,8 @@ def open_put(pool, node, path, headers, conn_timeout=0.5, timeout=10.0):
         if conn is None:
             conn = _new_connection(node, conn_timeout, timeout)
         try:
-            conn.timeout = timeout
-            conn.sock.settimeout(timeout)
-            _send_head(conn, 'PUT', path, headers)
+            conn.settimeout(timeout)
+            conn.send_head('PUT', path, headers)
             status, resp_headers = _read_interim(conn, timeout)
         except (OSError, http.client.HTTPException, ConnectionTimeout) as err:
             conn.close()
@@ -353,10 +458,9 @@ def http_connect(ip, port, method, path, headers=None, query_string=None,
     if query_string:
         path += '?' + query_string
     conn = _new_connection(node, conn_timeout, timeout)
-    conn.response_class = http.client.HTTPResponse
     headers = dict(headers or {})
     try:
-        _send_head(conn, method, path, {k: str(v) for k, v in headers.items()})
+        conn.send_head(method, path, {k: str(v) for k, v in headers.items()})
     except OSError as err:
         conn.close()
         raise ConnectionTimeout('%s to %s:%s failed: %s' % (method, ip, port, err))

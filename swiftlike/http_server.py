@@ -29,13 +29,12 @@ import time
 from urllib.parse import unquote
 
 from swiftlike import concurrency
-from swiftlike.http_framing import (LAST_CHUNK, MAX_HEADERS, ChunkedReader, ClosedEarly,
-                                    FramingError, body_framing, chunk_frame,
-                                    parse_request_line, read_header_block, refusal,
-                                    valid_header_block)
+from swiftlike.http_framing import (LAST_CHUNK, ChunkedReader, ClosedEarly, FramingError,
+                                    body_framing, chunk_frame, parse_request_line,
+                                    read_header_block, refusal)
+from swiftlike.socket_reader import RECV_SIZE as _RECV, SocketReader
 from swiftlike.timestamp import http_date_now
 
-_RECV = 65536
 MAX_REQUEST_LINE = 8192     # as eventlet's loop: longer is a 414
 MAX_HEADER_LINE = 8192      # as eventlet's loop: a longer header line is a 400
 MAX_HEAD = 65536            # all header lines together
@@ -44,63 +43,23 @@ _MIN_WRITE = 65536
 _CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 
 
-class _Reader:
-    """Buffered reads from a green socket: what a request does not use stays
-    for the next one (pipelining)."""
-    __slots__ = ('sock', 'buf', 'pos', 'head_left')
+class _Reader(SocketReader):
+    """A request's reader: SocketReader with the server's header limits."""
+    __slots__ = ('head_left',)
 
     def __init__(self, sock):
-        self.sock = sock
-        self.buf = b''
-        self.pos = 0
+        super().__init__(sock)
         self.head_left = None   # bytes a header block may still take
-
-    def _fill(self):
-        data = self.sock.recv(_RECV)
-        if not data:
-            return False
-        self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
-        self.pos = 0
-        return True
-
-    def readline(self, limit=-1):
-        """One line up to its LF, or `limit` bytes, or what is left at EOF."""
-        if limit is None or limit < 0:
-            limit = MAX_HEAD
-        while True:
-            buf, pos = self.buf, self.pos
-            end = buf.find(b'\n', pos, pos + limit)
-            if end >= 0:
-                end += 1
-                break
-            if len(buf) - pos >= limit:
-                end = pos + limit
-                break
-            if not self._fill():
-                end = len(self.buf)
-                break
-        line = self.buf[self.pos:end]
-        self.pos = end
-        return line
 
     def header_block(self):
         """The request's headers as (name, value) pairs. When the whole
         block is in the buffer already (the usual case) it is checked in one
         pass; else, or when that check fails, it is read line by line, which
         names the fault."""
-        buf, pos = self.buf, self.pos
-        if buf.startswith(b'\r\n', pos):
-            self.pos = pos + 2
-            return []
-        end = buf.find(b'\r\n\r\n', pos)
-        if 0 <= end - pos < MAX_HEADER_LINE:
-            # Shorter than one line's limit: no line can be over it.
-            block = buf[pos:end + 2]
-            if block.count(b'\n') <= MAX_HEADERS:
-                pairs = valid_header_block(block)
-                if pairs is not None:
-                    self.pos = end + 4
-                    return pairs
+        # Shorter than one line's limit: no line can be over it.
+        pairs = self.whole_block(MAX_HEADER_LINE - 1)
+        if pairs is not None:
+            return pairs
         self.head_left = MAX_HEAD
         return read_header_block(self.header_line)
 
@@ -114,27 +73,6 @@ class _Reader:
         if self.head_left < 0:
             raise FramingError('Headers too large')
         return line
-
-    def read(self, size):
-        """Exactly `size` bytes, fewer only at EOF."""
-        buf, pos = self.buf, self.pos
-        if len(buf) - pos >= size:
-            self.pos = pos + size
-            return buf[pos:pos + size]
-        parts = [buf[pos:]]
-        want = size - (len(buf) - pos)
-        self.buf, self.pos = b'', 0
-        while want > 0:
-            # Big bodies in pieces of at most 1 MiB (recv allocates what it
-            # is asked for); a small read may take the next request's bytes.
-            data = self.sock.recv(_RECV if want <= _RECV else min(want, 1 << 20))
-            if not data:
-                break
-            if len(data) > want:
-                data, self.buf = data[:want], data[want:]
-            parts.append(data)
-            want -= len(data)
-        return b''.join(parts)
 
 
 class _Input:

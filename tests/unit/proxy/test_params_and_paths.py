@@ -200,35 +200,6 @@ def test_max_file_size_constant_is_enforced():
         check_content_length({'Content-Length': str(5 * 1024 ** 3 + 1)})
 
 
-def test_fast_response_parses_like_http_client():
-    import io
-    from swiftlike.backend_http import FastResponse
-
-    class Sock:
-        def __init__(self, data):
-            self.data = data
-
-        def makefile(self, mode):
-            return io.BytesIO(self.data)
-    raw = (b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n'
-           b'X-Object-Meta-A: 1\r\nX-Dup: a\r\nx-dup: b\r\nbadline\r\n\r\nabcEXTRA')
-    resp = FastResponse(Sock(raw), method='GET')
-    resp.begin()
-    assert resp.status == 200 and resp.length == 3 and not resp.will_close
-    assert resp.headers['x-object-meta-a'] == '1' and resp.getheader('X-Dup') == 'a, b'
-    assert resp.read() == b'abc'
-    head = FastResponse(Sock(b'HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n'), method='HEAD')
-    head.begin()
-    assert head.length == 0 and head.read() == b''
-    chunked = FastResponse(Sock(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
-                                b'3\r\nabc\r\n0\r\n\r\n'), method='GET')
-    chunked.begin()
-    assert chunked.read() == b'abc'
-    close = FastResponse(Sock(b'HTTP/1.0 200 OK\r\n\r\nbody'), method='GET')
-    close.begin()
-    assert close.will_close and close.read() == b'body'
-
-
 def test_sample_config_loads_and_documents_every_option():
     import dataclasses
     import os
