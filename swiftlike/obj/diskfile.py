@@ -221,12 +221,21 @@ class FsDiskFile(DiskFile):
     def _put_file(self, metadata, ext, fd=None, tmp_path=None, big=False):
         """Name the (fsynced) temp file <X-Timestamp><ext>, make it durable,
         drop older files, mark the suffix dirty. The file's data and xattrs
-        are durable before its name appears, and the name before we return."""
+        are durable before its name appears, and the name before we return.
+
+        A file without data (a tombstone, a .meta: fd is None) in a shared
+        flush takes one flush, after its rename: its create, xattrs and
+        rename are all metadata, which a journaling filesystem (XFS, ext4)
+        commits in the order they were made, so no crash can keep the name
+        without the rest. A data file needs its bytes on disk before its
+        name: XFS journals the size a preallocation set, not the bytes, and
+        a crash could leave the name over unwritten (zero) blocks."""
         timestamp = Timestamp(metadata['X-Timestamp'])
         # A big file makes itself durable alone: a shared flush would also
         # write out every other big upload in flight on the device, and wait
         # for it.
         syncer = None if big else self.manager.group_syncer(self.device_path)
+        has_data = fd is not None
         if fd is None:
             fd, tmp_path = self._tmp_file()
         try:
@@ -235,7 +244,7 @@ class FsDiskFile(DiskFile):
                 os.fsync(fd)
                 if big:
                     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            else:
+            elif has_data:
                 syncer.wait()
         except xattr_meta.MetadataError as err:
             with contextlib.suppress(OSError):

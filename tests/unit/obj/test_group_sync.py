@@ -132,6 +132,28 @@ def test_commit_names_the_file_only_after_a_flush_and_returns_only_after_another
     assert flush.calls == 2
 
 
+@pytest.mark.parametrize('write,ext', [
+    (lambda df: df.delete(Timestamp(2).internal), '.ts'),
+    (lambda df: df.write_metadata({'X-Timestamp': Timestamp(2).internal, 'X-Object-Meta-A': 'b'}),
+     '.meta'),
+])
+def test_a_file_without_data_takes_one_flush_after_its_rename(tmp_path, write, ext):
+    # Its create, xattrs and rename are all metadata, which the filesystem's
+    # journal commits in order: the one flush after the rename covers them.
+    dev = str(tmp_path / 'sda')
+    os.mkdir(dev)
+    flush = ControlledFlush()
+    df = FsDiskFileManager(group_sync=True, sync=flush).get_diskfile(dev, 7, 'a', 'c', 'o')
+    target = os.path.join(df.hash_path, Timestamp(2).internal + ext)
+    writing, result = start(write, df)
+    assert flush.wait_entered() == dev
+    assert os.path.exists(target) and writing.is_alive()
+    flush.release()
+    writing.join(DEADLINE)
+    assert not writing.is_alive() and 'error' not in result
+    assert flush.calls == 1
+
+
 def test_big_files_make_themselves_durable_alone(tmp_path, monkeypatch):
     # A shared flush would write out (and wait for) every other big upload in
     # flight on the device: a big file fsyncs its data, its new directories
@@ -174,13 +196,15 @@ def test_the_object_server_answers_only_after_the_flush(tmp_path, method):
     if method == 'PUT':
         req.body = b'data'
     answering, result = start(req.get_response, app)
-    for _ in range(2):            # the file's flush, then the rename's
+    # A PUT: the file's flush, then the rename's; a tombstone: the rename's.
+    flushes = 2 if method == 'PUT' else 1
+    for _ in range(flushes):
         flush.wait_entered()
         assert answering.is_alive() and 'value' not in result
         flush.release()
     answering.join(DEADLINE)
     assert result['value'].status_int == (201 if method == 'PUT' else 404)
-    assert flush.calls == 2
+    assert flush.calls == flushes
 
 
 def test_auto_shares_flushes_only_on_devices_that_are_mount_points(tmp_path):
