@@ -25,11 +25,6 @@ class SocketReader:
         self.pos = 0
         return True
 
-    @property
-    def buffered(self):
-        """Bytes received and not yet read."""
-        return len(self.buf) - self.pos
-
     def whole_block(self, limit):
         """The header block at the read position as (name, value) pairs, if
         the buffer holds all of it (under `limit` bytes, at most MAX_HEADERS
