@@ -62,9 +62,23 @@ def open_putters(app, nodes, part, suffix, headers_list):
     return putters, finals
 
 
+# client_timeout is the time a client may take per this many body bytes
+# (Swift's per-read unit): a bigger read may take proportionally longer, so a
+# bigger client_chunk_size does not ask more speed of a slow client. A client
+# that sends nothing at all is caught sooner, by the socket's own
+# client_timeout on each receive.
+TIMEOUT_UNIT = 65536
+
+
+def read_timeout(size, client_timeout):
+    """Seconds a read of `size` body bytes may take."""
+    return client_timeout * max(1.0, size / TIMEOUT_UNIT)
+
+
 def _read_client(reader, size, client_timeout):
     try:
-        with Timeout(client_timeout, RequestTimeout('Timed out reading the request body')):
+        with Timeout(read_timeout(size, client_timeout),
+                     RequestTimeout('Timed out reading the request body')):
             return reader(size)
     except (socket.timeout, TimeoutError):
         raise RequestTimeout('Timed out reading the request body')

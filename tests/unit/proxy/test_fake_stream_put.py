@@ -111,3 +111,13 @@ def test_a_client_stopping_short_stores_nothing(cluster, buffered):
     resp = call(app, 'PUT', '/v1' + PATH, body=BODY, content_length=len(BODY) + 10)
     assert resp.status == 499
     assert stored(cluster) == {0: b'original', 1: b'original', 2: b'original'}
+
+
+@pytest.mark.parametrize('size,timeout', [
+    (1, 60.0), (65536, 60.0), (65537, 60.0 * 65537 / 65536), (1 << 20, 960.0), (0, 60.0),
+])
+def test_a_client_may_take_client_timeout_per_64_kib_of_a_read(size, timeout):
+    # A bigger client_chunk_size asks no more speed of a slow client than
+    # 64 KiB reads did (a client sending nothing is caught per receive).
+    from swiftlike.proxy.controllers.obj_put import read_timeout
+    assert read_timeout(size, 60.0) == pytest.approx(timeout)
