@@ -64,6 +64,16 @@ def _status_line(line):
     return version, int(status), reason.strip()
 
 
+def _read_headers(reader):
+    """A response's header block as _Headers: in one pass when the buffer
+    holds all of it and every line is valid (the usual case), else read
+    line by line, leniently."""
+    pairs = reader.whole_block(MAX_LINE)
+    if pairs is None:
+        pairs = read_header_block(reader.readline, lenient=True)
+    return header_dict(pairs)
+
+
 class Response:
     """One response read from a connection's SocketReader: status, reason,
     lower-cased headers, and its body by Content-Length, chunked, or until
@@ -85,10 +95,7 @@ class Response:
             self.version = 10
         else:
             raise http.client.UnknownProtocol(version)
-        pairs = reader.whole_block(MAX_LINE)
-        if pairs is None:
-            pairs = read_header_block(reader.readline, lenient=True)
-        headers = self.headers = header_dict(pairs)
+        headers = self.headers = _read_headers(reader)
         self.chunked = 'chunked' in headers.get('transfer-encoding', '').lower()
         self._chunks = ChunkedReader(reader, max_size=_NO_LIMIT) if self.chunked else None
         self.will_close = self._closes(headers)
@@ -403,10 +410,7 @@ def _read_interim(conn, timeout):
     reader = conn.reader
     with Timeout(timeout, ConnectionTimeout('no answer to Expect: 100-continue')):
         _version, status, _reason = _status_line(reader.readline(MAX_LINE + 1))
-        pairs = reader.whole_block(MAX_LINE)
-        if pairs is None:
-            pairs = read_header_block(reader.readline, lenient=True)
-        headers = header_dict(pairs)
+        headers = _read_headers(reader)
     return status, headers
 
 
