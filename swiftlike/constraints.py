@@ -111,6 +111,19 @@ def check_stored_metadata(metadata, target):
         raise BadRequest('Total metadata too large; max %d' % MAX_META_OVERALL_SIZE)
 
 
+# client_timeout bounds the time a client may take per this many body bytes
+# of one read (Swift's per-read unit): a bigger read may take proportionally
+# longer, so reading bodies in bigger pieces asks no more speed of a slow
+# client. A client that sends nothing at all is caught sooner, by the
+# socket's own client_timeout on each receive.
+BODY_TIMEOUT_UNIT = 65536
+
+
+def body_read_timeout(size, client_timeout):
+    """Seconds a read of `size` body bytes may take."""
+    return client_timeout * max(1.0, size / BODY_TIMEOUT_UNIT)
+
+
 def is_decimal(text):
     """True for a non-empty string of ASCII digits: what int() reads as the
     number written (str.isdigit() is true for '\u00b2' too, which int() refuses,

@@ -11,7 +11,7 @@ import time
 
 from swiftlike import body_check, conditional, constraints, ranges
 from swiftlike.concurrency import Timeout, spawn, spawn_n
-from swiftlike.constraints import is_decimal
+from swiftlike.constraints import body_read_timeout, is_decimal
 from swiftlike.exceptions import (BadRequest, ClientDisconnect, Conflict, InsufficientStorage,
                                   NotFound, RequestEntityTooLarge,
                                   RangeNotSatisfiable, RequestTimeout, ServiceUnavailable,
@@ -247,14 +247,19 @@ class App(StorageServer):
     # -- PUT -------------------------------------------------------------
     def _read_body(self, req, length):
         """Yield the request body in chunks; 499 if it ends early, 408 if the
-        client stalls, 413 past the size limit."""
+        client stalls, 413 past the size limit. The first chunk is
+        network_chunk_size (a small body is all of it); a bigger body comes
+        in pieces of disk_write_size, what one disk call writes."""
         stream = req.environ['wsgi.input']
         remaining = length
         total = 0
+        size = self.chunk
         while remaining is None or remaining > 0:
-            want = self.chunk if remaining is None else min(self.chunk, remaining)
+            want = size if remaining is None else min(size, remaining)
+            size = max(self.chunk, self.conf.disk_write_size)
             try:
-                with Timeout(self.conf.client_timeout, RequestTimeout('Timeout reading body')):
+                with Timeout(body_read_timeout(want, self.conf.client_timeout),
+                             RequestTimeout('Timeout reading body')):
                     chunk = stream.read(want)
             except (OSError, ValueError) as err:
                 raise ClientDisconnect('Client disconnected: %s' % err)

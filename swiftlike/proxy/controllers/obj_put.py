@@ -10,7 +10,7 @@ import socket
 import time
 
 from swiftlike.concurrency import GreenPile, Timeout
-from swiftlike.constraints import MAX_FILE_SIZE
+from swiftlike.constraints import MAX_FILE_SIZE, body_read_timeout
 from swiftlike.exceptions import (ClientDisconnect, ConnectionTimeout, RequestEntityTooLarge,
                                   RequestTimeout, ServiceUnavailable)
 from swiftlike import backend_http as backend
@@ -62,22 +62,9 @@ def open_putters(app, nodes, part, suffix, headers_list):
     return putters, finals
 
 
-# client_timeout is the time a client may take per this many body bytes
-# (Swift's per-read unit): a bigger read may take proportionally longer, so a
-# bigger client_chunk_size does not ask more speed of a slow client. A client
-# that sends nothing at all is caught sooner, by the socket's own
-# client_timeout on each receive.
-TIMEOUT_UNIT = 65536
-
-
-def read_timeout(size, client_timeout):
-    """Seconds a read of `size` body bytes may take."""
-    return client_timeout * max(1.0, size / TIMEOUT_UNIT)
-
-
 def _read_client(reader, size, client_timeout):
     try:
-        with Timeout(read_timeout(size, client_timeout),
+        with Timeout(body_read_timeout(size, client_timeout),
                      RequestTimeout('Timed out reading the request body')):
             return reader(size)
     except (socket.timeout, TimeoutError):

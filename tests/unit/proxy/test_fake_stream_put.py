@@ -119,5 +119,5 @@ def test_a_client_stopping_short_stores_nothing(cluster, buffered):
 def test_a_client_may_take_client_timeout_per_64_kib_of_a_read(size, timeout):
     # A bigger client_chunk_size asks no more speed of a slow client than
     # 64 KiB reads did (a client sending nothing is caught per receive).
-    from swiftlike.proxy.controllers.obj_put import read_timeout
-    assert read_timeout(size, 60.0) == pytest.approx(timeout)
+    from swiftlike.constraints import body_read_timeout
+    assert body_read_timeout(size, 60.0) == pytest.approx(timeout)
