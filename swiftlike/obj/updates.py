@@ -102,8 +102,7 @@ class UpdateSender:
 
     def _send_one(self, op, host, device, partition, account, container, obj, headers):
         """True once the container replica has the row."""
-        if not self.batch_updates or (host in self._no_batch and
-                                      time.monotonic() < self._no_batch[host]):
+        if not self.batch_updates or time.monotonic() < self._no_batch.get(host, 0.0):
             return self._send_single(op, host, device, partition, account, container, obj,
                                      headers)
         try:
