@@ -253,10 +253,10 @@ class App(StorageServer):
         stream = req.environ['wsgi.input']
         remaining = length
         total = 0
-        size = self.chunk
+        size, big = self.chunk, max(self.chunk, self.conf.disk_write_size)
         while remaining is None or remaining > 0:
             want = size if remaining is None else min(size, remaining)
-            size = max(self.chunk, self.conf.disk_write_size)
+            size = big
             try:
                 with Timeout(body_read_timeout(want, self.conf.client_timeout),
                              RequestTimeout('Timeout reading body')):
