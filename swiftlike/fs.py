@@ -10,7 +10,9 @@ _syncfs = getattr(_libc, 'syncfs', None)
 _sync_file_range = getattr(_libc, 'sync_file_range', None)
 if _sync_file_range is not None:
     _sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+_SYNC_FILE_RANGE_WAIT_BEFORE = 1
 _SYNC_FILE_RANGE_WRITE = 2
+_SYNC_FILE_RANGE_WAIT_AFTER = 4
 
 
 def is_mount_point(path):
@@ -64,6 +66,33 @@ def start_writeback(fd, offset, nbytes):
     nothing where the call is missing."""
     if _sync_file_range is not None:
         _sync_file_range(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE)
+
+
+def write_out(fds):
+    """Write each file's dirty pages to the device and wait until the writes
+    have completed (Linux sync_file_range(2): start them all, then wait for
+    each); {fd: OSError} for the files whose write-out failed. It flushes
+    neither the device's cache nor any metadata, so by itself it makes nothing
+    durable: it orders. A journaling filesystem flushes the device's cache
+    before its journal records anything done after these writes completed
+    (a later rename, say), so such a record cannot become durable without
+    them. Where the call is missing each file is fdatasync'ed instead."""
+    failed = {}
+    if _sync_file_range is None:
+        for fd in fds:
+            try:
+                os.fdatasync(fd)
+            except OSError as err:
+                failed[fd] = err
+        return failed
+    for fd in fds:
+        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+    wait = _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_FILE_RANGE_WAIT_AFTER
+    for fd in fds:
+        if _sync_file_range(fd, 0, 0, wait) != 0:
+            err = ctypes.get_errno()
+            failed[fd] = OSError(err, os.strerror(err))
+    return failed
 
 
 def write_atomically(path, data, sync_dir=False, mode=0o644):

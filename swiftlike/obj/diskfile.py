@@ -4,9 +4,10 @@ Layout: <device>/objects/<part>/<suffix>/<hash>/<timestamp>.{data,ts,meta},
 suffix = the last 3 hex chars of hash_path(account, container, obj). A new
 file is written in <device>/tmp, fsynced, renamed into place, and the
 directory fsynced; older files are then removed. With group_sync, the writes
-on a device that are in flight at once share those flushes instead
-(group_sync.py): one syncfs before the renames, one after. Object names are only ever
-hashed, so no name can reach the filesystem as a path.
+on a device that are in flight at once share the flush instead
+(group_sync.py): each data file's bytes are written out to the device before
+its rename, and one syncfs after the renames makes them all durable. Object names are only ever hashed, so no name can
+reach the filesystem as a path.
 """
 import contextlib
 import errno
@@ -18,10 +19,10 @@ import uuid
 
 from swiftlike import concurrency, fs, metrics
 from swiftlike.constraints import is_decimal
-from swiftlike.fs import fsync_path, start_writeback, syncfs_path
+from swiftlike.fs import fsync_path, start_writeback, syncfs_path, write_out
 from swiftlike.hashing import hash_path
 from swiftlike.obj import metadata as xattr_meta
-from swiftlike.obj.group_sync import GroupSync
+from swiftlike.obj.group_sync import GroupSync, WriteOut
 from swiftlike.obj.backend import (DATA, META, TOMBSTONE, DiskFile, DiskFileDeleted,
                                    DiskFileError, DiskFileExpired, DiskFileManager,
                                    DiskFileNoSpace, DiskFileNotExist, DiskFileQuarantined,
@@ -64,13 +65,15 @@ def makedirs_durable(path, sync=True):
 
 class FsDiskFileManager(DiskFileManager):
     def __init__(self, fallocate=True, defer_cleanup=False, bytes_per_sync=0,
-                 group_sync=False, sync=syncfs_path, run_flush=None):
+                 group_sync=False, sync=syncfs_path, run_flush=None, write=write_out):
         self.fallocate = fallocate
         # Writes in flight on one device share their flushes (group_sync.py):
         # True, False, or 'auto' (only on devices that are mount points);
-        # `sync` is the flush (syncfs of the device's filesystem, or a test's).
+        # `sync` is the flush (syncfs of the device's filesystem, or a test's),
+        # `write` the data write-out before the renames (fs.write_out, or a test's).
         self.group_sync = group_sync
         self._sync = sync
+        self._write = write
         # How a write made on the event loop runs its shared flush in a disk
         # thread: run_flush(device_path, sync, path) (the object server's
         # DiskExecutor, which watches the device's health by it).
@@ -106,10 +109,12 @@ class FsDiskFileManager(DiskFileManager):
         syncer = None
         if self.group_sync != 'auto' or fs.is_mount_point(device_path):
             if key[1]:
-                syncer = GroupSync(device_path, functools.partial(
-                    self._run_flush, device_path, self._sync), concurrency.GreenCondition())
+                run = functools.partial(self._run_flush, device_path)
+                syncer = GroupSync(device_path, functools.partial(run, self._sync),
+                                   concurrency.GreenCondition(),
+                                   WriteOut(self._write, concurrency.GreenCondition(), run))
             else:
-                syncer = GroupSync(device_path, self._sync)
+                syncer = GroupSync(device_path, self._sync, writes=WriteOut(self._write))
         return self._group_syncs.setdefault(key, syncer)
 
     def get_suffix_hashes(self, device_path, partition, recalculate=()):
@@ -219,17 +224,21 @@ class FsDiskFile(DiskFile):
         return FsDiskFileWriter(self, size)
 
     def _put_file(self, metadata, ext, fd=None, tmp_path=None, big=False):
-        """Name the (fsynced) temp file <X-Timestamp><ext>, make it durable,
-        drop older files, mark the suffix dirty. The file's data and xattrs
-        are durable before its name appears, and the name before we return.
+        """Name the temp file <X-Timestamp><ext>, make it durable, drop older
+        files, mark the suffix dirty. No crash can keep the name without the
+        file's data and xattrs, and the name is durable before we return.
 
-        A file without data (a tombstone, a .meta: fd is None) in a shared
-        flush takes one flush, after its rename: its create, xattrs and
-        rename are all metadata, which a journaling filesystem (XFS, ext4)
-        commits in the order they were made, so no crash can keep the name
-        without the rest. A data file needs its bytes on disk before its
-        name: XFS journals the size a preallocation set, not the bytes, and
-        a crash could leave the name over unwritten (zero) blocks."""
+        Alone, the file is fsynced before its rename and the directory after.
+        In a shared flush, one flush after the rename does it: the file's
+        create, xattrs and rename are all metadata, which a journaling
+        filesystem (XFS, ext4) commits in the order they were made. A data
+        file's bytes are not metadata: they are written out to the device,
+        and waited for, before the rename (WriteOut), which also settles the
+        size and extents the write changed. A journal flushes the device's
+        cache before it records anything, so the rename cannot become durable
+        before the bytes. Without that wait a crash could leave the name over
+        blocks never written: XFS journals the size a preallocation set, not
+        the bytes."""
         timestamp = Timestamp(metadata['X-Timestamp'])
         # A big file makes itself durable alone: a shared flush would also
         # write out every other big upload in flight on the device, and wait
@@ -245,7 +254,7 @@ class FsDiskFile(DiskFile):
                 if big:
                     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             elif has_data:
-                syncer.wait()
+                syncer.wait_written(fd)
         except xattr_meta.MetadataError as err:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_path)

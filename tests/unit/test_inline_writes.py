@@ -41,6 +41,19 @@ class ControlledFlush(group_sync_tests.ControlledFlush):
         super().__init__(on_enter=lambda: self.threads.append(threading.get_ident()))
 
 
+class WriteOutRecorder:
+    """A write-out that notes the OS thread of each call, and whether the
+    device's flush had started by then."""
+
+    def __init__(self, flush):
+        self.flush = flush
+        self.calls = []
+
+    def __call__(self, fds):
+        self.calls.append((threading.get_ident(), self.flush.calls))
+        return {}
+
+
 def green_until(condition, what):
     """Poll from the event loop (other green threads run meanwhile)."""
     group_sync_tests.until(condition, what, concurrency.sleep)
@@ -120,41 +133,48 @@ def test_time_an_inline_call_spends_waiting_is_not_its_own():
 def object_app(tmp_path):
     devices = tmp_path / 'devices'
     (devices / 'sda').mkdir(parents=True)
-    flush = ControlledFlush()
+    flush, written = ControlledFlush(), None
+    written = WriteOutRecorder(flush)
 
     def make(**conf):
         conf = Conf(devices=str(devices), mount_check=False, fallocate_reserve='0',
                     log_level='CRITICAL', **conf)
-        return App(conf, backend=FsDiskFileManager(group_sync=True, sync=flush)), flush
+        return App(conf, backend=FsDiskFileManager(group_sync=True, sync=flush,
+                                                   write=written)), flush, written
     return make
 
 
 @pytest.mark.parametrize('method', ['PUT', 'DELETE'])
 @pytest.mark.parametrize('inline', [True, False])
 def test_the_object_server_answers_a_write_only_after_its_flushes(object_app, method, inline):
-    app, flush = object_app(inline_small_writes=inline)
+    app, flush, written = object_app(inline_small_writes=inline)
     headers = {'X-Timestamp': Timestamp(time.time()).internal, 'Content-Type': 'text/plain'}
     req = Request.blank('/sda/1/a/c/o', environ={'REQUEST_METHOD': method}, headers=headers)
     if method == 'PUT':
         req.body = b'data'
     answering = concurrency.spawn(req.get_response, app)
-    # A PUT: the file's flush, then the rename's; a tombstone: the rename's.
-    flushes = 2 if method == 'PUT' else 1
-    for _ in range(flushes):
-        entered(flush)
-        assert not answering.dead
-        flush.release()
+    # A PUT: its data's write-out, then the flush after the rename; a
+    # tombstone: the flush.
+    entered(flush)
+    assert not answering.dead
+    flush.release()
     assert answering.wait().status_int == (201 if method == 'PUT' else 404)
-    # Inline, the writes' waits were green; else they were a disk thread's.
+    # Inline, the writes' waits were green, the flush a disk thread's and
+    # the short write-out the loop's; else they were all a disk thread's.
     syncers = {key[1]: syncer for key, syncer in app.backend._group_syncs.items() if syncer}
-    assert list(syncers) == [inline] and syncers[inline].syncs == flushes
+    assert list(syncers) == [inline] and syncers[inline].syncs == 1
     assert MAIN not in flush.threads
+    if method == 'PUT':
+        [(thread, flushes_before)] = written.calls
+        assert flushes_before == 0 and (thread == MAIN) == inline
+    else:
+        assert written.calls == []
 
 
 def test_an_inline_write_waits_for_a_held_partition_lock_in_a_disk_thread(object_app):
     # A rehash holds the partition's lock (here the test does): the write
     # marks its suffix dirty from a disk thread, and the loop keeps serving.
-    app, flush = object_app()
+    app, flush, written = object_app()
     part_path = app.backend.get_diskfile(app.device_path('sda'), 1, 'a', 'c', 'o').part_path
     os.makedirs(part_path)
     held = open(os.path.join(part_path, '.lock'), 'w')
@@ -171,9 +191,8 @@ def test_an_inline_write_waits_for_a_held_partition_lock_in_a_disk_thread(object
                         headers={'X-Timestamp': Timestamp(time.time()).internal,
                                  'Content-Type': 'text/plain'})
     answering = concurrency.spawn(req.get_response, app)
-    for _ in range(2):
-        entered(flush)
-        flush.release()
+    entered(flush)
+    flush.release()
     concurrency.sleep(0.01)
     assert not answering.dead and not stalled
     assert not os.path.exists(os.path.join(part_path, 'hashes.invalid'))

@@ -1,5 +1,7 @@
 """Grouped flushes: writes on a device share syncfs calls, and none is
-acknowledged before a flush that started after it finished.
+acknowledged before a flush that started after it finished; a data file's
+bytes are written out (WriteOut), with the others' in flight, before its name
+appears.
 
 The flush is a controllable hook here: each call announces itself and blocks
 until the test lets it go, so every ordering below is arranged, not hoped for.
@@ -13,7 +15,8 @@ import pytest
 
 from swiftlike.http import Request
 from swiftlike.obj.diskfile import FsDiskFileManager
-from swiftlike.obj.group_sync import GroupSync
+from swiftlike.fs import write_out
+from swiftlike.obj.group_sync import GroupSync, WriteOut
 from swiftlike.obj.server import App, Conf
 from swiftlike.timestamp import Timestamp
 
@@ -21,7 +24,8 @@ DEADLINE = 30.0
 
 
 class ControlledFlush:
-    """A sync(path) that blocks until release(); calls report on `entered`."""
+    """A sync(path), or a write(fds), that blocks until release(); calls
+    report on `entered`. As a write it fails the fds in release's dict."""
 
     def __init__(self, on_enter=None):
         self.entered = queue.Queue()
@@ -29,14 +33,15 @@ class ControlledFlush:
         self.on_enter = on_enter
         self.calls = 0
 
-    def __call__(self, path):
+    def __call__(self, what):
         self.calls += 1
         if self.on_enter:
             self.on_enter()
-        self.entered.put(path)
+        self.entered.put(what)
         outcome = self._gates.get(timeout=DEADLINE)
         if isinstance(outcome, Exception):
             raise outcome
+        return outcome or {}
 
     def wait_entered(self):
         return self.entered.get(timeout=DEADLINE)
@@ -109,27 +114,167 @@ def _meta(ts, body):
             'ETag': hashlib.md5(body).hexdigest()}
 
 
-def test_commit_names_the_file_only_after_a_flush_and_returns_only_after_another(tmp_path):
+def test_commit_names_the_file_after_its_data_is_written_out_and_returns_after_a_flush(
+        tmp_path):
     dev = str(tmp_path / 'sda')
     os.mkdir(dev)
-    flush = ControlledFlush()
-    mgr = FsDiskFileManager(group_sync=True, sync=flush)
+    flush, written = ControlledFlush(), ControlledFlush()
+    mgr = FsDiskFileManager(group_sync=True, sync=flush, write=written)
     df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o')
     writer = df.create(3)
     writer.write(b'abc')
     target = os.path.join(df.hash_path, Timestamp(1).internal + '.data')
+    fd = writer.fd
     committing, result = start(writer.commit, _meta(1, b'abc'))
+    # The write-out of the file's data, by its descriptor: no name yet.
+    assert written.wait_entered() == [fd]
+    assert not os.path.exists(target) and committing.is_alive() and flush.calls == 0
+    written.release()
+    # Then one flush, for the data, the xattrs and the rename: named, but
+    # the commit still waits.
     assert flush.wait_entered() == dev
-    # Flush 1 makes the data and xattrs durable: the name is not there yet.
-    assert not os.path.exists(target) and committing.is_alive()
-    flush.release()
-    assert flush.wait_entered() == dev
-    # Flush 2 makes the rename durable: named, but the commit still waits.
     assert os.path.exists(target) and committing.is_alive()
     flush.release()
     committing.join(DEADLINE)
     assert not committing.is_alive() and 'error' not in result
-    assert flush.calls == 2
+    assert (written.calls, flush.calls) == (1, 1)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_write_out_runs_where_it_is_asked_until_they_are_slow_on_average():
+    # Then the device's write-outs go to a disk thread (here: the offload
+    # hook) for `penalty` seconds.
+    clock, done = Clock(), []
+    costs = []
+
+    def write(fds):
+        done.append(('direct', fds[0]))
+        clock.now += costs.pop(0)
+        return {}
+    writes = WriteOut(write, offload=lambda _write, fds: done.append(('offloaded', fds[0])) or {},
+                      slow=0.005, penalty=60, clock=clock)
+    # Fast ones, and a lone stall of 30 ms among them: the average stays low.
+    costs[:] = [0.0001] * 5 + [0.03] + [0.0001] * 5
+    for fd in range(11):
+        writes.wait(fd)
+    assert done == [('direct', fd) for fd in range(11)]
+    # A run of 10 ms ones: the average passes 5 ms on the 5th.
+    del done[:]
+    costs[:] = [0.01] * 5
+    for fd in range(7):
+        writes.wait(fd)
+    assert done == [('direct', fd) for fd in range(5)] + [('offloaded', 5), ('offloaded', 6)]
+    clock.now += 59
+    writes.wait(8)
+    clock.now += 2               # the penalty is over: directly again
+    costs[:] = [0.0001]
+    writes.wait(9)
+    assert done[-2:] == [('offloaded', 8), ('direct', 9)]
+    # A waiter in a disk thread (no offload) always writes its file itself.
+    threaded = WriteOut(write, slow=0.005, clock=clock)
+    costs[:] = [1.0] * 2
+    threaded.wait(10)
+    threaded.wait(11)
+    assert done[-2:] == [('direct', 10), ('direct', 11)]
+
+
+def offloading(write):
+    """A WriteOut whose first write-out was slow enough to raise the average
+    over the limit: the next go to `write`, in batches."""
+    clock = Clock()
+
+    def slow(fds):
+        clock.now += 10
+        return {}
+    writes = WriteOut(slow, offload=lambda _slow, fds: write(fds), clock=clock)
+    writes.wait(99)
+    return writes
+
+
+def test_writes_arriving_during_an_offloaded_write_out_share_the_next_one():
+    written = ControlledFlush()
+    writes = offloading(written)
+    first, first_result = start(writes.wait, 10)
+    assert written.wait_entered() == [10]
+    others = [start(writes.wait, fd) for fd in (11, 12, 13)]
+    until(lambda: writes.waits == 4, 'the three waiters to register')
+    written.release()
+    first.join(DEADLINE)
+    assert not first.is_alive() and 'error' not in first_result
+    assert written.wait_entered() == [11, 12, 13]
+    assert all(thread.is_alive() for thread, _ in others)
+    written.release()
+    for thread, result in others:
+        thread.join(DEADLINE)
+        assert not thread.is_alive() and 'error' not in result
+    assert (written.calls, writes.syncs, writes.waits) == (2, 2, 4)
+
+
+def test_a_failed_write_out_fails_only_the_files_it_failed_for():
+    written = ControlledFlush()
+    writes = offloading(written)
+    first, first_result = start(writes.wait, 10)
+    written.wait_entered()
+    others = {fd: start(writes.wait, fd) for fd in (11, 12)}
+    until(lambda: writes.waits == 3, 'the two waiters to register')
+    written.release()
+    first.join(DEADLINE)
+    assert written.wait_entered() == [11, 12]
+    written.release({12: OSError(5, 'EIO')})
+    for thread, _ in others.values():
+        thread.join(DEADLINE)
+    assert 'error' not in others[11][1]
+    assert isinstance(others[12][1].get('error'), OSError)
+    assert writes._failed == {}
+    # Directly, too.
+    direct = WriteOut(lambda fds: {fd: OSError(28, 'ENOSPC') for fd in fds})
+    with pytest.raises(OSError):
+        direct.wait(3)
+
+
+def test_a_write_out_that_raises_fails_its_leader_and_the_others_go_again():
+    written = ControlledFlush()
+    writes = offloading(written)
+    first, first_result = start(writes.wait, 10)
+    written.wait_entered()
+    second, second_result = start(writes.wait, 11)
+    until(lambda: writes.waits == 2, 'the second waiter to register')
+    written.release()
+    first.join(DEADLINE)
+    assert written.wait_entered() == [11]
+    third, third_result = start(writes.wait, 12)
+    until(lambda: writes.waits == 3, 'the third waiter to register')
+    written.release(RuntimeError('the disk thread went away'))
+    second.join(DEADLINE)
+    assert isinstance(second_result.get('error'), RuntimeError)
+    # The third, not yet written out, goes again alone: never the leader's
+    # descriptor, which its caller is closing.
+    assert written.wait_entered() == [12]
+    written.release()
+    third.join(DEADLINE)
+    assert 'error' not in third_result and 'error' not in first_result
+
+
+def test_write_out_writes_real_files_and_reports_a_bad_descriptor(tmp_path):
+    path = tmp_path / 'f'
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        os.write(fd, b'abc' * 1000)
+        assert write_out([fd]) == {}
+        bad = os.open(os.devnull, os.O_RDONLY)
+        os.close(bad)
+        failed = write_out([fd, bad])
+        assert list(failed) == [bad] and isinstance(failed[bad], OSError)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b'abc' * 1000
 
 
 @pytest.mark.parametrize('write,ext', [
@@ -190,21 +335,23 @@ def test_the_object_server_answers_only_after_the_flush(tmp_path, method):
     flush = ControlledFlush()
     conf = Conf(devices=str(devices), mount_check=False, fallocate_reserve='0',
                 threads_per_disk=0, log_level='CRITICAL')
-    app = App(conf, backend=FsDiskFileManager(group_sync=True, sync=flush))
+    written = ControlledFlush()
+    app = App(conf, backend=FsDiskFileManager(group_sync=True, sync=flush, write=written))
     headers = {'X-Timestamp': Timestamp(time.time()).internal, 'Content-Type': 'text/plain'}
     req = Request.blank('/sda/1/a/c/o', environ={'REQUEST_METHOD': method}, headers=headers)
     if method == 'PUT':
         req.body = b'data'
     answering, result = start(req.get_response, app)
-    # A PUT: the file's flush, then the rename's; a tombstone: the rename's.
-    flushes = 2 if method == 'PUT' else 1
-    for _ in range(flushes):
-        flush.wait_entered()
+    # A PUT: its data's write-out, then the flush after the rename; a
+    # tombstone: the flush.
+    steps = [written, flush] if method == 'PUT' else [flush]
+    for step in steps:
+        step.wait_entered()
         assert answering.is_alive() and 'value' not in result
-        flush.release()
+        step.release()
     answering.join(DEADLINE)
     assert result['value'].status_int == (201 if method == 'PUT' else 404)
-    assert flush.calls == flushes
+    assert (written.calls, flush.calls) == (len(steps) - 1, 1)
 
 
 def test_auto_shares_flushes_only_on_devices_that_are_mount_points(tmp_path):
