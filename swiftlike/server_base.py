@@ -25,6 +25,7 @@ from swiftlike.http import Request, make_response
 from swiftlike.logs import get_logger, log_line, set_txn_id
 from swiftlike.metrics_http import RequestMetrics
 from swiftlike.paths import validate_device
+from swiftlike.timestamp import Timestamp
 from swiftlike.wsgi import WsgiConf
 
 
@@ -188,7 +189,6 @@ class _LoggedBody:
 
 def require_timestamp(req, header='X-Timestamp'):
     """The request's write timestamp; 400 when it is missing or malformed."""
-    from swiftlike.timestamp import Timestamp
     value = req.headers.get(header)
     if not value:
         raise BadRequest('Missing %s header' % header)
