@@ -22,7 +22,7 @@ from swiftlike.obj import conditional_put
 from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNoSpace,
                                    DiskFileNotExist, delete_at_of, hash_and_write,
                                    is_mutable_key, write_whole)
-from swiftlike.obj.diskfile import FsDiskFileManager
+from swiftlike.obj.diskfile import GROUP_SYNC_MAX_BYTES, FsDiskFileManager
 from swiftlike.obj.stream import ObjectResponse, ObjectStream
 from swiftlike.obj.suffix_hashes import is_suffix
 from swiftlike.obj.updates import (EMPTY_ETAG, UpdateSender, expiring_container,
@@ -184,10 +184,11 @@ class App(StorageServer):
         })
         return headers
 
-    def _after_write(self, device, df, threads):
-        """Let the updates run a little, then answer; superseded files go later."""
+    def _after_write(self, device, df, threads, cleanup_call=None):
+        """Let the updates run a little, then answer; superseded files go
+        later, by `cleanup_call` (default: in a disk thread)."""
         if getattr(df, 'needs_cleanup', True):
-            spawn_n(self._cleanup, device, df)
+            spawn_n(self._cleanup, cleanup_call or self.disk.run, device, df)
         if not threads:
             return
         try:
@@ -200,9 +201,16 @@ class App(StorageServer):
             # The object is stored; a failed update must not turn that into an error.
             self.logger.exception('container update failed')
 
-    def _cleanup(self, device, df):
+    def _cleanup_call(self, write_call, replaced):
+        """A small write's superseded files go as the write went (inline while
+        the device is healthy) if small; a big file's unlink in a disk thread."""
+        length = replaced.get('Content-Length', '0')
+        small = is_decimal(length) and int(length) <= GROUP_SYNC_MAX_BYTES
+        return write_call if small else self.disk.run
+
+    def _cleanup(self, call, device, df):
         try:
-            self.disk.run(device, df.cleanup)
+            call(device, df.cleanup)
         except OSError as err:
             self.logger.warning('cleanup of %s failed: %s', getattr(df, 'hash_path', '?'), err)
 
@@ -324,6 +332,7 @@ class App(StorageServer):
         # conditional PUT is judged again under the object's lock at commit.
         conditional_put.check(req.headers, timestamp, orig_ts, orig_meta, exists)
         locked = conditional_put.is_conditional(req.headers)
+        cleanup_call = None
         summer = body_check.Summer(checked.algorithm() if checked
                                    else hashlib.md5(usedforsecurity=False))
         # A checked body's length is the proxy's word, not the framing's: the
@@ -345,7 +354,9 @@ class App(StorageServer):
                                           req.headers, timestamp, write_whole, df,
                                           b''.join(first), metadata)
             else:
-                self._write_call(dev_path)(device, write_whole, df, b''.join(first), metadata)
+                write_call = self._write_call(dev_path)
+                write_call(device, write_whole, df, b''.join(first), metadata)
+                cleanup_call = self._cleanup_call(write_call, orig_meta)
         else:
             writer = self.disk.run(device, df.create, length)
             writing = None
@@ -392,7 +403,7 @@ class App(StorageServer):
                                             timestamp)
             threads += self._expirer_update(req, device, dev_path, 'DELETE', names,
                                             old_delete_at, timestamp)
-        self._after_write(device, df, threads)
+        self._after_write(device, df, threads, cleanup_call)
         return EmptyResponse(201, {'ETag': etag})
 
     # -- GET / HEAD ------------------------------------------------------
@@ -540,15 +551,16 @@ class App(StorageServer):
         # No free-space check: a tombstone is tiny and deleting is how a full device empties.
         device, dev_path, _part, names, df = self._diskfile(req)
         # What is stored is judged and the tombstone written in one disk call.
-        orig_meta, exists = self._write_call(dev_path)(
-            device, conditional_put.delete_checked, df, timestamp, if_delete_at)
+        write_call = self._write_call(dev_path)
+        orig_meta, exists = write_call(device, conditional_put.delete_checked, df, timestamp,
+                                       if_delete_at)
         orig_delete_at = delete_at_of(orig_meta)
         threads = self._container_update(req, device, dev_path, 'DELETE', names, {
             'X-Timestamp': timestamp.internal,
             'X-Trans-Id': req.headers.get('X-Trans-Id', '-')})
         threads += self._expirer_update(req, device, dev_path, 'DELETE', names,
                                         orig_delete_at, timestamp)
-        self._after_write(device, df, threads)
+        self._after_write(device, df, threads, self._cleanup_call(write_call, orig_meta))
         headers = {'X-Backend-Timestamp': timestamp.internal}
         # What the deleted object was, for the proxy's middlewares (an
         # appendable object's pieces go with it): its system metadata.

@@ -22,7 +22,7 @@ from swiftlike.concurrency import DiskExecutor, GreenCondition
 from swiftlike.container import server as container_server
 from swiftlike.container.backend import ContainerBroker
 from swiftlike.http import Request
-from swiftlike.obj.diskfile import FsDiskFileManager
+from swiftlike.obj.diskfile import GROUP_SYNC_MAX_BYTES, FsDiskFile, FsDiskFileManager
 from swiftlike.obj.group_sync import GroupSync
 from swiftlike.obj.server import App, Conf
 from swiftlike.timestamp import Timestamp
@@ -139,8 +139,8 @@ def object_app(tmp_path):
     def make(**conf):
         conf = Conf(devices=str(devices), mount_check=False, fallocate_reserve='0',
                     log_level='CRITICAL', **conf)
-        return App(conf, backend=FsDiskFileManager(group_sync=True, sync=flush,
-                                                   write=written)), flush, written
+        return App(conf, backend=FsDiskFileManager(group_sync=True, sync=flush, write=written,
+                                                   defer_cleanup=True)), flush, written
     return make
 
 
@@ -202,6 +202,38 @@ def test_an_inline_write_waits_for_a_held_partition_lock_in_a_disk_thread(object
     with open(os.path.join(part_path, 'hashes.invalid')) as f:
         assert f.read().split() == [app.backend.get_diskfile(
             app.device_path('sda'), 1, 'a', 'c', 'o').suffix]
+
+
+@pytest.mark.parametrize('method', ['PUT', 'DELETE'])
+@pytest.mark.parametrize('old_size, on_loop', [(100, True), (GROUP_SYNC_MAX_BYTES + 1, False)])
+def test_superseded_files_go_where_the_write_went_unless_big(object_app, monkeypatch, method,
+                                                             old_size, on_loop):
+    # A small file's unlink is inline like the write that superseded it; a
+    # big one's, which frees many extents, is a disk thread's.
+    app, flush, _written = object_app()
+    dev_path = app.device_path('sda')
+    body = b'x' * old_size
+    old = FsDiskFileManager().get_diskfile(dev_path, 1, 'a', 'c', 'o')
+    writer = old.create(len(body))
+    writer.write(body)
+    writer.commit(group_sync_tests._meta(1, body))
+    cleaned = []
+    real = FsDiskFile.cleanup
+    monkeypatch.setattr(FsDiskFile, 'cleanup',
+                        lambda df: (cleaned.append(threading.get_ident()), real(df)))
+    req = Request.blank('/sda/1/a/c/o', environ={'REQUEST_METHOD': method},
+                        headers={'X-Timestamp': Timestamp(2).internal,
+                                 'Content-Type': 'text/plain'})
+    if method == 'PUT':
+        req.body = b'new'
+    answering = concurrency.spawn(req.get_response, app)
+    entered(flush)
+    flush.release()
+    assert answering.wait().status_int == (201 if method == 'PUT' else 204)
+    green_until(lambda: cleaned, 'the superseded file to go')
+    assert (cleaned[0] == MAIN) == on_loop
+    left = os.listdir(old.hash_path)
+    assert left == [Timestamp(2).internal + ('.data' if method == 'PUT' else '.ts')]
 
 
 def test_the_object_server_writes_in_threads_where_flushes_are_not_shared(tmp_path):
