@@ -6,8 +6,8 @@ file is written in <device>/tmp, fsynced, renamed into place, and the
 directory fsynced; older files are then removed. With group_sync, the writes
 on a device that are in flight at once share the flush instead
 (group_sync.py): each data file's bytes are written out to the device before
-its rename, and one syncfs after the renames makes them all durable. Object names are only ever hashed, so no name can
-reach the filesystem as a path.
+its rename, and one syncfs after the renames makes them all durable. Object
+names are only ever hashed, so no name can reach the filesystem as a path.
 """
 import contextlib
 import errno

@@ -13,6 +13,10 @@ directory entries are durable.
 Waiters block in real OS threads (the disk threads of concurrency.DiskExecutor)
 on a ThreadCondition, or, for writes made inline on the event loop, in green
 threads on a GreenCondition, the leader's flush then running in a disk thread.
+
+Before its rename a data file waits for its bytes to reach the device
+(GroupSync.wait_written, WriteOut), not for a flush: the one flush after the
+rename makes them durable with it (the argument is in diskfile._put_file).
 """
 import time
 

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
+from swiftlike.fs import write_out
 from swiftlike.http import Request
 from swiftlike.obj.diskfile import FsDiskFileManager
-from swiftlike.fs import write_out
 from swiftlike.obj.group_sync import GroupSync, WriteOut
 from swiftlike.obj.server import App, Conf
 from swiftlike.timestamp import Timestamp
