@@ -85,8 +85,9 @@ def write_out(fds):
             except OSError as err:
                 failed[fd] = err
         return failed
-    for fd in fds:
-        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+    if len(fds) > 1:   # one file's wait below starts its own write-out
+        for fd in fds:
+            _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
     wait = _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE | _SYNC_FILE_RANGE_WAIT_AFTER
     for fd in fds:
         if _sync_file_range(fd, 0, 0, wait) != 0:
