@@ -82,8 +82,9 @@ class GroupSync(_Batches):
         super().__init__(cond)
         self.path = path
         self._sync = sync
-        # The device's WriteOut, for wait_written (None: a flush does it).
-        self.writes = writes
+        # The device's WriteOut, for wait_written (default: each caller, an
+        # OS thread, writes its own file out).
+        self.writes = writes or WriteOut()
 
     def wait(self):
         """Return once everything written before this call is durable; raise
@@ -94,10 +95,7 @@ class GroupSync(_Batches):
         """Return once the file's data has reached the device: enough before
         naming it, the flush after the rename making both durable (see
         fs.write_out)."""
-        if self.writes is None:
-            self.wait()
-        else:
-            self.writes.wait(fd)
+        self.writes.wait(fd)
 
     def _run(self, items):
         self._sync(self.path)
