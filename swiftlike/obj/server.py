@@ -61,9 +61,10 @@ class Conf(StorageConf):
     # (group_sync): inline on the event loop, the wait for the flush a green
     # thread's, the flush itself in a disk thread.
     inline_small_writes: bool = True
-    # Writes in flight at once on one device share their flushes: one syncfs
-    # of the device's filesystem makes all their files durable, another all
-    # their renames (files over 1 MiB still fsync their own data). 'auto':
+    # Writes in flight at once on one device share their flushes: a data
+    # file's bytes are written out before its rename, then one syncfs of the
+    # device's filesystem makes all their files and renames durable (files
+    # over 1 MiB still fsync their own data). 'auto':
     # on devices that are mount points (a filesystem of their own) only;
     # 'false': each write fsyncs its file and directories itself. Nothing is
     # acknowledged before it is durable either way.
