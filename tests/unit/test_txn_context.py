@@ -134,3 +134,46 @@ def test_line_time_reads_as_the_stock_formatter_writes_it():
         record = logging.LogRecord('x', logging.INFO, 'f', 1, 'hello', None, None)
         record.created, record.msecs = created, (created - int(created)) * 1000
         assert ours.format(record) == stock.format(record)
+
+
+def test_log_line_writes_what_the_record_would(tmp_path):
+    """log_line's direct line is the one logging's record makes; a logger
+    someone changed (another filter, formatter or handler) gets records."""
+    log_file = str(tmp_path / 'direct.log')
+    logger = get_logger('test-direct-line', 'INFO', log_file)
+    handler = logger.handlers[0]
+    seen = []
+
+    class Seen(logging.Filter):
+        def filter(self, record):
+            seen.append(record.getMessage())
+            return True
+    try:
+        set_txn_id('tx-direct')
+        assert handler.plain()
+        log_line(logger, logging.INFO, '%s %d %.4f "%s"', 'GET', 200, 0.25, 'caf\u00e9')
+        logger.info('%s %d %.4f "%s"', 'GET', 200, 0.25, 'caf\u00e9')
+        log_line(logger, logging.WARNING, 'no args %s')
+        log_line(logger, logging.INFO, 'bad %d', 'not a number')   # logging's own report
+        logger.addFilter(Seen())
+        log_line(logger, logging.INFO, 'filtered %s', 'by the logger')
+        logger.filters.clear()
+        handler.addFilter(Seen())
+        assert not handler.plain()
+        log_line(logger, logging.INFO, 'filtered %s', 'by the handler')
+    finally:
+        set_txn_id(None)
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+            h.close()
+    with open(log_file, encoding='utf-8') as f:
+        lines = f.read().splitlines()
+    direct, by_record = lines[0].split(' ', 2), lines[1].split(' ', 2)
+    assert direct[2] == by_record[2] == ('swiftlike.test-direct-line INFO tx-direct: '
+                                         'GET 200 0.2500 "caf\u00e9"')
+    for line in lines[:2]:   # '2026-12-07 00:46:37,206'
+        assert len(line.split(' ')[0]) == 10 and len(line.split(' ')[1]) == 12
+    assert lines[2].endswith(' WARNING tx-direct: no args %s')
+    assert seen == ['filtered by the logger', 'filtered by the handler']
+    assert lines[-2:] == [l for l in lines if 'filtered' in l]
+    assert not any('not a number' in line for line in lines)
