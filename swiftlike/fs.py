@@ -1,6 +1,7 @@
 """Small durable-file helpers shared by the servers, daemons and the ring."""
 import ctypes
 import ctypes.util
+import errno
 import os
 import stat
 import tempfile
@@ -10,6 +11,10 @@ _syncfs = getattr(_libc, 'syncfs', None)
 _sync_file_range = getattr(_libc, 'sync_file_range', None)
 if _sync_file_range is not None:
     _sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+_fgetxattr = getattr(_libc, 'fgetxattr', None)
+if _fgetxattr is not None:
+    _fgetxattr.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t)
+    _fgetxattr.restype = ctypes.c_ssize_t
 _SYNC_FILE_RANGE_WAIT_BEFORE = 1
 _SYNC_FILE_RANGE_WRITE = 2
 _SYNC_FILE_RANGE_WAIT_AFTER = 4
@@ -22,14 +27,47 @@ def is_mount_point(path):
     component of the path (an lstat each), which a storage server paid on
     every request; here the parent is the path's lexical parent, followed if
     it is a symlink, the same directory for a device under `devices`."""
+    return mount_point_stat(path) is not None
+
+
+def mount_point_stat(path):
+    """The stat of `path` when it is a mount point (as is_mount_point), else
+    None: a storage server also learns from it that the device is a
+    directory, without a third stat call."""
     try:
         st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode):
-            return False
+            return None
         parent = os.stat(os.path.dirname(os.path.abspath(path)))
     except (OSError, ValueError):
-        return False
-    return st.st_dev != parent.st_dev or st.st_ino == parent.st_ino
+        return None
+    return st if st.st_dev != parent.st_dev or st.st_ino == parent.st_ino else None
+
+
+def get_xattr(fd, name, size):
+    """The value of extended attribute `name` (bytes) on the open file `fd`,
+    read into a `size`-byte buffer in one call; None when the file has no
+    such attribute. OSError(ERANGE) when the value is longer than `size`.
+    (os.getxattr first tries a 128-byte buffer, so a longer value takes it
+    two calls, and a missing one costs a raised exception.)"""
+    if _fgetxattr is None:
+        try:
+            value = os.getxattr(fd, name)
+        except OSError as err:
+            if err.errno == errno.ENODATA:
+                return None
+            raise
+        if len(value) > size:
+            raise OSError(errno.ERANGE, os.strerror(errno.ERANGE))
+        return value
+    buf = ctypes.create_string_buffer(size)
+    got = _fgetxattr(fd, name, buf, size)
+    if got < 0:
+        err = ctypes.get_errno()
+        if err == errno.ENODATA:
+            return None
+        raise OSError(err, os.strerror(err))
+    return buf.raw[:got]
 
 
 def fsync_path(path):

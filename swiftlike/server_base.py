@@ -16,6 +16,7 @@ none. `log_requests = false` turns it off.
 import dataclasses
 import logging
 import os
+import stat
 import time
 from urllib.parse import quote
 
@@ -129,9 +130,14 @@ class StorageServer:
         """The device's directory; 507 when unmounted, or when full for writes."""
         validate_device(device)
         path = os.path.join(self.conf.devices, device)
-        if self.conf.mount_check and not fs.is_mount_point(path):
-            raise InsufficientStorage('Device %s is not mounted' % device)
-        if not os.path.isdir(path):
+        if self.conf.mount_check:
+            st = fs.mount_point_stat(path)
+            if st is None:
+                raise InsufficientStorage('Device %s is not mounted' % device)
+            is_dir = stat.S_ISDIR(st.st_mode)
+        else:
+            is_dir = os.path.isdir(path)
+        if not is_dir:
             raise InsufficientStorage('Device %s does not exist' % device)
         if for_write:
             self.check_free_space(device, path, size)

@@ -122,6 +122,31 @@ def test_mount_check_507(tmp_path):
     assert resp.status_int == 507 and b'not mounted' in resp.body
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason='mounting a tmpfs needs root')
+def test_mount_check_serves_a_mounted_device(tmp_path):
+    """With mount_check, a device that is a mount point is served; a file or
+    a symlink in its place is not (two stat calls tell all three apart)."""
+    import subprocess
+    from tests.unit.obj.conftest import make_app
+    harness = make_app(tmp_path, 'fs', )
+    harness.app.conf.mount_check = True
+    devices = harness.app.conf.devices
+    sda = os.path.join(devices, 'sda')
+    os.makedirs(sda, exist_ok=True)
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', sda], check=True)
+    try:
+        assert harness.put(P, b'x').status_int == 201
+        assert harness.req('GET', P).body == b'x'
+    finally:
+        subprocess.run(['umount', sda], check=True)
+    with open(os.path.join(devices, 'sdb'), 'w') as f:
+        f.write('not a device')
+    os.symlink(sda, os.path.join(devices, 'sdc'))
+    for device in ('sda', 'sdb', 'sdc'):
+        resp = harness.req('GET', '/%s/1/a/c/o' % device)
+        assert resp.status_int == 507 and b'not mounted' in resp.body, device
+
+
 def test_full_device_507(tmp_path):
     from tests.unit.obj.conftest import make_app
     harness = make_app(tmp_path, 'fs')
