@@ -8,6 +8,8 @@ import errno
 import json
 import os
 
+from swiftlike import fs
+
 XATTR_KEY = 'user.swiftlike.metadata'
 # Small values stay inline in an XFS inode; a 4 KiB user-metadata object
 # spans a few keys.
@@ -50,17 +52,30 @@ def write_metadata(fd, metadata):
 
 
 def read_metadata(fd):
-    """The metadata stored on `fd`; MetadataError when absent or corrupt."""
+    """The metadata stored on `fd`; MetadataError when absent or corrupt.
+
+    Each key is read in one call into a CHUNK-byte buffer. A piece shorter
+    than CHUNK is the last one write_metadata wrote, so the keys after it
+    are not asked for when what was read parses (a document another writer
+    split into smaller pieces does not parse yet, and reading goes on)."""
     pieces = []
     index = 0
     while True:
-        key = XATTR_KEY + (str(index) if index else '')
+        key = (XATTR_KEY + (str(index) if index else '')).encode('ascii')
         try:
-            pieces.append(os.getxattr(fd, key))
+            piece = fs.get_xattr(fd, key, CHUNK)
         except OSError as err:
-            if err.errno in (errno.ENODATA, getattr(errno, 'ENOATTR', errno.ENODATA)):
-                break
-            raise
+            if err.errno != errno.ERANGE:
+                raise
+            piece = os.getxattr(fd, key)   # written in pieces bigger than ours
+        if piece is None:
+            break
+        pieces.append(piece)
+        if len(piece) < CHUNK:
+            try:
+                return decode(b''.join(pieces))
+            except MetadataError:
+                pass
         index += 1
     if not pieces:
         raise MetadataError('no metadata')

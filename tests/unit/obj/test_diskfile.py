@@ -1,5 +1,6 @@
 """The real-file backend: layout, newest-wins cleanup, xattr metadata, suffix hashes."""
 import json
+import errno
 import os
 
 import pytest
@@ -148,6 +149,54 @@ def test_metadata_split_over_keys(tmp_path):
         xmeta.write_metadata(fd, meta)
         assert len(_xattrs(fd)) >= 2
         assert xmeta.read_metadata(fd) == meta
+    finally:
+        os.close(fd)
+
+
+def test_metadata_written_in_other_pieces(tmp_path):
+    """Metadata split finer than ours (a first key that does not parse alone)
+    or coarser (a key longer than our buffer) reads whole."""
+    path = str(tmp_path / 'f')
+    open(path, 'w').close()
+    meta = {'X-Object-Meta-%d' % i: 'v' * 15 for i in range(60)}
+    raw = xmeta.encode(meta)
+    assert len(raw) > xmeta.CHUNK
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for piece in (254, xmeta.CHUNK * 2):
+            for name in os.listxattr(fd):
+                os.removexattr(fd, name)
+            for index, start in enumerate(range(0, len(raw), piece)):
+                os.setxattr(fd, xmeta.XATTR_KEY + (str(index) if index else ''),
+                            raw[start:start + piece])
+            assert xmeta.read_metadata(fd) == meta, piece
+    finally:
+        os.close(fd)
+
+
+def test_small_metadata_is_one_call(tmp_path, monkeypatch):
+    """A document in one key is read by one getxattr: no call for a second
+    key that cannot exist, and no retry with a bigger buffer."""
+    from swiftlike import fs
+    path = str(tmp_path / 'f')
+    open(path, 'w').close()
+    calls = []
+    real = fs.get_xattr
+
+    def counted(fd, name, size):
+        calls.append(name)
+        return real(fd, name, size)
+    monkeypatch.setattr(fs, 'get_xattr', counted)
+    meta = {'Content-Length': '4096', 'ETag': 'e' * 32, 'name': '/a/c/' + 'o' * 300}
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        xmeta.write_metadata(fd, meta)
+        assert xmeta.read_metadata(fd) == meta
+        assert calls == [xmeta.XATTR_KEY.encode()]
+        assert fs.get_xattr(fd, b'user.swiftlike.none', 16) is None
+        with pytest.raises(OSError) as err:
+            fs.get_xattr(fd, xmeta.XATTR_KEY.encode(), 16)
+        assert err.value.errno == errno.ERANGE
     finally:
         os.close(fd)
 
