@@ -24,7 +24,7 @@ from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNoS
 # CONF_SECTION and Conf: the module's contract with its entry point (cli/servers.py).
 from swiftlike.obj.conf import CONF_SECTION, Conf, group_sync_mode  # noqa: F401
 from swiftlike.obj.diskfile import GROUP_SYNC_MAX_BYTES, FsDiskFileManager
-from swiftlike.obj.stream import ObjectResponse, ObjectStream
+from swiftlike.obj.stream import ObjectResponse, ObjectStream, whole_body
 from swiftlike.obj.suffix_hashes import is_suffix
 from swiftlike.obj.updates import (EMPTY_ETAG, UpdateSender, expiring_container,
                                    expiring_object_name, listing_update,
@@ -422,6 +422,10 @@ class App(StorageServer):
         headers['Accept-Ranges'] = 'bytes'
         chunk = self.conf.disk_chunk_size
         if spans is None:
+            body = whole_body(df)
+            if body is not None:
+                df.close()
+                return ObjectResponse(200, headers, length, [body])
             return ObjectResponse(200, headers, length,
                                   ObjectStream(self.disk, device, df, chunk, self.logger,
                                                whole_read_size=self.conf.disk_read_size))

@@ -22,6 +22,30 @@ def _read_hashed(diskfile, offset, length, summer):
     return chunk
 
 
+def _body_check(metadata):
+    """(what, checksum object, expected hex digest) a whole read checks:
+    the CRC the object was stored with, else the MD5 of its ETag."""
+    checked = body_check.stored(metadata)
+    if checked is not None:
+        check, expected = checked
+        return check.title, check.algorithm(), expected
+    return 'ETag', hashlib.md5(usedforsecurity=False), metadata.get('ETag', '')
+
+
+def whole_body(diskfile):
+    """The whole body of an opened DiskFile whose open read it all ahead
+    (a small object) and which passes its stored check; else None. A small
+    GET's answer is then one list and one send, with no stream; one that
+    fails the check is left to an ObjectStream, which quarantines it and cuts
+    the answer short as for any object."""
+    body = diskfile.prefetched
+    if len(body) != diskfile.content_length:
+        return None
+    _what, summer, expected = _body_check(diskfile.metadata)
+    summer.update(body)
+    return body if summer.hexdigest() == expected else None
+
+
 class ObjectStream:
     """WSGI app_iter over an opened DiskFile; close() releases it."""
 
@@ -81,14 +105,7 @@ class ObjectStream:
 
     def _verified_whole(self):
         length = self.diskfile.content_length
-        metadata = self.diskfile.metadata
-        checked = body_check.stored(metadata)
-        if checked is not None:
-            check, expected = checked
-            what, summer = check.title, check.algorithm()
-        else:
-            what, summer = 'ETag', hashlib.md5(usedforsecurity=False)
-            expected = metadata.get('ETag', '')
+        what, summer, expected = _body_check(self.diskfile.metadata)
         held = None
         offset = 0
         size = self.chunk_size  # the first piece is the open's read-ahead
@@ -137,6 +154,8 @@ class ObjectResponse:
         if self.app_iter is None:
             return []
         if environ.get('REQUEST_METHOD') == 'HEAD':
-            self.app_iter.close()
+            close = getattr(self.app_iter, 'close', None)
+            if close is not None:
+                close()
             return []
         return self.app_iter

@@ -150,9 +150,7 @@ def test_body_not_wrapped_when_info_and_metrics_are_off(tmp_path):
     put(app)
     env = Request.blank('/sda/1/a/c/o').environ
     body = app(env, lambda status, headers, exc_info=None: None)
-    assert type(body).__name__ == 'ObjectStream'
-    assert b''.join(body) == b'hello'
-    body.close()
+    assert body == [b'hello']   # a small object's checked body, as the object server made it
     assert lines.records == []
 
 

@@ -289,6 +289,19 @@ def test_quarantine_on_bad_bytes(obj):
         assert obj.app.backend.quarantined
 
 
+def test_small_get_answers_its_checked_body_whole(obj):
+    """An object the open read whole (up to disk_chunk_size) is checked at
+    once and answered as one piece; a bigger one streams."""
+    ahead = obj.app.conf.disk_chunk_size
+    obj.put(P, b's' * ahead)
+    resp = obj.req('GET', P)
+    assert resp.status_int == 200 and resp.app_iter == [b's' * ahead]
+    obj.put(P, b'b' * (ahead + 1))
+    resp = obj.req('GET', P)
+    assert resp.status_int == 200 and not isinstance(resp.app_iter, list)
+    assert resp.body == b'b' * (ahead + 1)
+
+
 def test_range_read_does_not_quarantine(obj):
     obj.put(P, b'0123456789')
     resp = obj.req('GET', P, {'Range': 'bytes=2-4'})
