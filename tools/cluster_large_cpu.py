@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""CPU per 64 MiB object PUT and GET of a running cluster, by server type (user + system); one stream.
+"""CPU per 64 MiB object PUT and GET of a running cluster, by server type (user + system), and the
+whole machine's busy time beside it; one stream.
 
     .venv/bin/python tools/cluster_large_cpu.py PATTERN AUTH_URL COUNT
 """
@@ -24,6 +25,10 @@ def snap():
         except OSError:
             continue
         d[k + '.u'] += int(f[11]) / TCK; d[k + '.s'] += int(f[12]) / TCK
+    # the whole machine's busy time, the kernel's threads (loop devices,
+    # softirqs) and this client included
+    cpu = [int(x) for x in open('/proc/stat').readline().split()[1:]]
+    d['machine.u'] += (cpu[0] + cpu[1]) / TCK; d['machine.s'] += (sum(cpu) - cpu[0] - cpu[1] - cpu[3] - cpu[4]) / TCK
     return d
 url, tok = b.get_auth(auth, 'test:tester', 'testing')
 from urllib.parse import urlsplit
