@@ -113,6 +113,8 @@ class ObjectVersioningMiddleware:
             headers.append(('Content-Length', str(len(data))))
             start_response(status_line(reply.status), headers)
             return [b'' if env['REQUEST_METHOD'] == 'HEAD' else data]
+        if reply.headers == body.header_list:
+            return body.respond(start_response)   # passed on untouched (subrequest.call)
         return body.respond(start_response, reply.headers)
 
     # -- state -------------------------------------------------------------

@@ -210,15 +210,23 @@ class BodyInput:
 
 
 def call(app, environ):
-    """Run a subrequest through `app`; its answer as a SubResponse."""
+    """Run a subrequest through `app`; its answer as a SubResponse.
+
+    When the app is a middleware that passed on a SubResponse of its own
+    untouched (SubResponse.respond with its own headers), that SubResponse
+    is the answer: a GET through the middlewares that each look at an
+    answer (slo, dlo, symlink, versioning, append) is captured once, and
+    its body goes through one iterator, not one per middleware."""
     captured = {}
 
     def start_response(status, headers, exc_info=None):
         captured['status'] = status
-        captured['headers'] = list(headers)
+        captured['headers'] = headers
         return lambda data: None
 
     body = app(environ, start_response)
+    if type(body) is _Passed and captured.get('headers') is body.sub.header_list:
+        return body.sub
     first = None
     if 'status' not in captured:
         # An app may call start_response when its body is first iterated.
@@ -229,7 +237,7 @@ def call(app, environ):
         # An app that answered nothing at all: a server error, as a client would see it.
         return SubResponse(500, [], _Resumed(iter(()), body))
     status = int(captured['status'].split(' ', 1)[0])
-    return SubResponse(status, captured['headers'], body, first)
+    return SubResponse(status, list(captured['headers']), body, first)
 
 
 class _Resumed:
