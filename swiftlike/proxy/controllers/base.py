@@ -283,18 +283,25 @@ class Controller:
             fanout = len(primaries)
         fanout = max(1, min(fanout, len(primaries)))
         nodes = self.nodes(ring, part, primaries, max_handoffs=app.request_node_count(len(primaries)))
-        pile = GreenPile(fanout)
         # One GET; the other replicas are only asked for their version (HEAD),
-        # so a read costs one body, not `fanout` of them.
-        probe_headers = {k: v for k, v in headers.items() if k not in ('Range', 'If-Range')}
-        for i in range(fanout):
-            if i and method == 'GET':
-                pile.spawn(self._request_one, nodes, 'HEAD', part, suffix, probe_headers, query,
-                           b'', False)
-            else:
-                pile.spawn(self._request_one, nodes, method, part, suffix, headers, query, b'',
-                           False)
-        answers = [r for r in pile if r is not None]
+        # so a read costs one body, not `fanout` of them. The first request
+        # runs in this green thread (it takes the first node before the others
+        # start); the others in their own, at once.
+        others = None
+        if fanout > 1:
+            others = GreenPile(fanout - 1)
+            probe_headers = {k: v for k, v in headers.items() if k not in ('Range', 'If-Range')}
+            for _i in range(1, fanout):
+                if method == 'GET':
+                    others.spawn(self._request_one, nodes, 'HEAD', part, suffix, probe_headers,
+                                 query, b'', False)
+                else:
+                    others.spawn(self._request_one, nodes, method, part, suffix, headers, query,
+                                 b'', False)
+        answers = [self._request_one(nodes, method, part, suffix, headers, query, b'', False)]
+        if others is not None:
+            answers.extend(others)
+        answers = [r for r in answers if r is not None]
         while True:
             found = [r for r in answers if _read_kind(r.status) == 'found']
             missing = [r for r in answers if _read_kind(r.status) == 'missing']
