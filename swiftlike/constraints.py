@@ -70,11 +70,12 @@ def check_name_length(raw_name, limit, what):
 
 
 def check_metadata(headers, target):
-    """Validate X-<target>-Meta-* headers (target: account/container/object)."""
+    """Validate X-<target>-Meta-* headers (target: account/container/object);
+    `headers` a mapping or a list of (name, value) pairs."""
     prefix = 'x-%s-meta-' % target
     count = 0
     size = 0
-    for key, value in headers.items():
+    for key, value in (headers.items() if hasattr(headers, 'items') else headers):
         lkey = key.lower()
         if not lkey.startswith(prefix):
             continue

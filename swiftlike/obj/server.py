@@ -32,8 +32,8 @@ from swiftlike.obj.updates import (EMPTY_ETAG, UpdateSender, expiring_container,
 from swiftlike.paths import split_path, split_storage_path, validate_device, validate_partition
 from swiftlike.server_base import StorageServer, require_timestamp
 
-def _header_items(headers, prefixes):
-    return {k: v for k, v in headers.items() if k.lower().startswith(prefixes)}
+def _header_items(items, prefixes):
+    return {k: v for k, v in items if k.lower().startswith(prefixes)}
 
 
 def parse_delete_at(req, now=None):
@@ -184,8 +184,10 @@ class App(StorageServer):
         return [self.updates.start(device, dev_path, op, *queue_names, partition, nodes,
                                    headers)]
 
-    def _check_write_headers(self, req):
-        constraints.check_metadata(req.headers, 'object')
+    def _check_write_headers(self, req, items):
+        """`items`: the request's headers as (name, value) pairs, made once
+        per request (each pass over webob's headers rebuilds every name)."""
+        constraints.check_metadata(items, 'object')
         # Bad update targets must fail the request before anything is written.
         parse_update_targets(req.headers, 'X-Container')
         parse_update_targets(req.headers, 'X-Delete-At')
@@ -223,7 +225,7 @@ class App(StorageServer):
                 raise RequestEntityTooLarge('Your request is too large.')
             yield chunk
 
-    def _put_metadata(self, req, names, timestamp, delete_at, summer, checked, length,
+    def _put_metadata(self, req, items, names, timestamp, delete_at, summer, checked, length,
                       expected_etag):
         """The new .data's metadata once the whole body is in `summer`. The
         ETag is the MD5 `summer` computed or, for a body the proxy checks
@@ -241,8 +243,8 @@ class App(StorageServer):
         if expected_etag and expected_etag != etag:
             raise UnprocessableEntity('ETag %s does not match the body (%s)'
                                       % (expected_etag[:64], etag))
-        metadata = _header_items(req.headers, ('x-object-meta-', 'x-object-sysmeta-'))
-        metadata.update({k: v for k, v in req.headers.items() if is_mutable_key(k)})
+        metadata = _header_items(items, ('x-object-meta-', 'x-object-sysmeta-'))
+        metadata.update({k: v for k, v in items if is_mutable_key(k)})
         metadata.pop('X-Delete-At', None)
         if delete_at is not None:
             metadata['X-Delete-At'] = str(delete_at)
@@ -259,7 +261,8 @@ class App(StorageServer):
         length = constraints.check_content_length(req.headers)
         if 'Content-Type' not in req.headers:
             raise BadRequest('No content type')
-        self._check_write_headers(req)
+        items = list(req.headers.items())
+        self._check_write_headers(req, items)
         delete_at = parse_delete_at(req)
         expected_etag = req.headers.get('ETag', '').strip().strip('"').lower() or None
         checked = body_check.requested(req.headers)
@@ -288,8 +291,8 @@ class App(StorageServer):
             if summer.size >= self.chunk:
                 break
         if summer.size < self.chunk:
-            metadata = self._put_metadata(req, names, timestamp, delete_at, summer, checked,
-                                          length, expected_etag)
+            metadata = self._put_metadata(req, items, names, timestamp, delete_at, summer,
+                                          checked, length, expected_etag)
             if locked:
                 orig_meta = self.disk.run(device, conditional_put.locked_commit, df,
                                           req.headers, timestamp, write_whole, df,
@@ -322,7 +325,7 @@ class App(StorageServer):
                     waiting.wait()
                 if batch:
                     self.disk.run(device, hash_and_write, writer, summer, batch, hashed)
-                metadata = self._put_metadata(req, names, timestamp, delete_at, summer,
+                metadata = self._put_metadata(req, items, names, timestamp, delete_at, summer,
                                               checked, length, expected_etag)
                 if locked:
                     orig_meta = self.disk.run(device, conditional_put.locked_commit, df,
@@ -446,7 +449,8 @@ class App(StorageServer):
     @disk_errors
     def POST(self, req):
         timestamp = require_timestamp(req)
-        self._check_write_headers(req)
+        items = list(req.headers.items())
+        self._check_write_headers(req, items)
         delete_at = parse_delete_at(req)
         device, dev_path, _part, names, df = self._diskfile(req, True)
         try:
@@ -458,8 +462,7 @@ class App(StorageServer):
         if df.timestamp >= timestamp:
             raise Conflict('An equal or newer version exists',
                            {'X-Backend-Timestamp': df.timestamp.internal})
-        metadata = {k: v for k, v in req.headers.items()
-                    if is_mutable_key(k) and k.lower() != 'x-delete-at'}
+        metadata = {k: v for k, v in items if is_mutable_key(k) and k.lower() != 'x-delete-at'}
         if delete_at is not None:
             metadata['X-Delete-At'] = str(delete_at)
         metadata['X-Timestamp'] = timestamp.internal
