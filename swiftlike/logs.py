@@ -95,7 +95,7 @@ def log_line(logger, level, msg, *args):
         return
     handlers = logger.handlers
     if (len(handlers) == 1 and type(handlers[0]) is _LineHandler and not logger.filters
-            and not logger.propagate and handlers[0].plain()):
+            and not logger.propagate and not logger.disabled and handlers[0].plain()):
         handler = handlers[0]
         try:
             now = time.time_ns()

@@ -155,6 +155,9 @@ def test_log_line_writes_what_the_record_would(tmp_path):
         logger.info('%s %d %.4f "%s"', 'GET', 200, 0.25, 'caf\u00e9')
         log_line(logger, logging.WARNING, 'no args %s')
         log_line(logger, logging.INFO, 'bad %d', 'not a number')   # logging's own report
+        logger.disabled = True   # as logging.config leaves a logger it did not name
+        log_line(logger, logging.INFO, 'disabled %s', 'logger')
+        logger.disabled = False
         logger.addFilter(Seen())
         log_line(logger, logging.INFO, 'filtered %s', 'by the logger')
         logger.filters.clear()
@@ -176,4 +179,4 @@ def test_log_line_writes_what_the_record_would(tmp_path):
     assert lines[2].endswith(' WARNING tx-direct: no args %s')
     assert seen == ['filtered by the logger', 'filtered by the handler']
     assert lines[-2:] == [l for l in lines if 'filtered' in l]
-    assert not any('not a number' in line for line in lines)
+    assert not any('not a number' in line or 'disabled' in line for line in lines)
