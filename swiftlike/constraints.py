@@ -69,13 +69,13 @@ def check_name_length(raw_name, limit, what):
                          {'Content-Type': 'text/html; charset=UTF-8'})
 
 
-def check_metadata(headers, target):
-    """Validate X-<target>-Meta-* headers (target: account/container/object);
-    `headers` a mapping or a list of (name, value) pairs."""
+def check_metadata(pairs, target):
+    """Validate X-<target>-Meta-* headers, given as (name, value) pairs
+    (target: account/container/object)."""
     prefix = 'x-%s-meta-' % target
     count = 0
     size = 0
-    for key, value in (headers.items() if hasattr(headers, 'items') else headers):
+    for key, value in pairs:
         lkey = key.lower()
         if not lkey.startswith(prefix):
             continue

@@ -151,7 +151,7 @@ class DBServer(StorageServer):
 
     def request_metadata(self, req, timestamp):
         """{Header-Name: (value, ts)} of the metadata headers in req (checked)."""
-        check_metadata(req.headers, self.meta_target)
+        check_metadata(req.headers.items(), self.meta_target)
         prefixes = ('x-%s-meta-' % self.meta_target, 'x-%s-sysmeta-' % self.meta_target)
         out = {}
         for key in req.headers.keys():

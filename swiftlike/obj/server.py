@@ -32,6 +32,7 @@ from swiftlike.obj.updates import (EMPTY_ETAG, UpdateSender, expiring_container,
 from swiftlike.paths import split_path, split_storage_path, validate_device, validate_partition
 from swiftlike.server_base import StorageServer, require_timestamp
 
+
 def _header_items(items, prefixes):
     return {k: v for k, v in items if k.lower().startswith(prefixes)}
 
@@ -184,9 +185,11 @@ class App(StorageServer):
         return [self.updates.start(device, dev_path, op, *queue_names, partition, nodes,
                                    headers)]
 
-    def _check_write_headers(self, req, items):
-        """`items`: the request's headers as (name, value) pairs, made once
-        per request (each pass over webob's headers rebuilds every name)."""
+    def _check_write_headers(self, req):
+        """400 for bad write headers; else the request's headers as (name,
+        value) pairs, listed once for the request (each pass over webob's
+        headers rebuilds every name)."""
+        items = list(req.headers.items())
         constraints.check_metadata(items, 'object')
         # Bad update targets must fail the request before anything is written.
         parse_update_targets(req.headers, 'X-Container')
@@ -194,6 +197,7 @@ class App(StorageServer):
         container = req.headers.get('X-Delete-At-Container')
         if container is not None and not is_decimal(container):
             raise BadRequest('Invalid X-Delete-At-Container: %r' % container[:32])
+        return items
 
     # -- PUT -------------------------------------------------------------
     def _read_body(self, req, length):
@@ -261,8 +265,7 @@ class App(StorageServer):
         length = constraints.check_content_length(req.headers)
         if 'Content-Type' not in req.headers:
             raise BadRequest('No content type')
-        items = list(req.headers.items())
-        self._check_write_headers(req, items)
+        items = self._check_write_headers(req)
         delete_at = parse_delete_at(req)
         expected_etag = req.headers.get('ETag', '').strip().strip('"').lower() or None
         checked = body_check.requested(req.headers)
@@ -449,8 +452,7 @@ class App(StorageServer):
     @disk_errors
     def POST(self, req):
         timestamp = require_timestamp(req)
-        items = list(req.headers.items())
-        self._check_write_headers(req, items)
+        items = self._check_write_headers(req)
         delete_at = parse_delete_at(req)
         device, dev_path, _part, names, df = self._diskfile(req, True)
         try:

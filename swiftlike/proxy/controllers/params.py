@@ -74,7 +74,7 @@ def metadata_headers(req_headers, target):
                 raise BadRequest('Metadata value contains a NUL byte')
         else:
             check_utf8(value, 'Metadata value')
-    check_metadata(meta, target)
+    check_metadata(meta.items(), target)
     return meta
 
 
