@@ -287,21 +287,16 @@ class Controller:
         # so a read costs one body, not `fanout` of them. The first request
         # runs in this green thread (it takes the first node before the others
         # start); the others in their own, at once.
-        others = None
+        others = ()
         if fanout > 1:
+            probe, probe_headers = (method, headers) if method != 'GET' else (
+                'HEAD', {k: v for k, v in headers.items() if k not in ('Range', 'If-Range')})
             others = GreenPile(fanout - 1)
-            probe_headers = {k: v for k, v in headers.items() if k not in ('Range', 'If-Range')}
             for _i in range(1, fanout):
-                if method == 'GET':
-                    others.spawn(self._request_one, nodes, 'HEAD', part, suffix, probe_headers,
-                                 query, b'', False)
-                else:
-                    others.spawn(self._request_one, nodes, method, part, suffix, headers, query,
-                                 b'', False)
+                others.spawn(self._request_one, nodes, probe, part, suffix, probe_headers, query,
+                             b'', False)
         answers = [self._request_one(nodes, method, part, suffix, headers, query, b'', False)]
-        if others is not None:
-            answers.extend(others)
-        answers = [r for r in answers if r is not None]
+        answers = [r for r in itertools.chain(answers, others) if r is not None]
         while True:
             found = [r for r in answers if _read_kind(r.status) == 'found']
             missing = [r for r in answers if _read_kind(r.status) == 'missing']
