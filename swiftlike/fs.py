@@ -11,10 +11,9 @@ _syncfs = getattr(_libc, 'syncfs', None)
 _sync_file_range = getattr(_libc, 'sync_file_range', None)
 if _sync_file_range is not None:
     _sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-_fgetxattr = getattr(_libc, 'fgetxattr', None)
-if _fgetxattr is not None:
-    _fgetxattr.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t)
-    _fgetxattr.restype = ctypes.c_ssize_t
+_fgetxattr = _libc.fgetxattr
+_fgetxattr.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t)
+_fgetxattr.restype = ctypes.c_ssize_t
 _SYNC_FILE_RANGE_WAIT_BEFORE = 1
 _SYNC_FILE_RANGE_WRITE = 2
 _SYNC_FILE_RANGE_WAIT_AFTER = 4
@@ -50,16 +49,6 @@ def get_xattr(fd, name, size):
     such attribute. OSError(ERANGE) when the value is longer than `size`.
     (os.getxattr first tries a 128-byte buffer, so a longer value takes it
     two calls, and a missing one costs a raised exception.)"""
-    if _fgetxattr is None:
-        try:
-            value = os.getxattr(fd, name)
-        except OSError as err:
-            if err.errno == errno.ENODATA:
-                return None
-            raise
-        if len(value) > size:
-            raise OSError(errno.ERANGE, os.strerror(errno.ERANGE))
-        return value
     buf = ctypes.create_string_buffer(size)
     got = _fgetxattr(fd, name, buf, size)
     if got < 0:
