@@ -1,14 +1,18 @@
 #!/bin/bash
 # The cluster with every daemon running against without: one aio data dir
 # (--processes server, XFS), restarted for each run, `bench.sh` in full each
-# time, alternating off/on for PAIRS pairs; per-process CPU during each run
-# (tools/daemon_cpu.py); at the end each metric's figures and on/off ratios.
+# time, for PAIRS pairs in the order off/on, on/off, off/on...: a cluster
+# that ages over the runs (its DBs and file system fill up) then weighs on
+# both conditions alike instead of always on the second run of a pair.
+# Per-process CPU during each run (tools/daemon_cpu.py); at the end each
+# metric's figures and on/off ratios.
 #
 #   bash tools/daemons_onoff.sh DATA_DIR OUT_DIR [PAIRS]
 #
 # AIO_ARGS adds aio flags to every run, e.g. AIO_ARGS="--workers 2 --storage-workers 0".
 # The data dir is kept between runs, so the cluster ages as a real one does.
-# A daemons-on run starts 45 s after the aio, so the first passes are over.
+# Each run starts 45 s after the aio (with the daemons on, the first passes
+# are over by then; with them off, the servers have settled as long).
 set -u
 D=$1; OUT=$2; PAIRS=${3:-2}
 HERE=$(cd "$(dirname "$0")" && pwd); cd "$HERE/.."
@@ -25,8 +29,10 @@ start() {
 # line names $D too)
 stop() { pkill -f -- "--data-dir $D"; sleep 2; pkill -f "$D/etc/"; sleep 5; }
 for pair in $(seq 1 "$PAIRS"); do
-  for mode in off on; do
-    if [ $mode = off ]; then start --no-daemons; sleep 10; else start; sleep 45; fi
+  order="off on"; [ $((pair % 2)) = 0 ] && order="on off"
+  for mode in $order; do
+    if [ $mode = off ]; then start --no-daemons; else start; fi
+    sleep 45
     .venv/bin/python tools/daemon_cpu.py "$D" --seconds 85 > "$OUT/cpu-$mode$pair.txt" 2>&1 &
     cpu=$!
     bash /work/shared/tools/bench.sh http://127.0.0.1:8070/auth/v1.0 test:tester testing \
