@@ -27,7 +27,17 @@ _CHILD = """
 import json, sys
 from swiftlike import concurrency
 concurrency.monkey_patch()
+from swiftlike import backend_http
 from swiftlike.cli.daemons import build_daemon
+# New connections and requests to peers, per pass.
+calls = {'connections': 0, 'requests': 0}
+def counted(func, key):
+    def call(*args, **kwargs):
+        calls[key] += 1
+        return func(*args, **kwargs)
+    return call
+backend_http._new_connection = counted(backend_http._new_connection, 'connections')
+backend_http.fetch = counted(backend_http.fetch, 'requests')
 name, conf, overrides = json.loads(sys.argv[1])
 daemon = build_daemon(name, conf, overrides)
 # What each pass skipped: partitions (objects) or database paths.
@@ -52,6 +62,8 @@ for _line in sys.stdin:
     del skipped[:]
     stats = daemon.run_once()
     stats['skipped'] = skipped
+    stats.update(calls)
+    calls.update(connections=0, requests=0)
     print(json.dumps(stats), flush=True)
 """
 
@@ -141,6 +153,20 @@ def test_unchanged_partitions_are_skipped_until_something_changes(cluster):
             break
     third = replicator.run_once()
     assert new_part not in third['skipped'] and part in third['skipped']
+
+
+def test_a_pass_keeps_its_connections_to_the_peers(cluster):
+    api = Api(cluster)
+    server = cluster.object_servers[0]
+    container = api.put_container()
+    for i in range(16):     # ~12 of them on this server, in as many partitions
+        api.put_object(container, 'o%d' % i, b'x')
+    first = _replicator(server, 0).run_once()
+    # Every partition compared asks each of its 2 peers (of the 3 other
+    # servers) for its hashes: many calls, over a few kept connections (at
+    # most one per peer for each of the pass's 2 green threads).
+    assert first['requests'] >= 2 * first['partitions'] >= 20
+    assert first['connections'] <= 3 * 2
 
 
 def test_a_peer_that_lost_a_file_is_repaired_by_the_recheck(cluster):
