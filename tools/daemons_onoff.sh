@@ -27,7 +27,18 @@ start() {
 }
 # (by the aio's flag and the servers' config paths: this script's own command
 # line names $D too)
-stop() { pkill -f -- "--data-dir $D"; sleep 2; pkill -f "$D/etc/"; sleep 5; }
+# Waits until every process is gone and the devices are unmounted: a busy
+# daemon can take ~10 s to stop, and the next start needs the ports and mounts.
+stop() {
+  pkill -f -- "--data-dir $D"
+  for _ in $(seq 120); do
+    pgrep -f -- "--data-dir $D" > /dev/null || pgrep -f "$D/etc/" > /dev/null || \
+      grep -q " $D/" /proc/mounts || break
+    sleep 0.5
+  done
+  pkill -KILL -f "$D/etc/"
+  sleep 2
+}
 for pair in $(seq 1 "$PAIRS"); do
   order="off on"; [ $((pair % 2)) = 0 ] && order="on off"
   for mode in $order; do
