@@ -133,6 +133,15 @@ def suffix_hash(hash_dirs):
     return md5.hexdigest()
 
 
+def hashes_fingerprint(hashes):
+    """The fingerprint of a partition's {suffix: hash}: the same on two
+    replicas exactly when their hashes are."""
+    md5 = hashlib.md5(usedforsecurity=False)
+    for suffix in sorted(hashes):
+        md5.update(('%s %s\n' % (suffix, hashes[suffix])).encode('ascii', 'replace'))
+    return md5.hexdigest()
+
+
 def merge_metadata(data_meta, meta_meta):
     """The .data's metadata with the .meta's replacing all mutable keys."""
     if not meta_meta:
@@ -167,9 +176,11 @@ class DiskFileManager(abc.ABC):
         """A DiskFile for the object (no I/O yet)."""
 
     @abc.abstractmethod
-    def get_suffix_hashes(self, device_path, partition, recalculate=()):
+    def get_suffix_hashes(self, device_path, partition, recalculate=(), agreed=None):
         """{suffix: hash} of the whole partition, recomputing `recalculate`
-        and any suffix written since the last call."""
+        and any suffix written since the last call. `agreed`: the asking
+        peer's suffix_hashes.fingerprint of its own; when the partition's
+        is the same, the backend notes that a peer agreed with it now."""
 
 
 class DiskFile(abc.ABC):

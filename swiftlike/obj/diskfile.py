@@ -117,9 +117,9 @@ class FsDiskFileManager(DiskFileManager):
                 syncer = GroupSync(device_path, self._sync, writes=WriteOut(self._write))
         return self._group_syncs.setdefault(key, syncer)
 
-    def get_suffix_hashes(self, device_path, partition, recalculate=()):
+    def get_suffix_hashes(self, device_path, partition, recalculate=(), agreed=None):
         return get_suffix_hashes(os.path.join(device_path, OBJECTS_DIR, str(partition)),
-                                 recalculate)
+                                 recalculate, agreed)
 
 
 class FsDiskFile(DiskFile):

@@ -4,12 +4,14 @@ Files live in a dict {(device_path, partition, hash): {name: (metadata, bytes)}}
 the same pure rules as the real backend pick the winning files.
 """
 import threading
+import time
 
 from swiftlike.hashing import hash_path
 from swiftlike.obj.backend import (DATA, META, TOMBSTONE, DiskFile, DiskFileDeleted,
                                    DiskFileError, DiskFileExpired, DiskFileManager,
                                    DiskFileNotExist, DiskFileQuarantined, DiskFileWriter,
-                                   is_expired, merge_metadata, resolve_files, suffix_hash)
+                                   hashes_fingerprint, is_expired, merge_metadata,
+                                   resolve_files, suffix_hash)
 from swiftlike.timestamp import Timestamp
 
 
@@ -19,11 +21,13 @@ class MemDiskFileManager(DiskFileManager):
         self.quarantined = {}   # (device_path, hash) -> files
         self.lock = threading.Lock()
         self.object_locks = {}  # key -> threading.Lock (DiskFile.lock())
+        # (device_path, partition) -> (fingerprint, time) a peer agreed with
+        self.agreements = {}
 
     def get_diskfile(self, device_path, partition, account, container, obj):
         return MemDiskFile(self, device_path, int(partition), hash_path(account, container, obj))
 
-    def get_suffix_hashes(self, device_path, partition, recalculate=()):
+    def get_suffix_hashes(self, device_path, partition, recalculate=(), agreed=None):
         by_suffix = {}
         with self.lock:
             for (dev, part, name_hash), files in self.objects.items():
@@ -31,7 +35,11 @@ class MemDiskFileManager(DiskFileManager):
                     fileset = resolve_files(files)
                     names = [n for n in (fileset.data, fileset.meta, fileset.ts) if n]
                     by_suffix.setdefault(name_hash[-3:], {})[name_hash] = names
-        return {suffix: suffix_hash(contents) for suffix, contents in by_suffix.items()}
+        hashes = {suffix: suffix_hash(contents) for suffix, contents in by_suffix.items()}
+        # (a partition this node does not have notes nothing, as on disk)
+        if hashes and agreed is not None and hashes_fingerprint(hashes) == agreed:
+            self.agreements[(device_path, int(partition))] = (agreed, time.time())
+        return hashes
 
     def corrupt(self, device_path, partition, account, container, obj, data):
         """Replace an object's stored bytes (tests of the quarantine path)."""

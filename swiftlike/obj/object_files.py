@@ -11,8 +11,8 @@ import uuid
 from swiftlike.obj import metadata as xattr_meta
 from swiftlike.obj.backend import DATA, resolve_files
 from swiftlike.obj.diskfile import QUARANTINE_DIR
-from swiftlike.obj.suffix_hashes import (HASHES_FILE, INVALID_FILE, LOCK_FILE, cleanup_hash_dir,
-                                         invalidate_suffix, is_suffix)
+from swiftlike.obj.suffix_hashes import (AGREED_FILE, HASHES_FILE, INVALID_FILE, LOCK_FILE,
+                                         cleanup_hash_dir, invalidate_suffix, is_suffix)
 from swiftlike.obj.replication_protocol import is_hash
 
 
@@ -81,7 +81,8 @@ def remove_files(part_path, offers):
         for suffix in touched & set(remaining):
             invalidate_suffix(part_path, suffix)
         return removed
-    for name in (HASHES_FILE, INVALID_FILE, LOCK_FILE, HASHES_FILE + '.tmp'):
+    for name in (HASHES_FILE, INVALID_FILE, LOCK_FILE, HASHES_FILE + '.tmp', AGREED_FILE,
+                 AGREED_FILE + '.tmp'):
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(part_path, name))
     with contextlib.suppress(OSError):

@@ -12,6 +12,11 @@ the `X-Replication-Op` header:
   a temp file, verifies it (a .data's bytes against its metadata's
   Content-Length and ETag), and only then renames it into place durably.
   Answer JSON `{"committed": n, "rejected": [{"hash", "name", "reason"}]}`.
+
+A primary's `REPLICATE /<device>/<partition>[/<suffixes>]` (answer JSON
+`{"<suffix>": "<hash>"}`) may carry `X-Replication-Fingerprint`: the
+fingerprint (backend.hashes_fingerprint) of its own hashes of the partition.
+The peer notes it when its own hashes have the same (suffix_hashes).
 """
 import json
 
@@ -20,6 +25,7 @@ from swiftlike.obj.backend import DATA, parse_file_name, resolve_files
 MAX_HEADER_LINE = 64 * 1024
 MAX_CHECK_BODY = 64 * 1024 * 1024
 END_RECORD = b'{"end": true}\n'
+FINGERPRINT_HEADER = 'X-Replication-Fingerprint'
 
 
 class ProtocolError(ValueError):

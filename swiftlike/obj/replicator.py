@@ -16,7 +16,13 @@ same as when every peer last agreed with them is not compared again (no
 REPLICATE calls) until unchanged_recheck_interval has passed. Each side pushes
 only what it has newer, so an unchanged partition has nothing to push, except
 to a peer that lost files (a replaced disk, a quarantine): that peer is
-repaired by the recheck, within unchanged_recheck_interval.
+repaired by the recheck, within unchanged_recheck_interval. A REPLICATE call
+tells the peer the fingerprint of our hashes, and a peer whose own are the
+same notes it (suffix_hashes.agreed_since): its replicator skips that
+partition too while its hashes stay the same, since we compare it with every
+replica and push what we have, which is all it has. So a partition just
+written on its primaries is compared by the first of them to get to it, not
+by all three.
 
 A busy node is spared two ways while run_forever drives the passes (a one-off
 pass, run_once, compares every changed partition at once):
@@ -29,7 +35,6 @@ pass, run_once, compares every changed partition at once):
   over most of the interval instead of one burst.
 """
 import dataclasses
-import hashlib
 import itertools
 import json
 import os
@@ -46,8 +51,9 @@ from swiftlike.http_framing import LAST_CHUNK, chunk_frame
 from swiftlike.obj.diskfile import OBJECTS_DIR, TMP_DIR
 from swiftlike.obj.object_files import (list_partition, quarantine_hash_dir, read_file_record,
                                         reclaim_partition, remove_files)
-from swiftlike.obj.replication_protocol import END_RECORD, encode_header
-from swiftlike.obj.suffix_hashes import get_suffix_hashes
+from swiftlike.obj.backend import hashes_fingerprint
+from swiftlike.obj.replication_protocol import END_RECORD, FINGERPRINT_HEADER, encode_header
+from swiftlike.obj.suffix_hashes import agreed_since, get_suffix_hashes
 
 RECLAIM_STAMP = '.reclaim-stamp'
 # Handoffs tried for a primary whose disk is gone, before waiting for the next pass.
@@ -179,9 +185,14 @@ class ObjectReplicator(Daemon):
         local = get_suffix_hashes(part_path)
         stats['suffix_count'] += len(local)
         key = (dev_path, part)
-        fingerprint = hashlib.md5(json.dumps(sorted(local.items())).encode('utf-8'),
-                                  usedforsecurity=False).digest()
+        fingerprint = hashes_fingerprint(local)
         agreed = self._agreed.pop(key, None)
+        recheck = self.conf.unchanged_recheck_interval
+        if recheck and not (agreed and agreed[0] == fingerprint):
+            # A peer that compared with us noted it (see the module docstring).
+            since = agreed_since(part_path, fingerprint)
+            if since is not None:
+                agreed = (fingerprint, since + recheck * random.uniform(0.75, 1.0))
         if agreed and agreed[0] == fingerprint and time.time() < agreed[1]:
             self._agreed[key] = agreed
             stats['unchanged'] += 1
@@ -225,7 +236,8 @@ class ObjectReplicator(Daemon):
 
     def sync_peer(self, dev_path, part, part_path, node, local, stats):
         """Push to `node` the suffixes whose hashes differ from `local`."""
-        remote = self.remote_hashes(node, part)
+        fingerprint = hashes_fingerprint(local)
+        remote = self.remote_hashes(node, part, fingerprint=fingerprint)
         differ = sorted(s for s, h in local.items() if remote.get(s) != h)
         if not differ:
             stats['hashmatch'] += 1
@@ -234,7 +246,7 @@ class ObjectReplicator(Daemon):
         offers = list_partition(part_path, differ)
         self.sync_offers(dev_path, part, part_path, node, offers, stats)
         # Ask the peer to rehash now, so its next comparison is exact.
-        self.remote_hashes(node, part, differ)
+        self.remote_hashes(node, part, differ, fingerprint)
 
     def sync_handoff(self, dev_path, part, part_path, handoffs, local, stats):
         """A primary's disk is gone: keep the replica count with the next
@@ -324,11 +336,12 @@ class ObjectReplicator(Daemon):
         except (ValueError, UnicodeDecodeError):
             raise PeerError('%s answered something that is not JSON' % method)
 
-    def remote_hashes(self, node, part, recalculate=()):
+    def remote_hashes(self, node, part, recalculate=(), fingerprint=None):
         path = '/%s/%d' % (node['device'], part)
         if recalculate:
             path += '/' + '-'.join(recalculate)
-        answer = self._request(node, 'REPLICATE', quote(path, safe='/-'))
+        headers = {FINGERPRINT_HEADER: fingerprint} if fingerprint else None
+        answer = self._request(node, 'REPLICATE', quote(path, safe='/-'), headers)
         if not isinstance(answer, dict):
             raise PeerError('REPLICATE answer is not an object')
         return answer

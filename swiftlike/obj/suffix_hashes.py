@@ -4,18 +4,33 @@ Writers append the suffix they touched to <part>/hashes.invalid (a tiny
 append under the partition lock); get_suffix_hashes() folds those in,
 recomputes dirty or requested suffixes and rewrites hashes.json atomically.
 Several worker processes share the files, hence the flock.
+
+<part>/hashes.agreed notes "<fingerprint> <time>": when a primary's
+replicator asked this node for the partition's hashes, told it the
+fingerprint of its own, and they were the same. This node's replicator then
+need not compare the partition itself while its hashes keep that
+fingerprint (for its unchanged_recheck_interval): the asking primary is
+comparing with every replica and pushes what it has newer, which is all this
+node has. Without it, a partition just written on its three primaries was
+compared by each of them with the two others: six REPLICATE calls, where two
+do.
 """
 import contextlib
 import errno
 import fcntl
 import json
 import os
+import re
+import time
 
-from swiftlike.obj.backend import resolve_files, suffix_hash
+from swiftlike.obj.backend import hashes_fingerprint, resolve_files, suffix_hash
 
 HASHES_FILE = 'hashes.json'
 INVALID_FILE = 'hashes.invalid'
+AGREED_FILE = 'hashes.agreed'
 LOCK_FILE = '.lock'
+
+_FINGERPRINT = re.compile(r'[0-9a-f]{32}')
 
 
 def is_suffix(name):
@@ -110,8 +125,32 @@ def _save(part_path, hashes):
     os.rename(tmp, os.path.join(part_path, HASHES_FILE))
 
 
-def get_suffix_hashes(part_path, recalculate=()):
-    """{suffix: md5} for the partition; {} when the partition does not exist."""
+def is_fingerprint(value):
+    return isinstance(value, str) and _FINGERPRINT.fullmatch(value) is not None
+
+
+def agreed_since(part_path, value):
+    """When a peer last found the partition's hashes to have `value`
+    (time.time()), or None."""
+    try:
+        with open(os.path.join(part_path, AGREED_FILE), 'rb') as f:
+            noted, since = f.read(100).decode('ascii').split()
+        return float(since) if noted == value else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _note_agreement(part_path, value):
+    tmp = os.path.join(part_path, AGREED_FILE + '.tmp')
+    with open(tmp, 'w') as f:
+        f.write('%s %.3f\n' % (value, time.time()))
+    os.rename(tmp, os.path.join(part_path, AGREED_FILE))
+
+
+def get_suffix_hashes(part_path, recalculate=(), agreed=None):
+    """{suffix: md5} for the partition; {} when the partition does not exist.
+    `agreed`: the fingerprint of the asking peer's hashes; when this
+    partition's are the same, the agreement is noted (agreed_since)."""
     if not os.path.isdir(part_path):
         return {}
     with partition_lock(part_path):
@@ -142,10 +181,12 @@ def get_suffix_hashes(part_path, recalculate=()):
             elif hashes.get(suffix) != value:
                 hashes[suffix] = value
                 changed = True
-        if changed:
-            try:
+        try:
+            if changed:
                 _save(part_path, hashes)
-            except OSError as err:
-                if err.errno != errno.ENOENT:
-                    raise
+            if agreed is not None and hashes_fingerprint(hashes) == agreed:
+                _note_agreement(part_path, agreed)
+        except OSError as err:
+            if err.errno != errno.ENOENT:
+                raise
         return dict(hashes)

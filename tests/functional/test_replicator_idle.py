@@ -169,6 +169,24 @@ def test_a_pass_keeps_its_connections_to_the_peers(cluster):
     assert first['connections'] <= 3 * 2
 
 
+def test_a_peer_we_compared_with_does_not_compare_again(cluster):
+    api = Api(cluster)
+    server = cluster.object_servers[0]
+    part, pattern = _object_on(cluster, api, server)
+    peer = next(s for s in cluster.object_servers if pattern.startswith(s.device_path + os.sep))
+    first = _replicator(server, 3600).run_once()
+    assert part not in first['skipped'] and first['failures'] == 0
+    # Our REPLICATE told the peer our hashes' fingerprint; its are the same,
+    # so its replicator leaves the partition to us.
+    assert part in _replicator(peer, 3600).run_once()['skipped']
+    # Once its copy differs, it compares the partition itself.
+    lost = glob.glob(pattern)
+    os.unlink(lost[0])
+    suffix_dir = os.path.dirname(os.path.dirname(lost[0]))
+    invalidate_suffix(os.path.dirname(suffix_dir), os.path.basename(suffix_dir))
+    assert part not in _replicator(peer, 3600).run_once()['skipped']
+
+
 def test_a_peer_that_lost_a_file_is_repaired_by_the_recheck(cluster):
     api = Api(cluster)
     server = cluster.object_servers[0]

@@ -9,6 +9,9 @@ import time
 import pytest
 
 from swiftlike.hashing import hash_path
+from swiftlike.obj.backend import hashes_fingerprint
+from swiftlike.obj.replication_protocol import FINGERPRINT_HEADER
+from swiftlike.obj.suffix_hashes import agreed_since
 
 P = '/sda/1/a/c/o'
 
@@ -68,6 +71,45 @@ def test_replicate(obj):
     assert after[suffix] != hashes[suffix]
     assert json.loads(obj.req('REPLICATE', '/sda/4').body) == after
     assert json.loads(obj.req('REPLICATE', '/sda/9').body) == {}
+
+
+def _agreed(obj, part, fingerprint):
+    """When the backend noted that a peer agreed with `fingerprint`, or None."""
+    if obj.kind == 'mem':
+        noted = obj.app.backend.agreements.get((os.path.join(obj.devices, 'sda'), part))
+        return noted[1] if noted and noted[0] == fingerprint else None
+    return agreed_since(os.path.join(obj.devices, 'sda', 'objects', str(part)), fingerprint)
+
+
+def test_replicate_notes_a_peer_with_the_same_hashes(obj):
+    obj.put('/sda/4/a/c/o1', b'x')
+    hashes = json.loads(obj.req('REPLICATE', '/sda/4').body)
+    mine = hashes_fingerprint(hashes)
+    # A peer whose hashes differ (here: an empty partition) is not noted.
+    other = hashes_fingerprint({})
+    resp = obj.req('REPLICATE', '/sda/4', {FINGERPRINT_HEADER: other})
+    assert resp.status_int == 200 and json.loads(resp.body) == hashes
+    assert _agreed(obj, 4, mine) is None and _agreed(obj, 4, other) is None
+    before = time.time()
+    resp = obj.req('REPLICATE', '/sda/4', {FINGERPRINT_HEADER: mine})
+    assert resp.status_int == 200 and json.loads(resp.body) == hashes
+    assert before - 1 <= _agreed(obj, 4, mine) <= time.time() + 1
+    # A write changes the hashes: the note is for what they were.
+    obj.put('/sda/4/a/c/o2', b'y')
+    now = hashes_fingerprint(json.loads(obj.req('REPLICATE', '/sda/4').body))
+    assert now != mine and _agreed(obj, 4, now) is None
+    # A partition this node does not have notes nothing.
+    assert json.loads(obj.req('REPLICATE', '/sda/9', {FINGERPRINT_HEADER: other}).body) == {}
+    assert _agreed(obj, 9, other) is None
+
+
+@pytest.mark.parametrize('value', ['', 'x' * 32, 'A' * 32, '0' * 31, '0' * 33, '0' * 32 + ' ',
+                                   'g' + '0' * 31, '0' * 1000])
+def test_replicate_bad_fingerprint_400(obj, value):
+    obj.put('/sda/4/a/c/o1', b'x')
+    resp = obj.req('REPLICATE', '/sda/4', {FINGERPRINT_HEADER: value})
+    assert resp.status_int == 400 and FINGERPRINT_HEADER.encode() in resp.body
+    assert _agreed(obj, 4, value) is None
 
 
 @pytest.mark.parametrize('path', ['/sda/x', '/sda/4/abc-zzz', '/sda/4/ABC',
