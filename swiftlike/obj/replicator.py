@@ -29,7 +29,11 @@ pass, run_once, compares every changed partition at once):
 - a partition whose suffix hashes changed since the last pass is still being
   written: the proxy is putting its replicas on every primary right now, and
   comparing them mid-write is wasted work. It is compared once a pass finds it
-  settled, or busy_defer_max seconds after its last comparison at the latest;
+  settled, or busy_defer_max seconds after its last comparison at the latest.
+  A write marks its suffix in the partition's hashes.invalid, so a partition
+  whose mark is newer than the last pass's look is known to be busy without
+  rehashing it: one stat, where the rehash of every suffix written since was
+  half of the replicator's CPU on a busy node;
 - the partitions a pass does compare are taken at most at (partitions on this
   node) / (interval * pass_spread) per second: a trickle of REPLICATE calls
   over most of the interval instead of one burst.
@@ -53,7 +57,7 @@ from swiftlike.obj.object_files import (list_partition, quarantine_hash_dir, rea
                                         reclaim_partition, remove_files)
 from swiftlike.obj.backend import hashes_fingerprint
 from swiftlike.obj.replication_protocol import END_RECORD, FINGERPRINT_HEADER, encode_header
-from swiftlike.obj.suffix_hashes import agreed_since, get_suffix_hashes
+from swiftlike.obj.suffix_hashes import INVALID_FILE, agreed_since, get_suffix_hashes
 
 RECLAIM_STAMP = '.reclaim-stamp'
 # Handoffs tried for a primary whose disk is gone, before waiting for the next pass.
@@ -121,6 +125,8 @@ class ObjectReplicator(Daemon):
         # time of the partition's last comparison with its peers.
         self._seen = {}
         self._compared_at = {}
+        # (device, partition) -> when the last pass looked at it (run_forever)
+        self._looked = {}
         self._pace = None
         # Keep-alive connections to the peers: a busy pass asks each peer for
         # hundreds of partitions' hashes, and a connection per call cost both
@@ -182,9 +188,12 @@ class ObjectReplicator(Daemon):
             self.revert_handoff(dev_path, part, part_path, nodes, stats)
 
     def sync_primary(self, dev_path, part, part_path, peers, stats):
+        key = (dev_path, part)
+        if self._written_since_last_look(key, part_path):
+            stats['deferred'] += 1
+            return
         local = get_suffix_hashes(part_path)
         stats['suffix_count'] += len(local)
-        key = (dev_path, part)
         fingerprint = hashes_fingerprint(local)
         agreed = self._agreed.pop(key, None)
         recheck = self.conf.unchanged_recheck_interval
@@ -193,6 +202,8 @@ class ObjectReplicator(Daemon):
             since = agreed_since(part_path, fingerprint)
             if since is not None:
                 agreed = (fingerprint, since + recheck * random.uniform(0.75, 1.0))
+                # (its last comparison, for busy_defer_max, was the peer's)
+                self._compared_at[key] = max(self._compared_at.get(key, 0.0), since)
         if agreed and agreed[0] == fingerprint and time.time() < agreed[1]:
             self._agreed[key] = agreed
             stats['unchanged'] += 1
@@ -233,6 +244,27 @@ class ObjectReplicator(Daemon):
                 # Spread the rechecks so they do not all fall in one pass.
                 recheck = self.conf.unchanged_recheck_interval * random.uniform(0.75, 1.0)
                 self._agreed[key] = (fingerprint, time.time() + recheck)
+
+    def _written_since_last_look(self, key, part_path):
+        """In run_forever: the partition was written since the last pass
+        looked at it (its hashes.invalid is newer), and its last comparison
+        is less than busy_defer_max ago: wait, without rehashing it."""
+        if not (self.pacing and self.conf.busy_defer_max):
+            return False
+        now = time.time()
+        last_look, self._looked[key] = self._looked.get(key), now
+        if last_look is None:
+            return False
+        try:
+            written = os.stat(os.path.join(part_path, INVALID_FILE)).st_mtime
+        except OSError:
+            return False
+        if written < last_look or now - self._compared_at.get(key, 0.0) >= self.conf.busy_defer_max:
+            return False
+        # Its hashes are not known now: the pass that finds it settled
+        # compares it, rather than waiting one more for them to repeat.
+        self._seen.pop(key, None)
+        return True
 
     def sync_peer(self, dev_path, part, part_path, node, local, stats):
         """Push to `node` the suffixes whose hashes differ from `local`."""

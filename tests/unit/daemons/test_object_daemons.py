@@ -288,3 +288,28 @@ def test_replicator_defers_a_partition_still_being_written(devices, forever):
     _put(dev, 'again', b'z', '1700000003.00000', part=2)
     replicator._compared_at[(dev, 2)] -= 3600
     assert one_pass() == ([2], 0)
+
+
+def test_replicator_defers_a_busy_partition_without_rehashing_it(devices):
+    replicator = _replicator(devices, range(2), pass_spread=0, busy_defer_max=3600,
+                             unchanged_recheck_interval=3600)
+    dev = os.path.join(devices, 'sda')
+    compared = []
+    replicator.sync_peer = lambda dev_path, part, *args: compared.append(part)
+    replicator.pacing = True
+    replicator.run_once()
+    assert sorted(set(compared)) == [0, 1]
+    invalid = os.path.join(dev, 'objects', '1', 'hashes.invalid')
+    assert not os.path.exists(invalid)
+    # Written since the last pass looked (which was 10 s ago) ...
+    replicator._looked[(dev, 1)] -= 10
+    _put(dev, 'more', b'y', '1700000002.00000', part=1)
+    assert os.path.exists(invalid)
+    del compared[:]
+    assert replicator.run_once()['deferred'] == 1 and compared == []
+    # ... told by its mark alone: the suffix it marked is not rehashed yet.
+    assert os.path.exists(invalid)
+    # The pass that finds it settled rehashes and compares it.
+    del compared[:]
+    assert replicator.run_once()['deferred'] == 0
+    assert sorted(set(compared)) == [1] and not os.path.exists(invalid)
