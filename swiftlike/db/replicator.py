@@ -14,6 +14,14 @@ have not changed since every peer last took everything it had is not opened
 or compared again until unchanged_recheck_interval has passed (each side
 ships only its own rows, so an unchanged database has nothing new to give; a
 peer that lost its copy gets it back at the recheck).
+
+A busy database is left alone while run_forever drives the passes: one whose
+files changed since the last pass looked is being written right now, and
+every row written reaches every replica by the container (or account)
+update itself; shipping them again between the replicas each pass was
+merging every new row twice more, for nothing. It is compared once a pass
+finds it settled, or busy_defer_max seconds after its last comparison at
+the latest (which bounds how long a row that missed a replica waits).
 """
 import contextlib
 import dataclasses
@@ -42,13 +50,17 @@ class DbReplicatorConf(DaemonConf):
     # Seconds before a database unchanged since all its peers took it is
     # compared with them again (0: every pass compares every database).
     unchanged_recheck_interval: float = 300.0
+    # In run_forever, a database changed since the last pass waits for a pass
+    # that finds it settled, at most this many seconds after its last
+    # comparison (0: compare it every pass).
+    busy_defer_max: float = 300.0
 
     def validate(self):
         DaemonConf.validate(self)
         if self.per_diff < 1 or self.max_diffs < 1:
             raise ValueError('per_diff and max_diffs must be >= 1')
-        if self.unchanged_recheck_interval < 0:
-            raise ValueError('unchanged_recheck_interval must be >= 0')
+        if self.unchanged_recheck_interval < 0 or self.busy_defer_max < 0:
+            raise ValueError('unchanged_recheck_interval and busy_defer_max must be >= 0')
 
 
 class PeerError(Exception):
@@ -66,6 +78,10 @@ class DbReplicator(Daemon):
         self._ips = None
         # path -> (file signature every peer agreed with, time to compare anyway)
         self._agreed = {}
+        # path -> file signature at the last pass's look; path -> time of the
+        # last comparison (run_forever's busy databases)
+        self._looked = {}
+        self._compared_at = {}
 
     def iter_dbs(self, device):
         """(partition, db hash, path) of every database on the device."""
@@ -82,7 +98,8 @@ class DbReplicator(Daemon):
     def sweep(self):
         if self._ips is None:
             self._ips = local_ips()
-        counters = self.counters(('dbs', 'unchanged', 'no_change', 'rows_shipped', 'diffs', 'complete_ships',
+        counters = self.counters(('dbs', 'unchanged', 'deferred', 'no_change', 'rows_shipped',
+                                  'diffs', 'complete_ships',
                                   'failures', 'handoffs_removed', 'reclaimed_dbs',
                                   'reclaimed_rows', 'success'))
         pool = concurrency.GreenPool(self.conf.concurrency)
@@ -111,7 +128,11 @@ class DbReplicator(Daemon):
         agreed = self._agreed.pop(path, None)
         if me and agreed and agreed[0] == signature and time.time() < agreed[1]:
             self._agreed[path] = agreed
+            self._looked[path] = signature
             stats['unchanged'] += 1
+            return
+        if me and self._busy(path, signature):
+            stats['deferred'] += 1
             return
         self.limit(files=1)
         broker = self.kind.broker_class(path, logger=self.logger)
@@ -135,6 +156,10 @@ class DbReplicator(Daemon):
                 self.logger.info('%s with %s:%s/%s: %s', path, node['ip'], node['port'],
                                  node['device'], err)
         all_ok = ok == len(peers)
+        if me and self.pacing:
+            # As our own merge of .pending left the files: what the next pass
+            # compares them with to tell whether rows are still arriving.
+            self._looked[path] = _files_signature(path)
         if not me and all_ok:
             # A handoff copy every primary now holds; keep it if rows arrived meanwhile.
             broker.merge_pending()
@@ -151,6 +176,20 @@ class DbReplicator(Daemon):
             # last second are not trusted (timestamps are coarse).
             recheck = self.conf.unchanged_recheck_interval * random.uniform(0.75, 1.0)
             self._agreed[path] = (signature, time.time() + recheck)
+
+    def _busy(self, path, signature):
+        """In run_forever: the database's files changed since the last pass
+        looked, and its last comparison is less than busy_defer_max ago."""
+        if not (self.pacing and self.conf.busy_defer_max):
+            return False
+        now = time.time()
+        previous = self._looked.get(path)
+        if previous not in (None, signature) and \
+                now - self._compared_at.get(path, 0.0) < self.conf.busy_defer_max:
+            self._looked[path] = signature
+            return True
+        self._compared_at[path] = now
+        return False
 
     def swift_recon(self, stats, start, elapsed):
         """Swift's DB replication keys (replication_time in seconds, as Swift's

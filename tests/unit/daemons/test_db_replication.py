@@ -184,3 +184,51 @@ def test_a_shipped_db_of_the_wrong_kind_is_refused(app, tmp_path):
 def test_bad_paths(app, path):
     resp = _call(app, 'sync', {'id': 'x', 'info': {}}, path=path)
     assert resp.status_int == 400
+
+
+class _Ring:
+    """Every partition on 'sda' here and two peers."""
+
+    def get_part_nodes(self, part):
+        return [{'ip': '127.0.0.1', 'port': 6201, 'device': 'sda'},
+                {'ip': '127.0.0.2', 'port': 6201, 'device': 'sdb'},
+                {'ip': '127.0.0.3', 'port': 6201, 'device': 'sdc'}]
+
+
+@pytest.mark.parametrize('forever', [True, False])
+def test_replicator_leaves_a_database_alone_while_rows_arrive(tmp_path, forever):
+    from swiftlike.container.replicator import ContainerReplicator
+    os.makedirs(tmp_path / 'sda')
+    broker = _served_broker(tmp_path)
+    broker.initialize(T[1], account='a', container='c')
+    replicator = ContainerReplicator(ContainerReplicator.conf_class(
+        devices=str(tmp_path), mount_check=False, bind_ip='127.0.0.1', bind_port=6201,
+        unchanged_recheck_interval=0, busy_defer_max=3600), ring=_Ring())
+    synced = []
+    replicator.sync_with = lambda node, *args: synced.append(node['device'])
+    replicator.pacing = forever
+
+    def one_pass():
+        del synced[:]
+        stats = replicator.run_once()
+        return synced[:], stats['deferred']
+    assert one_pass() == (['sdb', 'sdc'], 0)
+    # A row arrived since: being written (its update reached every replica),
+    # so it waits (forever) ...
+    broker.put_object('o1', T[2], 10, 'text/plain', 'etag')
+    assert one_pass() == (([], 1) if forever else (['sdb', 'sdc'], 0))
+    # ... until a pass finds it settled.
+    assert one_pass() == (['sdb', 'sdc'], 0)
+    # Nothing new: compared every pass here (unchanged_recheck_interval = 0).
+    assert one_pass() == (['sdb', 'sdc'], 0)
+    # Rows at every pass: compared once busy_defer_max has passed.
+    broker.put_object('o2', T[3], 10, 'text/plain', 'etag')
+    if forever:
+        replicator._compared_at[broker.db_file] -= 3600
+    assert one_pass() == (['sdb', 'sdc'], 0)
+
+
+def test_busy_defer_max_is_checked():
+    from swiftlike.container.replicator import ContainerReplicator
+    with pytest.raises(ValueError):
+        ContainerReplicator.conf_class(busy_defer_max=-1).validate()
