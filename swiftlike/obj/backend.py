@@ -179,8 +179,8 @@ class DiskFileManager(abc.ABC):
     def get_suffix_hashes(self, device_path, partition, recalculate=(), agreed=None):
         """{suffix: hash} of the whole partition, recomputing `recalculate`
         and any suffix written since the last call. `agreed`: the asking
-        peer's suffix_hashes.fingerprint of its own; when the partition's
-        is the same, the backend notes that a peer agreed with it now."""
+        peer's hashes_fingerprint of its own; when the partition's is the
+        same, the backend notes that a peer agreed with it now."""
 
 
 class DiskFile(abc.ABC):
