@@ -24,9 +24,9 @@ from swiftlike.obj.backend import (DiskFileDeleted, DiskFileExpired, DiskFileNoS
 # CONF_SECTION and Conf: the module's contract with its entry point (cli/servers.py).
 from swiftlike.obj.conf import CONF_SECTION, Conf, group_sync_mode  # noqa: F401
 from swiftlike.obj.diskfile import GROUP_SYNC_MAX_BYTES, FsDiskFileManager
-from swiftlike.obj.replication_protocol import FINGERPRINT_HEADER
+from swiftlike.obj.replication_protocol import FINGERPRINT_HEADER, is_hash
 from swiftlike.obj.stream import ObjectResponse, ObjectStream, whole_body
-from swiftlike.obj.suffix_hashes import is_fingerprint, is_suffix
+from swiftlike.obj.suffix_hashes import is_suffix
 from swiftlike.obj.updates import (EMPTY_ETAG, UpdateSender, expiring_container,
                                    expiring_object_name, listing_update,
                                    parse_update_targets)
@@ -530,7 +530,7 @@ class App(StorageServer):
             if not is_suffix(suffix):
                 raise BadRequest('Invalid suffix: %r' % suffix[:16])
         agreed = req.headers.get(FINGERPRINT_HEADER)
-        if agreed is not None and not is_fingerprint(agreed):
+        if agreed is not None and not is_hash(agreed):
             raise BadRequest('Invalid %s: %r' % (FINGERPRINT_HEADER, agreed[:40]))
         dev_path = self.device_path(device)
         hashes = self.disk.run(device, self.backend.get_suffix_hashes, dev_path, partition,

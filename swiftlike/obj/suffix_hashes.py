@@ -20,7 +20,6 @@ import errno
 import fcntl
 import json
 import os
-import re
 import time
 
 from swiftlike.obj.backend import hashes_fingerprint, resolve_files, suffix_hash
@@ -29,8 +28,6 @@ HASHES_FILE = 'hashes.json'
 INVALID_FILE = 'hashes.invalid'
 AGREED_FILE = 'hashes.agreed'
 LOCK_FILE = '.lock'
-
-_FINGERPRINT = re.compile(r'[0-9a-f]{32}')
 
 
 def is_suffix(name):
@@ -123,10 +120,6 @@ def _save(part_path, hashes):
     with open(tmp, 'w') as f:
         json.dump(hashes, f, sort_keys=True)
     os.rename(tmp, os.path.join(part_path, HASHES_FILE))
-
-
-def is_fingerprint(value):
-    return isinstance(value, str) and _FINGERPRINT.fullmatch(value) is not None
 
 
 def agreed_since(part_path, value):
