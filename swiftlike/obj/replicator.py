@@ -226,7 +226,7 @@ class ObjectReplicator(Daemon):
         handoffs = None
         for node in peers:
             try:
-                self.sync_peer(dev_path, part, part_path, node, local, stats)
+                self.sync_peer(dev_path, part, part_path, node, local, stats, fingerprint)
                 stats['success'] += 1
             except PeerError as err:
                 all_ok = False
@@ -237,7 +237,8 @@ class ObjectReplicator(Daemon):
                 if err.disk_gone:
                     if handoffs is None:
                         handoffs = iter(self.ring('object').get_more_nodes(part))
-                    self.sync_handoff(dev_path, part, part_path, handoffs, local, stats)
+                    self.sync_handoff(dev_path, part, part_path, handoffs, local, stats,
+                                      fingerprint)
         if all_ok:
             stats['in_sync'] += 1
             if self.conf.unchanged_recheck_interval:
@@ -266,9 +267,9 @@ class ObjectReplicator(Daemon):
         self._seen.pop(key, None)
         return True
 
-    def sync_peer(self, dev_path, part, part_path, node, local, stats):
-        """Push to `node` the suffixes whose hashes differ from `local`."""
-        fingerprint = hashes_fingerprint(local)
+    def sync_peer(self, dev_path, part, part_path, node, local, stats, fingerprint):
+        """Push to `node` the suffixes whose hashes differ from `local`
+        (whose hashes_fingerprint is `fingerprint`)."""
         remote = self.remote_hashes(node, part, fingerprint=fingerprint)
         differ = sorted(s for s, h in local.items() if remote.get(s) != h)
         if not differ:
@@ -280,13 +281,13 @@ class ObjectReplicator(Daemon):
         # Ask the peer to rehash now, so its next comparison is exact.
         self.remote_hashes(node, part, differ, fingerprint)
 
-    def sync_handoff(self, dev_path, part, part_path, handoffs, local, stats):
+    def sync_handoff(self, dev_path, part, part_path, handoffs, local, stats, fingerprint):
         """A primary's disk is gone: keep the replica count with the next
         handoff (each gone disk gets its own). The handoff's replicator gives
         the partition back once a disk is in place again."""
         for node in itertools.islice(handoffs, HANDOFF_TRIES):
             try:
-                self.sync_peer(dev_path, part, part_path, node, local, stats)
+                self.sync_peer(dev_path, part, part_path, node, local, stats, fingerprint)
             except PeerError as err:
                 self.logger.info('partition %s to handoff %s:%s/%s: %s', part, node['ip'],
                                  node['port'], node['device'], err)

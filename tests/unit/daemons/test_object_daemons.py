@@ -241,7 +241,7 @@ def test_replicator_spreads_a_busy_pass_over_the_interval(devices, forever):
     def sleep(seconds):
         now[0] += seconds
 
-    def sync_peer(dev_path, part, part_path, node, local, stats):
+    def sync_peer(dev_path, part, part_path, node, local, stats, fingerprint):
         compared.append((now[0], part))
     replicator.rate_limiter = lambda rate: RateLimiter(rate, clock=lambda: now[0], sleep=sleep)
     replicator.sync_peer = sync_peer
