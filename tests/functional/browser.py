@@ -11,11 +11,14 @@ waits for the answer with no timeout; a chromedriver that accepted that
 request and never answered hung a whole test run at a module's teardown. A
 test's browser holds nothing worth a graceful exit: stop_browser() kills
 chromedriver and every process below it (Chromium's), then reaps chromedriver
-with a bounded wait.
+with a bounded wait. Killed that way, Chromium leaves its profile and scratch
+directories behind (~3 MB each), so each browser gets a directory of its own
+(the profile, and TMPDIR for everything else it makes) that is removed after.
 """
 import os
 import shutil
 import signal
+import tempfile
 import time
 
 import pytest
@@ -40,23 +43,26 @@ WAIT = 30   # seconds: a generous deadline for each condition
 def browser_session(width, height):
     """Start a headless Chromium with a window of the given size; yields the
     driver, and stops the browser after (a generator for a fixture)."""
+    scratch = tempfile.mkdtemp(prefix='swiftlike-chromium-')
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.add_argument('--user-data-dir=' + os.path.join(scratch, 'profile'))
     for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu',
                 '--window-size=%d,%d' % (width, height), '--no-first-run',
                 '--disable-extensions', '--disable-background-networking'):
         options.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER,
+                                      env=dict(os.environ, TMPDIR=scratch))
     try:
-        driver = webdriver.Chrome(options=options, service=service)
-    except WebDriverException as err:
-        stop_browser(service)
-        pytest.skip('headless Chromium does not start here: %s' % str(err).splitlines()[0])
-    driver.set_page_load_timeout(WAIT)
-    try:
+        try:
+            driver = webdriver.Chrome(options=options, service=service)
+        except WebDriverException as err:
+            pytest.skip('headless Chromium does not start here: %s' % str(err).splitlines()[0])
+        driver.set_page_load_timeout(WAIT)
         yield driver
     finally:
         stop_browser(service)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def text_of(driver, by, selector):
