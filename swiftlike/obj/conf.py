@@ -23,6 +23,8 @@ class Conf(StorageConf):
     bytes_per_sync: int = 0
     # Bytes per disk call of a whole-object GET (ranges read disk_chunk_size).
     disk_read_size: int = 1048576
+    # Bodies of objects over 1 MiB are read past the page cache (O_DIRECT).
+    direct_reads: bool = True
     # Preallocate the object's size before writing (when the size is known).
     fallocate: bool = True
     # Metadata-only disk calls (the open of a HEAD or GET, the existence check

@@ -17,7 +17,7 @@ import os
 import tempfile
 import uuid
 
-from swiftlike import concurrency, fs, metrics
+from swiftlike import concurrency, direct_io, fs, metrics
 from swiftlike.constraints import is_decimal
 from swiftlike.fs import fsync_path, start_writeback, syncfs_path, write_out
 from swiftlike.hashing import hash_path
@@ -65,8 +65,12 @@ def makedirs_durable(path, sync=True):
 
 class FsDiskFileManager(DiskFileManager):
     def __init__(self, fallocate=True, defer_cleanup=False, bytes_per_sync=0,
-                 group_sync=False, sync=syncfs_path, run_flush=None, write=write_out):
+                 group_sync=False, sync=syncfs_path, run_flush=None, write=write_out,
+                 direct_reads=False):
         self.fallocate = fallocate
+        # Bodies of objects over GROUP_SYNC_MAX_BYTES (which leave the page
+        # cache once written) are read past it too (direct_io.py).
+        self.direct_reads = direct_reads
         # Writes in flight on one device share their flushes (group_sync.py):
         # True, False, or 'auto' (only on devices that are mount points);
         # `sync` is the flush (syncfs of the device's filesystem, or a test's),
@@ -132,6 +136,7 @@ class FsDiskFile(DiskFile):
         self.suffix = name_hash[-3:]
         self.hash_path = os.path.join(self.part_path, self.suffix, name_hash)
         self._fd = None
+        self._direct_fd = None   # None: not tried yet; -1: reads stay buffered
         self.metadata = None
         # True once open() found the hash dir empty: a write then leaves one
         # file and nothing to clean up (saves a disk call per new object).
@@ -199,12 +204,28 @@ class FsDiskFile(DiskFile):
     def read(self, offset, length):
         if self._fd is None:
             raise DiskFileError('not open')
+        if self._direct_fd is None:
+            big = self.manager.direct_reads and self.content_length > GROUP_SYNC_MAX_BYTES
+            self._direct_fd = (direct_io.reopen_direct(self._fd) if big else None)
+            if self._direct_fd is None:
+                self._direct_fd = -1
+        if self._direct_fd >= 0 and direct_io.fits(offset, length):
+            try:
+                return direct_io.pread(self._direct_fd, length, offset)
+            except OSError as err:
+                if err.errno != errno.EINVAL:
+                    raise
+                os.close(self._direct_fd)   # stricter alignment: buffered from now on
+                self._direct_fd = -1
         return os.pread(self._fd, length, offset)
 
     def close(self):
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+        direct_fd, self._direct_fd = self._direct_fd, None
+        if direct_fd is not None and direct_fd >= 0:
+            os.close(direct_fd)
 
     def quarantine(self, reason):
         target_dir = os.path.join(self.device_path, QUARANTINE_DIR)

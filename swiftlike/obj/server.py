@@ -82,7 +82,8 @@ class App(StorageServer):
                                                    defer_cleanup=True,
                                                    bytes_per_sync=conf.bytes_per_sync,
                                                    group_sync=group_sync_mode(conf.group_sync),
-                                                   run_flush=self._run_flush)
+                                                   run_flush=self._run_flush,
+                                                   direct_reads=conf.direct_reads)
         self.updates = UpdateSender(self.disk, self.logger, conf.conn_timeout,
                                     conf.node_timeout, conf.batch_container_updates)
         self.chunk = conf.network_chunk_size

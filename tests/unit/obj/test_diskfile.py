@@ -337,3 +337,50 @@ def test_incremental_sync_keeps_the_whole_body(dev, bytes_per_sync, monkeypatch)
         df.close()
     expected = {0: 0, 1: 3, 5: 2, 1 << 20: 0}[bytes_per_sync]
     assert len(synced) == expected
+
+
+def _direct_fds_of(path):
+    """This process's descriptors of `path` that bypass the page cache."""
+    found = []
+    for name in os.listdir('/proc/self/fd'):
+        try:
+            if os.readlink('/proc/self/fd/' + name) != path:
+                continue
+            with open('/proc/self/fdinfo/' + name) as f:
+                flags = next(line for line in f if line.startswith('flags:')).split()[1]
+        except OSError:
+            continue
+        if int(flags, 8) & os.O_DIRECT:
+            found.append(int(name))
+    return found
+
+
+@pytest.mark.parametrize('size,direct_reads,direct', [
+    ((1 << 20) + 4321, True, True),      # a big object: read past the page cache
+    ((1 << 20) + 4321, False, False),    # ... unless the server says not to
+    (1 << 20, True, False),              # an object that stays cached once written
+])
+def test_big_bodies_are_read_past_the_page_cache(dev, size, direct_reads, direct):
+    body = os.urandom(size)
+    mgr = FsDiskFileManager(direct_reads=direct_reads)
+    put(mgr, dev, 1700000000.5, body=body)
+    data_path = os.path.join(obj_dir(dev), '1700000000.50000.data')
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o').open()
+    got = [df.read(offset, length) for offset, length in
+           ((0, 65536), (65536, 1 << 20), (1000, 3), (size - 10, 100), (size + 5, 10))]
+    assert got == [body[:65536], body[65536:65536 + (1 << 20)], body[1000:1003],
+                   body[-10:], b'']
+    assert bool(_direct_fds_of(data_path)) is direct
+    df.close()
+    assert _direct_fds_of(data_path) == []
+
+
+def test_a_big_body_replaced_while_open_is_still_read_whole(dev):
+    body = os.urandom(3 << 20)
+    mgr = FsDiskFileManager(direct_reads=True)
+    put(mgr, dev, 1700000000.5, body=body)
+    df = mgr.get_diskfile(dev, 7, 'a', 'c', 'o').open()
+    put(mgr, dev, 1700000001.5, body=b'newer')   # removes the older .data
+    assert os.listdir(obj_dir(dev)) == ['1700000001.50000.data']
+    assert b''.join(df.read(off, 1 << 20) for off in range(0, 3 << 20, 1 << 20)) == body
+    df.close()
