@@ -78,3 +78,29 @@ def pread(fd, length, offset):
             _free.append(buf)
         else:
             buf.close()
+
+
+class FileReader:
+    """Reads of one open file: past the page cache where `direct` and its
+    filesystem allow, else (or for reads wider than a buffer, or once the
+    filesystem refuses an alignment) buffered on `fd`. close() closes the
+    descriptor it opened; `fd` stays the caller's."""
+
+    def __init__(self, fd, direct=True):
+        self.fd = fd
+        self.direct_fd = reopen_direct(fd) if direct else None
+
+    def pread(self, length, offset):
+        if self.direct_fd is not None and fits(offset, length):
+            try:
+                return pread(self.direct_fd, length, offset)
+            except OSError as err:
+                if err.errno != errno.EINVAL:
+                    raise
+                self.close()
+        return os.pread(self.fd, length, offset)
+
+    def close(self):
+        direct_fd, self.direct_fd = self.direct_fd, None
+        if direct_fd is not None:
+            os.close(direct_fd)

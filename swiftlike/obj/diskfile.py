@@ -136,7 +136,7 @@ class FsDiskFile(DiskFile):
         self.suffix = name_hash[-3:]
         self.hash_path = os.path.join(self.part_path, self.suffix, name_hash)
         self._fd = None
-        self._direct_fd = None   # None: not tried yet; -1: reads stay buffered
+        self._reader = None   # a direct_io.FileReader from the first read()
         self.metadata = None
         # True once open() found the hash dir empty: a write then leaves one
         # file and nothing to clean up (saves a disk call per new object).
@@ -204,28 +204,18 @@ class FsDiskFile(DiskFile):
     def read(self, offset, length):
         if self._fd is None:
             raise DiskFileError('not open')
-        if self._direct_fd is None:
-            big = self.manager.direct_reads and self.content_length > GROUP_SYNC_MAX_BYTES
-            self._direct_fd = (direct_io.reopen_direct(self._fd) if big else None)
-            if self._direct_fd is None:
-                self._direct_fd = -1
-        if self._direct_fd >= 0 and direct_io.fits(offset, length):
-            try:
-                return direct_io.pread(self._direct_fd, length, offset)
-            except OSError as err:
-                if err.errno != errno.EINVAL:
-                    raise
-                os.close(self._direct_fd)   # stricter alignment: buffered from now on
-                self._direct_fd = -1
-        return os.pread(self._fd, length, offset)
+        if self._reader is None:
+            self._reader = direct_io.FileReader(
+                self._fd, self.manager.direct_reads and self.content_length > GROUP_SYNC_MAX_BYTES)
+        return self._reader.pread(length, offset)
 
     def close(self):
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
-        direct_fd, self._direct_fd = self._direct_fd, None
-        if direct_fd is not None and direct_fd >= 0:
-            os.close(direct_fd)
 
     def quarantine(self, reason):
         target_dir = os.path.join(self.device_path, QUARANTINE_DIR)

@@ -107,3 +107,24 @@ def test_threads_share_the_buffers_and_the_pool_stays_bounded(fds):
         t.join()
     assert errors == []
     assert 1 <= len(direct_io._free) <= direct_io.KEEP_BUFFERS
+
+
+def test_file_reader_reads_direct_where_it_can_and_buffered_where_not(fds, tmp_path):
+    fd, _direct = fds
+    reader = direct_io.FileReader(fd)
+    try:
+        assert reader.direct_fd is not None and is_direct(reader.direct_fd)
+        assert reader.pread(1000, 123) == BODY[123:1123]
+        # wider than a buffer: buffered, on the caller's descriptor
+        assert reader.pread(direct_io.BUFFER_SIZE, 1) == BODY[1:1 + direct_io.BUFFER_SIZE]
+    finally:
+        reader.close()
+    assert reader.direct_fd is None
+    assert direct_io.FileReader(fd, direct=False).direct_fd is None
+    proc = os.open('/proc/self/cmdline', os.O_RDONLY)   # no direct I/O there
+    try:
+        reader = direct_io.FileReader(proc)
+        assert reader.direct_fd is None
+        assert reader.pread(100, 0) == os.pread(proc, 100, 0) != b''
+    finally:
+        os.close(proc)

@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -87,6 +88,35 @@ def test_auditor_honours_bytes_per_second(devices):
     auditor.run_once()
     # 300 kB at 100 kB/s: about two seconds of pacing beyond the one-second burst.
     assert 1.5 <= sum(slept) <= 2.5
+
+
+def _cached_bytes(path):
+    out = subprocess.run(['fincore', '--bytes', '--noheadings', '--output', 'RES', path],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip())
+
+
+@pytest.mark.skipif(not shutil.which('fincore'), reason='fincore (util-linux) is missing')
+def test_auditor_reads_past_the_page_cache(devices):
+    dev = os.path.join(devices, 'sda')
+    body = os.urandom((2 << 20) + 777)
+    _put(dev, 'big', body, '1700000001.00000')
+    _put(dev, 'small', b'tiny', '1700000001.00000')
+    paths = [os.path.join(_hash_dir(dev, name), '1700000001.00000.data') for name in ('big', 'small')]
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+        assert _cached_bytes(path) == 0
+    auditor = ObjectAuditor(AuditorConf(devices=devices, mount_check=False,
+                                        files_per_second=0, bytes_per_second=0))
+    stats = auditor.run_once()
+    assert stats['files_checked'] == 2 and stats['quarantined'] == 0
+    assert [_cached_bytes(path) for path in paths] == [0, 0]
+    # A buffered read of the same file would have left it in the cache.
+    with open(paths[0], 'rb') as f:
+        assert f.read() == body
+    assert _cached_bytes(paths[0]) > 0
 
 
 def test_reclaim_removes_only_old_tombstones(devices):
