@@ -206,14 +206,18 @@ class App(StorageServer):
         """Yield the request body in chunks; 499 if it ends early, 408 if the
         client stalls, 413 past the size limit. The first chunk is
         network_chunk_size (a small body is all of it); a bigger body comes
-        in pieces of disk_write_size, what one disk call writes."""
+        in pieces of disk_write_size, what one disk call writes, each ending
+        at a multiple of it from the body's start: where the sender frames
+        its chunks in that size (the proxy does, 1 MiB both), each read is
+        then one chunk's data, and the reader need not join two chunks'
+        pieces into a new buffer."""
         stream = req.environ['wsgi.input']
         remaining = length
         total = 0
-        size, big = self.chunk, max(self.chunk, self.conf.disk_write_size)
+        big = max(self.chunk, self.conf.disk_write_size)
         while remaining is None or remaining > 0:
+            size = big - total % big if total else self.chunk
             want = size if remaining is None else min(size, remaining)
-            size = big
             try:
                 with Timeout(body_read_timeout(want, self.conf.client_timeout),
                              RequestTimeout('Timeout reading body')):

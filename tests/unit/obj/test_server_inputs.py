@@ -322,3 +322,34 @@ def test_negative_bytes_per_sync_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_section(str(path), CONF_SECTION, Conf)
     assert 'bytes_per_sync' in str(err.value)
+
+
+class _RecordingInput:
+    """A request body that notes the size of each read the server asks for."""
+
+    def __init__(self, body):
+        self.body = body
+        self.pos = 0
+        self.asked = []
+
+    def read(self, size=-1):
+        self.asked.append(size)
+        size = len(self.body) - self.pos if size is None or size < 0 else size
+        data = self.body[self.pos:self.pos + size]
+        self.pos += len(data)
+        return data
+
+
+def test_a_big_body_is_read_in_pieces_that_end_on_disk_write_size_bounds(obj):
+    # The proxy frames its chunks in 1 MiB: reads that end where the chunks
+    # do are each one chunk's data, with no join of two chunks' pieces.
+    body = os.urandom((3 << 20) + 1000)
+    stream = _RecordingInput(body)
+    resp = obj.req('PUT', '/sda/1/a/c/big',
+                   {'X-Timestamp': obj.ts(), 'Content-Type': 'x/y',
+                    'Content-Length': str(len(body))},
+                   environ={'wsgi.input': stream})
+    assert resp.status_int == 201
+    mib = 1 << 20
+    assert stream.asked == [65536, mib - 65536, mib, mib, 1000]
+    assert obj.req('GET', '/sda/1/a/c/big').body == body
