@@ -21,7 +21,7 @@ class Conf(StorageConf):
     # Off by default: with several uploads per device the early flushes
     # serialise them (4 x 64 MiB on XFS loop devices: 94 MB/s at 8 MiB, 130-154 at 0).
     bytes_per_sync: int = 0
-    # Bytes per disk call of a whole-object GET (ranges read disk_chunk_size).
+    # Bytes per disk call of a GET after its first (the open's, disk_chunk_size).
     disk_read_size: int = 1048576
     # Bodies of objects over 1 MiB are read past the page cache (O_DIRECT).
     direct_reads: bool = True

@@ -440,19 +440,20 @@ class App(StorageServer):
                 return ObjectResponse(200, headers, length, [body])
             return ObjectResponse(200, headers, length,
                                   ObjectStream(self.disk, device, df, chunk, self.logger,
-                                               whole_read_size=self.conf.disk_read_size))
+                                               read_size=self.conf.disk_read_size))
         if len(spans) == 1:
             start, stop = spans[0]
             headers['Content-Range'] = ranges.content_range(start, stop, length)
             return ObjectResponse(206, headers, stop - start,
-                                  ObjectStream(self.disk, device, df, chunk, self.logger, spans))
+                                  ObjectStream(self.disk, device, df, chunk, self.logger, spans,
+                                               read_size=self.conf.disk_read_size))
         boundary = ranges.new_boundary()
         ctype = headers['Content-Type']
         headers['Content-Type'] = ranges.multipart_content_type(boundary)
         return ObjectResponse(206, headers,
                               ranges.multipart_length(spans, boundary, ctype, length),
                               ObjectStream(self.disk, device, df, chunk, self.logger, spans,
-                                           boundary, ctype))
+                                           boundary, ctype, read_size=self.conf.disk_read_size))
 
     # -- POST ------------------------------------------------------------
     @disk_errors

@@ -50,14 +50,14 @@ class ObjectStream:
     """WSGI app_iter over an opened DiskFile; close() releases it."""
 
     def __init__(self, disk, device, diskfile, chunk_size, logger, spans=None,
-                 boundary=None, content_type=None, whole_read_size=None):
+                 boundary=None, content_type=None, read_size=None):
         self.disk = disk
         self.device = device
         self.diskfile = diskfile
         self.chunk_size = chunk_size
-        # A whole-object read moves this much per disk call (each one is a
-        # thread-pool round trip, so big objects move in big steps).
-        self.whole_read_size = max(chunk_size, whole_read_size or 0)
+        # A read moves this much per disk call (each one is a thread-pool
+        # round trip, so big objects move in big steps).
+        self.read_size = max(chunk_size, read_size or 0)
         self.logger = logger
         self.spans = spans
         self.boundary = boundary
@@ -95,9 +95,11 @@ class ObjectStream:
         return self.disk.run(self.device, _read_hashed, self.diskfile, offset, length, summer)
 
     def _span(self, start, stop):
+        # In big steps too: a big object's reads bypass the page cache and
+        # get no read-ahead from the kernel (direct_io.py).
         offset = start
         while offset < stop:
-            chunk = self._read(offset, min(self.chunk_size, stop - offset))
+            chunk = self._read(offset, min(self.read_size, stop - offset))
             if not chunk:
                 return  # file shrank under us; the connection will be cut short
             offset += len(chunk)
@@ -111,7 +113,7 @@ class ObjectStream:
         size = self.chunk_size  # the first piece is the open's read-ahead
         while offset < length:
             chunk = self._read(offset, min(size, length - offset), summer)
-            size = self.whole_read_size
+            size = self.read_size
             if not chunk:
                 break
             offset += len(chunk)

@@ -353,3 +353,26 @@ def test_a_big_body_is_read_in_pieces_that_end_on_disk_write_size_bounds(obj):
     mib = 1 << 20
     assert stream.asked == [65536, mib - 65536, mib, mib, 1000]
     assert obj.req('GET', '/sda/1/a/c/big').body == body
+
+
+def test_big_range_reads_move_in_disk_read_size_steps(fsobj):
+    # A big object's reads bypass the page cache and get no read-ahead, so
+    # a range of it is read in disk_read_size steps, not 64 KiB ones.
+    body = os.urandom(3 << 20)
+    assert fsobj.put('/sda/1/a/c/big', body=body).status_int == 201
+    asked = []
+    run = fsobj.app.disk.run
+
+    def recording_run(device, func, *args):
+        if getattr(func, '__name__', '') == 'read':
+            asked.append(args[1])
+        return run(device, func, *args)
+
+    fsobj.app.disk.run = recording_run
+    resp = fsobj.req('GET', '/sda/1/a/c/big', {'Range': 'bytes=100-2500099'})
+    assert resp.status_int == 206 and resp.body == body[100:2500100]
+    assert asked == [1 << 20, 1 << 20, 2500000 - (2 << 20)]
+    asked.clear()
+    resp = fsobj.req('GET', '/sda/1/a/c/big', {'Range': 'bytes=0-9,2000000-2999999'})
+    assert resp.status_int == 206 and body[2000000:3000000] in resp.body
+    assert asked == [1000000]   # the first range is in the open's read-ahead
