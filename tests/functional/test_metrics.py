@@ -146,29 +146,31 @@ def test_known_workload_counts_exactly(metered):
     assert PREFIX + '.proxy-server.object.GET.200.xfer:%d|c' % SIZE in statsd.lines
     assert not [line for line in statsd.lines if '|@' in line]   # rates are 1: no suffix
 
-    # Prometheus on the proxy: the counts of both workers, exactly (a worker
-    # adds its counts to the shared files at most a second after a request).
+    # Prometheus on the proxy: the counts of both workers, exactly.
     count = 'swiftlike_proxy_request_seconds_count'
     names = ['%s:%d/%s' % (aio.layout.bind_ip, node.ports['object'], node.device)
              for node in aio.layout.nodes]
-    # (each worker publishes its per-node latency view at its periodic flush)
-    text = scrape_until(aio.proxy_url, lambda t: value(
-        t, count, type='container', verb='GET', status='200', policy='') >= 1 and value(
-        t, count, type='object', verb='GET', status='200', policy='default') >= 4 and all(
+    # Each worker adds its own counts at its own flush (and publishes its
+    # per-node latency view then): wait until every figure is in, then
+    # check that none went past.
+    obj, cont = dict(type='object', policy='default'), dict(type='container', policy='')
+    expected = [
+        (count, dict(obj, verb='PUT', status='201'), 3),
+        (count, dict(obj, verb='GET', status='200'), 4),
+        (count, dict(obj, verb='HEAD', status='404'), 1),
+        (count, dict(obj, verb='DELETE', status='204'), 1),
+        (count, dict(cont, verb='PUT', status='201'), 1),
+        (count, dict(cont, verb='GET', status='200'), 1),
+        ('swiftlike_proxy_first_byte_seconds_count', dict(obj, verb='GET', status='200'), 4),
+        ('swiftlike_proxy_received_bytes_total', dict(obj, verb='PUT'), 3 * SIZE),
+        ('swiftlike_proxy_sent_bytes_total', dict(obj, verb='GET'), 4 * SIZE),
+    ]
+    text = scrape_until(aio.proxy_url, lambda t: all(
+        value(t, name, **labels) >= want for name, labels, want in expected) and all(
         'swiftlike_proxy_node_latency_seconds{node="%s",quantile="0.99"}' % name in t
         for name in names))
-    assert value(text, count, type='object', verb='PUT', status='201', policy='default') == 3
-    assert value(text, count, type='object', verb='GET', status='200', policy='default') == 4
-    assert value(text, count, type='object', verb='HEAD', status='404', policy='default') == 1
-    assert value(text, count, type='object', verb='DELETE', status='204', policy='default') == 1
-    assert value(text, count, type='container', verb='PUT', status='201', policy='') == 1
-    assert value(text, count, type='container', verb='GET', status='200', policy='') == 1
-    assert value(text, 'swiftlike_proxy_first_byte_seconds_count', type='object', verb='GET',
-                 status='200', policy='default') == 4
-    assert value(text, 'swiftlike_proxy_received_bytes_total', type='object', verb='PUT',
-                 policy='default') == 3 * SIZE
-    assert value(text, 'swiftlike_proxy_sent_bytes_total', type='object', verb='GET',
-                 policy='default') == 4 * SIZE
+    assert [(name, labels, value(text, name, **labels)) for name, labels, _ in expected] == \
+        [(name, labels, want) for name, labels, want in expected]
     # The slow-node detector's view: every object node was asked something.
     for name in names:
         assert value(text, 'swiftlike_proxy_backend_seconds_count', node=name) >= 1
