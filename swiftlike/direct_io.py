@@ -68,7 +68,8 @@ def pread(fd, length, offset):
     try:
         buf = _free.pop()
     except IndexError:
-        buf = mmap.mmap(-1, BUFFER_SIZE)
+        # Private: a forked worker must not share its parent's buffers.
+        buf = mmap.mmap(-1, BUFFER_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     try:
         with memoryview(buf) as whole, whole[:span] as view:
             got = os.preadv(fd, [view], start)

@@ -128,3 +128,25 @@ def test_file_reader_reads_direct_where_it_can_and_buffered_where_not(fds, tmp_p
         assert reader.pread(100, 0) == os.pread(proc, 100, 0) != b''
     finally:
         os.close(proc)
+
+
+def test_a_forked_child_does_not_share_the_pooled_buffers(fds):
+    # The pool's buffers are private mappings: a worker forked after its
+    # parent read something reads into its own copy.
+    fd, direct = fds
+    direct_io.pread(direct, 4096, 0)
+    assert direct_io._free
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: read other bytes into the (inherited) buffer
+        try:
+            ok = direct_io.pread(direct, 4096, 8192) == BODY[8192:12288]
+            os.write(write_end, b'1' if ok else b'0')
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    assert os.read(read_end, 1) == b'1'
+    os.waitpid(pid, 0)
+    os.close(read_end)
+    buf = direct_io._free[-1]
+    assert buf[:4096] == BODY[:4096]   # still what the parent read
