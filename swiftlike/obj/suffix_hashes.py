@@ -115,11 +115,16 @@ def _load(part_path):
     return {}, False
 
 
-def _save(part_path, hashes):
-    tmp = os.path.join(part_path, HASHES_FILE + '.tmp')
+def _replace(part_path, name, text):
+    """Replace the partition's file `name` whole (a cache: no fsync)."""
+    tmp = os.path.join(part_path, name + '.tmp')
     with open(tmp, 'w') as f:
-        json.dump(hashes, f, sort_keys=True)
-    os.rename(tmp, os.path.join(part_path, HASHES_FILE))
+        f.write(text)
+    os.rename(tmp, os.path.join(part_path, name))
+
+
+def _save(part_path, hashes):
+    _replace(part_path, HASHES_FILE, json.dumps(hashes, sort_keys=True))
 
 
 def agreed_since(part_path, value):
@@ -134,10 +139,7 @@ def agreed_since(part_path, value):
 
 
 def _note_agreement(part_path, value):
-    tmp = os.path.join(part_path, AGREED_FILE + '.tmp')
-    with open(tmp, 'w') as f:
-        f.write('%s %.3f\n' % (value, time.time()))
-    os.rename(tmp, os.path.join(part_path, AGREED_FILE))
+    _replace(part_path, AGREED_FILE, '%s %.3f\n' % (value, time.time()))
 
 
 def get_suffix_hashes(part_path, recalculate=(), agreed=None):
