@@ -196,12 +196,11 @@ class ObjectReplicator(Daemon):
         stats['suffix_count'] += len(local)
         fingerprint = hashes_fingerprint(local)
         agreed = self._agreed.pop(key, None)
-        recheck = self.conf.unchanged_recheck_interval
-        if recheck and not (agreed and agreed[0] == fingerprint):
+        if self.conf.unchanged_recheck_interval and not (agreed and agreed[0] == fingerprint):
             # A peer that compared with us noted it (see the module docstring).
             since = agreed_since(part_path, fingerprint)
             if since is not None:
-                agreed = (fingerprint, since + recheck * random.uniform(0.75, 1.0))
+                agreed = (fingerprint, self._recheck_at(since))
                 # (its last comparison, for busy_defer_max, was the peer's)
                 self._compared_at[key] = max(self._compared_at.get(key, 0.0), since)
         if agreed and agreed[0] == fingerprint and time.time() < agreed[1]:
@@ -242,9 +241,12 @@ class ObjectReplicator(Daemon):
         if all_ok:
             stats['in_sync'] += 1
             if self.conf.unchanged_recheck_interval:
-                # Spread the rechecks so they do not all fall in one pass.
-                recheck = self.conf.unchanged_recheck_interval * random.uniform(0.75, 1.0)
-                self._agreed[key] = (fingerprint, time.time() + recheck)
+                self._agreed[key] = (fingerprint, self._recheck_at(time.time()))
+
+    def _recheck_at(self, agreed_at):
+        """When a partition every peer agreed with at `agreed_at` is compared
+        again; spread, so the rechecks do not all fall in one pass."""
+        return agreed_at + self.conf.unchanged_recheck_interval * random.uniform(0.75, 1.0)
 
     def _written_since_last_look(self, key, part_path):
         """In run_forever: the partition was written since the last pass
