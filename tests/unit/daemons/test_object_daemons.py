@@ -294,14 +294,21 @@ def test_replicator_pass_spread_is_checked():
         ReplicatorConf(pass_spread=1.5).validate()
 
 
-@pytest.mark.parametrize('forever', [True, False])
-def test_replicator_defers_a_partition_still_being_written(devices, forever):
-    replicator = _replicator(devices, range(3), pass_spread=0, busy_defer_max=3600,
+def _deferring_replicator(devices, parts, forever=True):
+    """A replicator over `parts` that defers busy partitions (as in
+    run_forever when `forever`), and the list of partitions it compares."""
+    replicator = _replicator(devices, parts, pass_spread=0, busy_defer_max=3600,
                              unchanged_recheck_interval=3600)
-    dev = os.path.join(devices, 'sda')
     compared = []
     replicator.sync_peer = lambda dev_path, part, *args: compared.append(part)
     replicator.pacing = forever
+    return replicator, compared
+
+
+@pytest.mark.parametrize('forever', [True, False])
+def test_replicator_defers_a_partition_still_being_written(devices, forever):
+    replicator, compared = _deferring_replicator(devices, range(3), forever)
+    dev = os.path.join(devices, 'sda')
 
     def one_pass():
         del compared[:]
@@ -321,12 +328,8 @@ def test_replicator_defers_a_partition_still_being_written(devices, forever):
 
 
 def test_replicator_defers_a_busy_partition_without_rehashing_it(devices):
-    replicator = _replicator(devices, range(2), pass_spread=0, busy_defer_max=3600,
-                             unchanged_recheck_interval=3600)
+    replicator, compared = _deferring_replicator(devices, range(2))
     dev = os.path.join(devices, 'sda')
-    compared = []
-    replicator.sync_peer = lambda dev_path, part, *args: compared.append(part)
-    replicator.pacing = True
     replicator.run_once()
     assert sorted(set(compared)) == [0, 1]
     invalid = os.path.join(dev, 'objects', '1', 'hashes.invalid')
