@@ -158,7 +158,7 @@ class Supervisor:
                                       % (name, proc and proc.returncode,
                                          self.specs[name].log_path,
                                          tail(self.specs[name].log_path)))
-                if is_ready(self.specs[name]):
+                if is_ready(self.specs[name], proc.pid):
                     pending.remove(name)
             if pending and time.monotonic() > deadline:
                 raise ChildFailed('not ready after %ds: %s' % (timeout, ', '.join(pending)))
@@ -183,19 +183,68 @@ def http_status(url, timeout):
     return int(fields[1])
 
 
-def is_ready(spec):
+def _listening_inodes(port):
+    """Inodes of the TCP sockets listening on `port` (in this network
+    namespace), from /proc/net/tcp and tcp6; None where those are unreadable."""
+    found, readable = set(), False
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(table) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            fields = line.split()
+            # local address "ADDR:PORT" (hex), state 0A = LISTEN, inode
+            if len(fields) > 9 and fields[3] == '0A' and \
+                    int(fields[1].rsplit(':', 1)[1], 16) == port:
+                found.add(fields[9])
+    return found if readable else None
+
+
+def holds_listener(pid, port):
+    """Whether process `pid` holds the socket listening on `port`; True
+    where that cannot be told (no /proc). A port answering is not enough to
+    call a child ready: another process may have bound the port it was
+    given (ports picked free, then bound seconds later), and the child then
+    fails to bind while the other answers in its place."""
+    inodes = _listening_inodes(port)
+    if inodes is None:
+        return True
+    try:
+        fds = os.listdir('/proc/%d/fd' % pid)
+    except OSError:
+        return True
+    for fd in fds:
+        try:
+            link = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith('socket:[') and link[8:-1] in inodes:
+            return True
+    return False
+
+
+def is_ready(spec, pid=None):
+    """Whether the child answers where its spec says (and, given its pid,
+    holds the listening socket it answers on)."""
     if spec.ready_url:
         try:
-            return http_status(spec.ready_url, 2) == 200
+            answered = http_status(spec.ready_url, 2) == 200
         except (OSError, ValueError):
             return False
-    if spec.ready_addr:
+        port = urllib.parse.urlsplit(spec.ready_url).port or 80
+    elif spec.ready_addr:
         try:
             with socket.create_connection(spec.ready_addr, timeout=1):
-                return True
+                answered = True
         except OSError:
             return False
-    return True
+        port = spec.ready_addr[1]
+    else:
+        return True
+    return answered and (pid is None or holds_listener(pid, port))
 
 
 def group_members(pgid):

@@ -1,6 +1,7 @@
 """The aio supervisor, with real child processes (small python programs)."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -9,7 +10,8 @@ import time
 import pytest
 
 from swiftlike.aio.layout import free_ports
-from swiftlike.aio.supervisor import ChildFailed, ProcSpec, Supervisor, group_members
+from swiftlike.aio.supervisor import (ChildFailed, ProcSpec, Supervisor, group_members,
+                                      holds_listener)
 
 # A server that forks a worker (like run_wsgi), then listens on argv[1].
 SERVER = textwrap.dedent('''
@@ -88,6 +90,25 @@ def test_child_dying_during_startup_is_reported(sup, tmp_path):
     sup.start('bad')
     with pytest.raises(ChildFailed, match='(?s)bad exited with status 3.*boom'):
         sup.wait_ready(['bad'], timeout=20)
+
+
+def test_a_port_answered_by_another_process_is_not_ready(sup, tmp_path):
+    # The child was given a port another process has bound since: what
+    # answers there is not the child, so the child is not ready.
+    other = socket.socket()
+    other.bind(('127.0.0.1', 0))
+    other.listen(5)
+    try:
+        port = other.getsockname()[1]
+        sup.add(ProcSpec('late', [sys.executable, '-c', 'import time; time.sleep(60)'],
+                         str(tmp_path / 'late.log'), ready_addr=('127.0.0.1', port)))
+        sup.start('late')
+        with pytest.raises(ChildFailed, match='not ready'):
+            sup.wait_ready(['late'], timeout=1)
+        assert holds_listener(os.getpid(), port)
+        assert not holds_listener(sup.procs['late'].pid, port)
+    finally:
+        other.close()
 
 
 def test_not_ready_in_time(sup, tmp_path):
