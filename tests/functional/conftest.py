@@ -21,6 +21,7 @@ from swiftlike.aio import configs
 from swiftlike.aio.cluster import AioCluster
 from swiftlike.aio.devices import release_devices
 from swiftlike.aio.layout import STORAGE_KINDS, new_layout
+from swiftlike.aio.supervisor import ChildFailed
 from tests.conftest import TEST_HASH_PREFIX, TEST_HASH_SUFFIX
 
 
@@ -160,16 +161,24 @@ def prepare_cluster(data_dir, part_power=10, layout_kw=None, **aio_kwargs):
 
 
 def start_cluster(data_dir, part_power=10, layout_kw=None, **aio_kwargs):
-    """prepare_cluster(), then started (used by the fixture)."""
-    aio = prepare_cluster(data_dir, part_power, layout_kw, **aio_kwargs)
-    try:
-        aio.start(timeout=120)
-    except BaseException:
-        aio.stop(timeout=5)
-        release_devices(aio.layout)
-        aio.unlock()
-        raise
-    return aio
+    """prepare_cluster(), then started (used by the fixture). Its ports are
+    picked free but bound seconds later (after the devices are made), and
+    the suite's other worker may bind one of them meanwhile: a server that
+    cannot bind its port fails the start, which is then tried once more on
+    fresh ports, in a data dir beside the first."""
+    for attempt in (1, 2):
+        directory = data_dir if attempt == 1 else '%s-again' % data_dir
+        aio = prepare_cluster(directory, part_power, layout_kw, **aio_kwargs)
+        try:
+            aio.start(timeout=120)
+            return aio
+        except BaseException as err:
+            aio.stop(timeout=5)
+            release_devices(aio.layout)
+            aio.unlock()
+            if attempt == 2 or not (isinstance(err, ChildFailed)
+                                    and 'Address already in use' in str(err)):
+                raise
 
 
 def cluster_session(data_dir, part_power=10, layout_kw=None, **aio_kwargs):

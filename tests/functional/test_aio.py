@@ -11,10 +11,11 @@ import urllib.request
 
 import pytest
 
+from swiftlike.aio import layout as layout_mod
 from swiftlike.aio.cluster import available_daemons
-from swiftlike.aio.devices import xfs_unavailable_reason
+from swiftlike.aio.devices import release_devices, xfs_unavailable_reason
 from swiftlike.aio.supervisor import group_members
-from tests.functional.conftest import http, read_state
+from tests.functional.conftest import Cluster, http, read_state, start_cluster
 
 _SCRIPT = os.path.join(os.path.dirname(sys.executable), 'swiftlike-aio')
 AIO = [_SCRIPT] if os.path.exists(_SCRIPT) else [sys.executable, '-m', 'swiftlike.cli.aio']
@@ -369,3 +370,35 @@ def test_fixture_proxy_pipeline_answers_info_and_healthcheck(cluster):
     assert (status, body) == (200, b'OK')
     status, _h, body = http('GET', cluster.proxy_url + '/info')
     assert status == 200 and 'swift' in json.loads(body)
+
+
+def test_cluster_start_takes_fresh_ports_when_one_was_taken(tmp_path, monkeypatch):
+    # The suite's fixtures pick free ports and bind them seconds later; here
+    # another socket holds one of them by then. The start must not take that
+    # socket's answers for the server's, and is tried again on fresh ports.
+    taken = socket.socket()
+    taken.bind(('127.0.0.1', 0))
+    taken.listen(5)
+    real_free_ports = layout_mod.free_ports
+    handed = []
+
+    def free_ports(count, ip='127.0.0.1'):
+        ports = real_free_ports(count, ip)
+        if not handed:   # the first layout gets the taken port
+            ports[0] = taken.getsockname()[1]
+        handed.append(ports)
+        return ports
+    monkeypatch.setattr(layout_mod, 'free_ports', free_ports)
+    try:
+        aio = start_cluster(tmp_path / 'aio')
+    finally:
+        taken.close()
+    try:
+        assert len(handed) >= 2 and aio.layout.data_dir.endswith('aio-again')
+        cluster = Cluster(aio)
+        url, token = cluster.get_auth()
+        assert url and token
+    finally:
+        aio.stop(timeout=10)
+        release_devices(aio.layout)
+        aio.unlock()
